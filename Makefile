@@ -1,0 +1,57 @@
+# Run `make help` for the menu.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+REQUIREMENTS := requirements.txt requirements-serve.txt requirements-dev.txt
+
+# Telemetry off. To turn it back on: `make run DVC_NO_ANALYTICS= MLFLOW_DISABLE_TELEMETRY=false GX_ANALYTICS_ENABLED=true`.
+export DVC_NO_ANALYTICS ?= 1
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export GX_ANALYTICS_ENABLED ?= false
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help venv run test test-fast lint format lock mlflow-ui clean
+
+help: ## Show this menu
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: $(REQUIREMENTS) pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(BIN)/.installed ## Create .venv and install the pinned requirements (done by the other targets when needed)
+
+run: venv ## Run the whole pipeline (DVC reruns only what changed) and print the metrics
+	dvc repro
+	@echo; dvc metrics show
+
+test: venv ## Run the full test suite
+	$(BIN)/python -m pytest
+
+test-fast: venv ## Run the tests that take seconds, not minutes
+	$(BIN)/python -m pytest -m "not slow and not container"
+
+lint: venv ## Check code style (ruff)
+	ruff check .
+	ruff format --check .
+
+format: venv ## Fix code style (ruff)
+	ruff check --fix .
+	ruff format .
+
+lock: venv ## Re-pin requirements*.txt from requirements*.in
+	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements-serve.txt requirements-serve.in
+	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements.txt requirements.in
+	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements-dev.txt requirements-dev.in
+
+mlflow-ui: venv ## Browse runs and registered models at http://127.0.0.1:5000
+	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+clean: ## Remove the virtualenv and caches (not data, models or MLflow runs)
+	rm -rf $(VENV) .pytest_cache .ruff_cache

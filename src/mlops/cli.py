@@ -1,0 +1,75 @@
+"""The `mlops` command line: one subcommand per pipeline stage, plus tools around them.
+
+Each subcommand imports only what it needs, so `mlops --help` is instant. A problem the
+user can fix is printed as one line (`mlops <command>: error: ...`), exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+
+from mlops.errors import MlopsError
+
+# Stage name -> what it does. Each is `mlops.<name>.main(params)`, run by dvc.yaml.
+STAGES = {
+    "ingest": "materialise the raw dataset under data/raw/",
+    "prepare": "clean, derive the schema, split into train and test",
+    "train": "fit the model and track it in MLflow",
+    "evaluate": "score the model on the test split: metrics, plots, figures",
+}
+
+# Tool name -> (module, what it does). The module defines `add_arguments(parser)` and
+# `run(args) -> int` (the exit status); keep its top-level imports light.
+TOOLS: dict[str, tuple[str, str]] = {}
+
+TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}
+
+
+def run_stage(args: argparse.Namespace) -> int:
+    from mlops.config import load_params
+
+    params = load_params(args.params)
+    importlib.import_module(f"mlops.{args.command}").main(params)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlops", description="Run the ML pipeline's stages and tools.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in STAGES.items():
+        stage = commands.add_parser(name, help=help_text, description=help_text)
+        stage.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+        stage.set_defaults(handler=run_stage)
+    for name, (module_name, help_text) in TOOLS.items():
+        module = importlib.import_module(module_name)
+        tool = commands.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(tool)
+        tool.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    for name, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(name, value)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except MlopsError as exc:
+        print(f"mlops {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug, not bad input: keep the traceback out of the way unless asked
+        if os.environ.get("MLOPS_DEBUG"):
+            traceback.print_exc()
+        else:
+            problem = f"{type(exc).__name__}: {exc}"
+            print(
+                f"mlops {args.command}: unexpected error: {problem} (MLOPS_DEBUG=1 shows the traceback)",
+                file=sys.stderr,
+            )
+        return 2

@@ -1,0 +1,78 @@
+"""The typed contents of params.yaml, checked once when a command starts.
+
+A wrong key or value stops the command with one line naming it, e.g.
+`params.yaml: train.estimator: Input should be 'random_forest', ...`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlops import paths
+from mlops.errors import MlopsError
+
+Estimator = Literal["random_forest", "logistic_regression", "gradient_boosting"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(Section):
+    source: str = Field(description="sklearn:<name> for a bundled dataset, or a CSV/Parquet path")
+    target: str
+
+
+class PrepareParams(Section):
+    test_size: float = Field(gt=0, lt=1)
+
+
+class TrainParams(Section):
+    estimator: Estimator
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class MlflowParams(Section):
+    experiment: str
+    registered_model: str
+
+
+class Params(Section):
+    seed: int
+    data: DataParams
+    prepare: PrepareParams
+    train: TrainParams
+    mlflow: MlflowParams
+
+
+def load_params(path: Path | str = paths.PARAMS) -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise MlopsError(f"{path} not found: run commands from the repository root")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise MlopsError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}" for error in exc.errors()
+        )
+        raise MlopsError(f"{path}: {problems}") from exc
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"estimator": "rf"}} -> {"train.estimator": "rf"}, for experiment tracking."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,154 @@
+"""Stage `evaluate`: score the model on the test split; write metrics, plots and figures.
+
+reports/metrics.json is small and committed to git (`dvc metrics diff main` works in any
+clone). The plot data under reports/plots/ feeds `dvc plots show`; the same charts are
+also drawn as PNG under reports/figures/.
+"""
+
+from __future__ import annotations
+
+import json
+
+from mlops import paths, tracking
+from mlops.config import Params
+from mlops.io import load_model, read_json, read_table, write_json, write_table
+from mlops.schema import Schema
+
+
+def positive_class(classes: list[str]) -> str:
+    """The class binary metrics are about: the second in sorted order (as in scikit-learn)."""
+    return classes[-1]
+
+
+def compute_metrics(y_true, y_pred, proba, classes: list[str]) -> dict[str, float]:
+    """Accuracy, balanced accuracy, precision, recall, F1 (macro when multiclass), ROC AUC, log loss."""
+    from sklearn import metrics
+
+    binary = len(classes) == 2
+    averaging = {"average": "binary", "pos_label": positive_class(classes)} if binary else {"average": "macro"}
+    if binary:
+        roc_auc = metrics.roc_auc_score(y_true == positive_class(classes), proba[:, 1])
+    else:
+        roc_auc = metrics.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
+    values = {
+        "accuracy": metrics.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
+        "precision": metrics.precision_score(y_true, y_pred, zero_division=0, **averaging),
+        "recall": metrics.recall_score(y_true, y_pred, zero_division=0, **averaging),
+        "f1": metrics.f1_score(y_true, y_pred, zero_division=0, **averaging),
+        "roc_auc": roc_auc,
+        "log_loss": metrics.log_loss(y_true, proba, labels=classes),
+    }
+    return {name: round(float(value), 6) for name, value in values.items()}
+
+
+def per_class(y_true, y_pred, classes: list[str]) -> dict[str, dict[str, float]]:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
+    return {
+        label: {
+            "precision": round(float(p), 6),
+            "recall": round(float(r), 6),
+            "f1": round(float(f), 6),
+            "support": int(s),
+        }
+        for label, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+    }
+
+
+def curves(y_true, proba, classes: list[str]):
+    """ROC and precision-recall curves: the positive class when binary, else micro-averaged one-vs-rest."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import precision_recall_curve, roc_curve
+    from sklearn.preprocessing import label_binarize
+
+    if len(classes) == 2:
+        truth, score = (y_true == positive_class(classes)).to_numpy(), proba[:, 1]
+    else:
+        truth, score = label_binarize(y_true, classes=classes).ravel(), proba.ravel()
+    fpr, tpr, _ = roc_curve(truth, score)
+    precision, recall, _ = precision_recall_curve(truth, score)
+    roc = pd.DataFrame({"fpr": np.round(fpr, 6), "tpr": np.round(tpr, 6)})
+    pr = pd.DataFrame({"recall": np.round(recall, 6), "precision": np.round(precision, 6)})
+    return roc, pr
+
+
+def feature_importance(model, features, y_true, seed: int):
+    """Permutation importance on the test split: the drop in accuracy when a column is shuffled."""
+    import pandas as pd
+    from sklearn.inspection import permutation_importance
+
+    result = permutation_importance(model, features, y_true, n_repeats=5, random_state=seed, n_jobs=1)
+    frame = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean.round(6)})
+    return frame.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)
+
+
+def draw_figures(confusion, roc, pr, importance, classes: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    from mlops.io import atomic_path
+
+    paths.FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+
+    def save(fig, name: str) -> None:
+        with atomic_path(paths.FIGURES_DIR / name) as tmp:
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ConfusionMatrixDisplay.from_predictions(confusion["actual"], confusion["predicted"], labels=classes, ax=ax)
+    ax.set_title("Confusion matrix (test split)")
+    save(fig, "confusion_matrix.png")
+
+    for frame, x, y, title, name in (
+        (roc, "fpr", "tpr", "ROC curve", "roc.png"),
+        (pr, "recall", "precision", "Precision-recall curve", "precision_recall.png"),
+    ):
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot(frame[x], frame[y])
+        ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
+        save(fig, name)
+
+    top = importance.head(20).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6, max(3, 0.3 * len(top))))
+    ax.barh(top["feature"], top["importance"])
+    ax.set(xlabel="drop in accuracy when shuffled", title="Permutation feature importance")
+    save(fig, "feature_importance.png")
+
+
+def main(params: Params) -> None:
+    import pandas as pd
+
+    schema = Schema.load(paths.SCHEMA)
+    test_frame = read_table(paths.TEST)
+    model = load_model(paths.MODEL)
+    features, y_true = schema.features_frame(test_frame), schema.target_series(test_frame)
+    classes = [str(label) for label in model.classes_]
+    y_pred = pd.Series(model.predict(features), index=features.index).astype(str)
+    proba = model.predict_proba(features)
+
+    metrics = compute_metrics(y_true, y_pred, proba, classes)
+    roc, pr = curves(y_true, proba, classes)
+    confusion = pd.DataFrame({"actual": y_true, "predicted": y_pred})
+    importance = feature_importance(model, features, y_true, params.seed)
+
+    write_json(paths.METRICS, metrics)
+    write_json(paths.PER_CLASS, per_class(y_true, y_pred, classes))
+    write_table(confusion, paths.PLOTS_DIR / "confusion_matrix.csv")
+    write_table(roc, paths.PLOTS_DIR / "roc.csv")
+    write_table(pr, paths.PLOTS_DIR / "precision_recall.csv")
+    write_table(importance, paths.PLOTS_DIR / "feature_importance.csv")
+    predictions = pd.DataFrame(proba.round(6), columns=[f"proba_{label}" for label in classes])
+    write_table(predictions.assign(actual=y_true, predicted=y_pred), paths.PREDICTIONS)
+    draw_figures(confusion, roc, pr, importance, classes)
+
+    run_id = read_json(paths.TRAINING_INFO).get("run_id")
+    if run_id:
+        tracking.log_evaluation(run_id, metrics, [str(paths.METRICS), str(paths.PER_CLASS)])
+    print("evaluate: " + json.dumps(metrics))

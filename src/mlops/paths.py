@@ -1,0 +1,27 @@
+"""Where each stage reads and writes, relative to the repository root (where dvc.yaml is).
+
+dvc.yaml declares the same paths; keep the two in step.
+"""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+
+SOURCE_DIR = Path("data/source")  # the user's own data files, tracked with `dvc add`
+RAW = Path("data/raw/dataset.csv")
+
+PREPARED_DIR = Path("data/prepared")
+TRAIN = PREPARED_DIR / "train.parquet"
+TEST = PREPARED_DIR / "test.parquet"
+SCHEMA = PREPARED_DIR / "schema.json"
+
+MODELS_DIR = Path("models")
+MODEL = MODELS_DIR / "model.skops"
+TRAINING_INFO = MODELS_DIR / "training.json"  # MLflow run, model version, dataset hash, timings
+
+REPORTS_DIR = Path("reports")
+METRICS = REPORTS_DIR / "metrics.json"
+PER_CLASS = REPORTS_DIR / "per_class.json"
+PLOTS_DIR = REPORTS_DIR / "plots"
+FIGURES_DIR = REPORTS_DIR / "figures"
+PREDICTIONS = Path("data/predictions/test.csv")

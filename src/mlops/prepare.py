@@ -1,0 +1,67 @@
+"""Stage `prepare`: clean the raw data, derive its schema, split it into train and test.
+
+Cleaning drops exact duplicate rows and rows without a target, and coerces each
+feature to its kind (numeric or categorical). The split is stratified and seeded.
+"""
+
+from __future__ import annotations
+
+from mlops import paths
+from mlops.config import Params
+from mlops.errors import MlopsError
+from mlops.io import read_table, write_table
+from mlops.schema import Schema, infer_schema
+
+
+def clean(frame, target: str):
+    """Drop exact duplicates and rows with no target; the target becomes a string label."""
+    if target not in frame.columns:
+        raise MlopsError(f"target column '{target}' not found; columns are: {', '.join(map(str, frame.columns))}")
+    frame = frame.drop_duplicates().dropna(subset=[target]).reset_index(drop=True)
+    if frame.empty:
+        raise MlopsError("the dataset has no rows with a target value")
+    frame[target] = frame[target].astype(str)
+    return frame
+
+
+def split(frame, schema: Schema, test_size: float, seed: int):
+    from sklearn.model_selection import train_test_split
+
+    labels = frame[schema.target]
+    counts = labels.value_counts()
+    if len(counts) < 2:
+        raise MlopsError(
+            f"target '{schema.target}' has a single class ({counts.index[0]}): a classifier needs two or more"
+        )
+    n_test = round(len(frame) * test_size)
+    rare = counts[counts < 2]
+    if not rare.empty or n_test < len(counts) or len(frame) - n_test < len(counts):
+        raise MlopsError(
+            f"too few rows to split {len(frame)} rows with {len(counts)} classes stratified "
+            f"(smallest class: {counts.min()} rows); add data or change prepare.test_size"
+        )
+    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=labels)
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def prepare(frame, target: str, test_size: float, seed: int):
+    """Clean, infer the schema, split: returns (train, test, schema), features coerced."""
+    frame = clean(frame, target)
+    schema = infer_schema(frame, target)
+    if not schema.features:
+        raise MlopsError(f"the dataset has no feature columns besides the target '{target}'")
+    frame = schema.features_frame(frame).assign(**{target: frame[target]})
+    train, test = split(frame, schema, test_size, seed)
+    return train, test, schema
+
+
+def main(params: Params) -> None:
+    raw = read_table(paths.RAW)
+    train, test, schema = prepare(raw, params.data.target, params.prepare.test_size, params.seed)
+    write_table(train, paths.TRAIN)
+    write_table(test, paths.TEST)
+    schema.save(paths.SCHEMA)
+    print(
+        f"prepare: {len(raw)} raw rows -> {len(train)} train + {len(test)} test; "
+        f"{len(schema.numeric)} numeric, {len(schema.categorical)} categorical features; classes {schema.classes}"
+    )

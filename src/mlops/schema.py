@@ -1,0 +1,144 @@
+"""The data schema: which columns the model reads, their kinds, categories and classes.
+
+`prepare` derives it from the data and saves it as JSON; training, evaluation, export and
+the prediction service all read that one file, so what training saw and what serving
+accepts cannot drift apart.
+
+Categorical values are strings. A missing categorical value is the empty string
+`MISSING_CATEGORY` (not NaN) from `coerce` on, so the model and its ONNX export agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mlops.errors import MlopsError
+from mlops.io import read_json, write_json
+
+MISSING_CATEGORY = ""
+Kind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: Kind
+    categories: list[str] = field(default_factory=list)  # categorical only, sorted
+    minimum: float | None = None  # numeric only, as seen in the data
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Schema:
+    features: list[Feature]
+    target: str
+    classes: list[str]
+
+    @property
+    def columns(self) -> list[str]:
+        return [feature.name for feature in self.features]
+
+    @property
+    def numeric(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "categorical"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Schema:
+        return cls(
+            features=[Feature(**feature) for feature in data["features"]],
+            target=data["target"],
+            classes=list(data["classes"]),
+        )
+
+    def save(self, path: Path | str) -> None:
+        write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: Path | str) -> Schema:
+        return cls.from_dict(read_json(path))
+
+    def features_frame(self, frame):
+        """The feature columns of `frame`, in schema order, coerced to the model's dtypes."""
+        missing = [name for name in self.columns if name not in frame.columns]
+        if missing:
+            raise MlopsError(f"missing feature column(s): {', '.join(missing)}")
+        return coerce_features(frame[self.columns], self)
+
+    def target_series(self, frame):
+        if self.target not in frame.columns:
+            raise MlopsError(f"target column '{self.target}' not found")
+        return frame[self.target].astype(str)
+
+
+def is_categorical(series) -> bool:
+    import pandas as pd
+
+    return not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+
+
+def coerce_features(frame, schema: Schema):
+    """Numeric columns to float64 (unparseable values become NaN), categorical to strings."""
+    import pandas as pd
+
+    out = {}
+    for feature in schema.features:
+        column = frame[feature.name]
+        if feature.kind == "numeric":
+            out[feature.name] = pd.to_numeric(column, errors="coerce").astype("float64")
+        else:
+            out[feature.name] = categorical_strings(column)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def categorical_strings(column):
+    """Strings with missing values as MISSING_CATEGORY; 1.0 read from a CSV stays '1'."""
+    import pandas as pd
+
+    def text(value: Any) -> str:
+        if pd.isna(value):
+            return MISSING_CATEGORY
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value).strip()
+
+    return column.map(text).astype(object)
+
+
+def infer_schema(frame, target: str) -> Schema:
+    """Derive the schema from a cleaned frame: each non-target column is a feature."""
+    features = []
+    for name in frame.columns:
+        if name == target:
+            continue
+        column = frame[name]
+        if is_categorical(column):
+            values = categorical_strings(column)
+            categories = sorted(set(values) - {MISSING_CATEGORY})
+            features.append(Feature(name=name, kind="categorical", categories=categories))
+        else:
+            features.append(
+                Feature(
+                    name=name,
+                    kind="numeric",
+                    minimum=_finite_or_none(column.min()),
+                    maximum=_finite_or_none(column.max()),
+                )
+            )
+    classes = sorted(frame[target].astype(str).unique().tolist())
+    return Schema(features=features, target=target, classes=classes)
+
+
+def _finite_or_none(value: Any) -> float | None:
+    import math
+
+    value = float(value)
+    return value if math.isfinite(value) else None

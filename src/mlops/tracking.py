@@ -1,0 +1,104 @@
+"""Experiment tracking and the model registry, with MLflow.
+
+By default runs go to a SQLite file in the repository (mlflow.db, git-ignored): no server,
+no credentials. Set MLFLOW_TRACKING_URI to use a team's tracking server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Any
+
+from mlops.errors import MlopsError
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def git_commit() -> str:
+    """The current commit, with '-dirty' when the work tree has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def _mlflow():
+    import logging
+
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def log_training(
+    model,
+    *,
+    experiment: str,
+    registered_model: str,
+    params: dict[str, Any],
+    tags: dict[str, str],
+    input_example,
+) -> dict[str, Any]:
+    """Log a fitted model with its params and tags, and register a new model version."""
+    import importlib.metadata
+
+    import skops.io as sio
+    from mlflow.models import infer_signature
+
+    from mlops.io import trusted_types
+
+    mlflow = _mlflow()
+    requirements = [
+        f"{name}=={importlib.metadata.version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")
+    ]
+    try:
+        mlflow.set_experiment(experiment)
+        with mlflow.start_run() as run:
+            mlflow.log_params(params)
+            mlflow.set_tags(tags)
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                serialization_format="skops",
+                skops_trusted_types=trusted_types(sio.get_untrusted_types(data=sio.dumps(model)), "the model"),
+                signature=infer_signature(input_example, model.predict(input_example)),
+                input_example=input_example,
+                pip_requirements=requirements,
+                registered_model_name=registered_model,
+            )
+    except MlopsError:
+        raise
+    except Exception as exc:
+        raise MlopsError(f"MLflow tracking at {tracking_uri()} failed: {exc}") from exc
+    return {
+        "tracking_uri": tracking_uri(),
+        "run_id": run.info.run_id,
+        "model_uri": info.model_uri,
+        "registered_model": registered_model,
+        "model_version": str(info.registered_model_version),
+    }
+
+
+def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[str]) -> None:
+    """Add test-set metrics and report files to the training run."""
+    mlflow = _mlflow()
+    try:
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_metrics(metrics)
+            for path in artifacts:
+                mlflow.log_artifact(path, artifact_path="reports")
+    except Exception as exc:
+        raise MlopsError(f"MLflow tracking at {tracking_uri()} failed: {exc}") from exc

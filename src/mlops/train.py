@@ -1,0 +1,56 @@
+"""Stage `train`: fit the model from model.py on the training split, save it, track it in MLflow."""
+
+from __future__ import annotations
+
+import time
+
+from mlops import paths, tracking
+from mlops.config import Params, flatten
+from mlops.errors import MlopsError
+from mlops.io import file_sha256, read_table, save_model, write_json
+from mlops.model import build_model
+from mlops.schema import Schema
+
+
+def fit(train_frame, schema: Schema, estimator: str, hyperparameters: dict, seed: int):
+    """Return the fitted pipeline for this training frame."""
+    model = build_model(schema, estimator, hyperparameters, seed)
+    try:
+        model.fit(schema.features_frame(train_frame), schema.target_series(train_frame))
+    except ValueError as exc:
+        raise MlopsError(f"could not fit {estimator}: {str(exc).splitlines()[0]}") from exc
+    return model
+
+
+def main(params: Params) -> None:
+    schema = Schema.load(paths.SCHEMA)
+    train_frame = read_table(paths.TRAIN)
+    started = time.perf_counter()
+    model = fit(train_frame, schema, params.train.estimator, params.train.hyperparameters, params.seed)
+    train_seconds = round(time.perf_counter() - started, 3)
+
+    dataset_sha256 = file_sha256(paths.RAW)
+    tracked = tracking.log_training(
+        model,
+        experiment=params.mlflow.experiment,
+        registered_model=params.mlflow.registered_model,
+        params=flatten(params.model_dump(include={"seed", "prepare", "train"})),
+        tags={"git_commit": tracking.git_commit(), "dataset_sha256": dataset_sha256, "data_source": params.data.source},
+        input_example=schema.features_frame(train_frame.head(5)),
+    )
+    save_model(model, paths.MODEL)
+    write_json(
+        paths.TRAINING_INFO,
+        {
+            **tracked,
+            "estimator": params.train.estimator,
+            "dataset_sha256": dataset_sha256,
+            "train_rows": len(train_frame),
+            "train_seconds": train_seconds,
+            "git_commit": tracking.git_commit(),
+        },
+    )
+    print(
+        f"train: {params.train.estimator} fitted on {len(train_frame)} rows in {train_seconds:.2f}s -> {paths.MODEL}; "
+        f"MLflow run {tracked['run_id']}, {tracked['registered_model']} version {tracked['model_version']}"
+    )
