@@ -8,9 +8,10 @@ because no container registry is reachable, a stand-in for
 imported under that name.
 
     eval "$(python tests/container/podman_env.py [CACHE_DIR])"
-    podman build $CONTAINER_BUILD_FLAGS -t IMAGE .
+    eval "$CONTAINER_ENGINE" build "$CONTAINER_BUILD_FLAGS" -t IMAGE .
 
-prepares everything and prints the ``export`` lines to run podman with.
+prepares everything and prints the ``export`` lines to run podman with (eval,
+because the build flags are shell-quoted).
 """
 
 from __future__ import annotations
@@ -74,16 +75,21 @@ def podman_env(cache_dir: Path = DEFAULT_CACHE_DIR) -> dict[str, str]:
         nproc = MAX_NPROC
 
     # crun fails on this host's hybrid cgroups: runc with cgroupfs works.
-    # There is no journald, hence the file events logger.
+    # There is no journald, hence the file events logger. The two directories
+    # would otherwise default to /etc/containers/networks and /run/libpod.
     containers_conf = cache_dir / "containers.conf"
     _write_if_changed(containers_conf, f"""\
 [containers]
 default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]
 
+[network]
+network_config_dir = "{cache_dir / 'networks'}"
+
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+tmp_dir = "{cache_dir / 'tmp'}"
 """)
     storage_conf = cache_dir / "storage.conf"
     _write_if_changed(storage_conf, f"""\
@@ -101,18 +107,25 @@ runroot = "{cache_dir / 'run'}"
     return env
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None, timeout: int = 900) -> str:
-    """Run cmd; on failure raise RuntimeError with the tail of its output."""
+def _run(cmd: list[str], env: dict[str, str] | None = None, timeout: int = 900,
+         hide: str | None = None) -> str:
+    """Run cmd; on failure raise RuntimeError with the tail of its output.
+
+    `hide` (the apt mirror) is masked in the message, which may end up in CI logs.
+    """
+    def error(message: str) -> RuntimeError:
+        return RuntimeError(message.replace(hide, "MIRROR") if hide else message)
+
     try:
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"timed out after {timeout}s: {shlex.join(cmd)}") from exc
+        raise error(f"timed out after {timeout}s: {shlex.join(cmd)}") from exc
     except FileNotFoundError as exc:
-        raise RuntimeError(f"{cmd[0]} is not installed (see ci-apt-packages.txt)") from exc
+        raise error(f"{cmd[0]} is not installed (see ci-apt-packages.txt)") from exc
     if proc.returncode != 0:
         tail = " | ".join(proc.stdout.strip().splitlines()[-10:])
-        raise RuntimeError(f"exit {proc.returncode} from {shlex.join(cmd)}: {tail}")
+        raise error(f"exit {proc.returncode} from {shlex.join(cmd)}: {tail}")
     return proc.stdout
 
 
@@ -139,10 +152,11 @@ def _build_rootfs_tarball(tarball: Path) -> None:
     rootfs = tarball.parent / "rootfs"
     if rootfs.exists():
         shutil.rmtree(rootfs)
-    _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), debian_mirror()])
+    mirror = debian_mirror()
+    _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), mirror], hide=mirror)
     chroot_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"}
     _run(["chroot", str(rootfs), "apt-get", "install", "-y", "--no-install-recommends",
-          *BASE_PACKAGES], env=chroot_env)
+          *BASE_PACKAGES], env=chroot_env, hide=mirror)
     _run(["chroot", str(rootfs), "apt-get", "clean"], env=chroot_env)
     # Trust the host's TLS-intercepting proxy, so that pip works inside builds
     # (Debian's pip uses the system CA bundle).
@@ -151,6 +165,7 @@ def _build_rootfs_tarball(tarball: Path) -> None:
     _run(["chroot", str(rootfs), "update-ca-certificates"], env=chroot_env)
     # Keep this machine's mirror out of the image: apt-get in a build finds no package.
     (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
+    (rootfs / "var/log/bootstrap.log").unlink(missing_ok=True)
     shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
     for marker in glob.glob(str(rootfs / "usr/lib/python3*/EXTERNALLY-MANAGED")):
         os.remove(marker)
