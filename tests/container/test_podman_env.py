@@ -51,9 +51,15 @@ def test_build_and_run_non_root_image(tmp_path):
     if engine is None:
         pytest.skip("NO CONTAINER ENGINE: neither a Docker daemon nor podman is available; "
                     "install the packages in ci-apt-packages.txt to run container tests")
+    start = time.monotonic()
+
+    def log(step):  # shown by pytest -s, or when the test fails
+        print(f"{time.monotonic() - start:6.1f}s {step}", flush=True)
+
     if engine == "podman":
         env = podman_env(DEFAULT_CACHE_DIR)
         ensure_base_image(env, DEFAULT_CACHE_DIR)
+        log("base image ready")
         # --layers=false: no cached pip layer, so pip really reaches the index each run.
         build_extra, run_extra, rm_extra = ["--layers=false"], ["--health-interval=disable"], ["--time=0"]
     else:
@@ -72,6 +78,7 @@ def test_build_and_run_non_root_image(tmp_path):
     try:
         engine_run("build", *build_flags(engine), *build_extra, "--build-arg", "GREETING=hello",
                    "--label", "org.example.test=yes", "-t", tag, str(tmp_path))
+        log("image built")
         def inspect(field):
             return json.loads(engine_run("image", "inspect", "--format", f"{{{{json {field}}}}}", tag))
 
@@ -81,9 +88,11 @@ def test_build_and_run_non_root_image(tmp_path):
 
         engine_run("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", *run_extra, tag)
         body = _get(f"http://127.0.0.1:{port}/", time.monotonic() + 30)
+        log("container answered")
         assert b"Directory listing" in body
         assert engine_run("exec", name, "id", "-u") != "0"
         assert engine_run("exec", name, "cat", "/greeting") == "hello"
     finally:
         subprocess.run([engine, "rm", "-f", *rm_extra, name], env=env, capture_output=True)
         subprocess.run([engine, "rmi", "-f", tag], env=env, capture_output=True)
+        log("cleaned up")
