@@ -39,12 +39,11 @@ BASE_PACKAGES = ["python3", "python3-venv", "python3-pip", "ca-certificates"]
 MAX_NPROC = 32768
 
 # pip options worth passing into a build; values naming local files are dropped.
-PIP_BUILD_OPTIONS = ["index-url", "extra-index-url", "trusted-host", "proxy",
-                     "default-timeout", "retries"]
+PIP_BUILD_OPTIONS = ["index-url", "extra-index-url", "trusted-host", "proxy", "default-timeout", "retries"]
 
 
 def find_engine() -> str | None:
-    """"docker" if a Docker engine answers, else "podman" if installed, else None."""
+    """ "docker" if a Docker engine answers, else "podman" if installed, else None."""
     if shutil.which("docker"):
         try:
             info = subprocess.run(["docker", "info"], capture_output=True, timeout=30)
@@ -78,26 +77,32 @@ def podman_env(cache_dir: Path = DEFAULT_CACHE_DIR) -> dict[str, str]:
     # There is no journald, hence the file events logger. The two directories
     # would otherwise default to /etc/containers/networks and /run/libpod.
     containers_conf = cache_dir / "containers.conf"
-    _write_if_changed(containers_conf, f"""\
+    _write_if_changed(
+        containers_conf,
+        f"""\
 [containers]
 default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]
 
 [network]
-network_config_dir = "{cache_dir / 'networks'}"
+network_config_dir = "{cache_dir / "networks"}"
 
 [engine]
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
-tmp_dir = "{cache_dir / 'tmp'}"
-""")
+tmp_dir = "{cache_dir / "tmp"}"
+""",
+    )
     storage_conf = cache_dir / "storage.conf"
-    _write_if_changed(storage_conf, f"""\
+    _write_if_changed(
+        storage_conf,
+        f"""\
 [storage]
 driver = "overlay"
-graphroot = "{cache_dir / 'storage'}"
-runroot = "{cache_dir / 'run'}"
-""")
+graphroot = "{cache_dir / "storage"}"
+runroot = "{cache_dir / "run"}"
+""",
+    )
 
     env = dict(os.environ)
     env["CONTAINERS_CONF"] = str(containers_conf)
@@ -107,18 +112,19 @@ runroot = "{cache_dir / 'run'}"
     return env
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None, timeout: int = 900,
-         hide: str | None = None) -> str:
+def _run(cmd: list[str], env: dict[str, str] | None = None, timeout: int = 900, hide: str | None = None) -> str:
     """Run cmd; on failure raise RuntimeError with the tail of its output.
 
     `hide` (the apt mirror) is masked in the message, which may end up in CI logs.
     """
+
     def error(message: str) -> RuntimeError:
         return RuntimeError(message.replace(hide, "MIRROR") if hide else message)
 
     try:
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=timeout)
+        proc = subprocess.run(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired as exc:
         raise error(f"timed out after {timeout}s: {shlex.join(cmd)}") from exc
     except FileNotFoundError as exc:
@@ -155,8 +161,11 @@ def _build_rootfs_tarball(tarball: Path) -> None:
     mirror = debian_mirror()
     _run(["debootstrap", "--variant=minbase", "bookworm", str(rootfs), mirror], hide=mirror)
     chroot_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"}
-    _run(["chroot", str(rootfs), "apt-get", "install", "-y", "--no-install-recommends",
-          *BASE_PACKAGES], env=chroot_env, hide=mirror)
+    _run(
+        ["chroot", str(rootfs), "apt-get", "install", "-y", "--no-install-recommends", *BASE_PACKAGES],
+        env=chroot_env,
+        hide=mirror,
+    )
     _run(["chroot", str(rootfs), "apt-get", "clean"], env=chroot_env)
     # Trust the host's TLS-intercepting proxy, so that pip works inside builds
     # (Debian's pip uses the system CA bundle).
@@ -169,14 +178,25 @@ def _build_rootfs_tarball(tarball: Path) -> None:
     shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
     for marker in glob.glob(str(rootfs / "usr/lib/python3*/EXTERNALLY-MANAGED")):
         os.remove(marker)
-    for name, target in [("python", "python3"), ("python3", "python3"),
-                         ("pip", "pip3"), ("pip3", "pip3")]:
+    for name, target in [("python", "python3"), ("python3", "python3"), ("pip", "pip3"), ("pip3", "pip3")]:
         link = rootfs / "usr/local/bin" / name
         if not link.is_symlink():
             link.symlink_to(f"/usr/bin/{target}")
     partial = tarball.with_name(tarball.name + ".partial")
-    _run(["tar", "--numeric-owner", "-C", str(rootfs), "--exclude=./dev/*",
-          "--exclude=./proc/*", "--exclude=./sys/*", "-cf", str(partial), "."])
+    _run(
+        [
+            "tar",
+            "--numeric-owner",
+            "-C",
+            str(rootfs),
+            "--exclude=./dev/*",
+            "--exclude=./proc/*",
+            "--exclude=./sys/*",
+            "-cf",
+            str(partial),
+            ".",
+        ]
+    )
     partial.rename(tarball)
     shutil.rmtree(rootfs)
 
@@ -190,8 +210,7 @@ def ensure_base_image(env: dict[str, str], cache_dir: Path = DEFAULT_CACHE_DIR) 
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / "base-image.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test runs build it once
-        exists = subprocess.run(["podman", "image", "exists", BASE_IMAGE], env=env,
-                                capture_output=True, text=True)
+        exists = subprocess.run(["podman", "image", "exists", BASE_IMAGE], env=env, capture_output=True, text=True)
         if exists.returncode == 0:
             return
         if exists.returncode != 1:  # 1 is "no such image"; anything else is podman failing
@@ -199,11 +218,21 @@ def ensure_base_image(env: dict[str, str], cache_dir: Path = DEFAULT_CACHE_DIR) 
         tarball = cache_dir / "python-3.11-slim-rootfs.tar"
         if not tarball.exists():
             _build_rootfs_tarball(tarball)
-        _run(["podman", "import",
-              "--change", "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
-              "--change", "ENV LANG=C.UTF-8",
-              "--change", 'CMD ["python3"]',
-              str(tarball), BASE_IMAGE], env=env)
+        _run(
+            [
+                "podman",
+                "import",
+                "--change",
+                "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "--change",
+                "ENV LANG=C.UTF-8",
+                "--change",
+                'CMD ["python3"]',
+                str(tarball),
+                BASE_IMAGE,
+            ],
+            env=env,
+        )
 
 
 def _is_local(value: str) -> bool:
@@ -219,8 +248,10 @@ def pip_build_args() -> dict[str, str]:
     with ``ARG``, e.g. ``ARG PIP_INDEX_URL``. An empty dict means that pip's
     defaults work as they are.
     """
-    code = ("import json; from pip._internal.configuration import Configuration as C; "
-            "c = C(isolated=False); c.load(); print(json.dumps(dict(c.items())))")
+    code = (
+        "import json; from pip._internal.configuration import Configuration as C; "
+        "c = C(isolated=False); c.load(); print(json.dumps(dict(c.items())))"
+    )
     items = json.loads(_run([sys.executable, "-c", code], env=dict(os.environ)))
     args = {}
     for option in PIP_BUILD_OPTIONS:
@@ -248,8 +279,7 @@ def main(argv: list[str]) -> int:
     cache_dir = Path(argv[1]) if len(argv) > 1 else DEFAULT_CACHE_DIR
     engine = find_engine()
     if engine is None:
-        print("neither docker nor podman is installed: "
-              "apt-get install $(cat ci-apt-packages.txt)", file=sys.stderr)
+        print("neither docker nor podman is installed: apt-get install $(cat ci-apt-packages.txt)", file=sys.stderr)
         return 1
     try:
         flags = build_flags(engine)
@@ -257,8 +287,7 @@ def main(argv: list[str]) -> int:
             start = time.monotonic()
             env = podman_env(cache_dir)
             ensure_base_image(env, cache_dir)
-            print(f"# podman: {BASE_IMAGE} ready in {time.monotonic() - start:.0f}s",
-                  file=sys.stderr)
+            print(f"# podman: {BASE_IMAGE} ready in {time.monotonic() - start:.0f}s", file=sys.stderr)
             for key in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "BUILDAH_FORMAT"):
                 print(f"export {key}={shlex.quote(env[key])}")
     except RuntimeError as exc:

@@ -8,7 +8,6 @@ import urllib.request
 import uuid
 
 import pytest
-
 from podman_env import DEFAULT_CACHE_DIR, build_flags, ensure_base_image, find_engine, podman_env
 
 DOCKERFILE = """\
@@ -49,8 +48,10 @@ def _get(url: str, deadline: float) -> bytes:
 def test_build_and_run_non_root_image(tmp_path):
     engine = find_engine()
     if engine is None:
-        pytest.skip("NO CONTAINER ENGINE: neither a Docker daemon nor podman is available; "
-                    "install the packages in ci-apt-packages.txt to run container tests")
+        pytest.skip(
+            "NO CONTAINER ENGINE: neither a Docker daemon nor podman is available; "
+            "install the packages in ci-apt-packages.txt to run container tests"
+        )
     start = time.monotonic()
 
     def log(step):  # shown by pytest -s, or when the test fails
@@ -66,8 +67,7 @@ def test_build_and_run_non_root_image(tmp_path):
         env, build_extra, run_extra, rm_extra = None, ["--no-cache"], [], []
 
     def engine_run(*args, timeout=600):
-        proc = subprocess.run([engine, *args], env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run([engine, *args], env=env, capture_output=True, text=True, timeout=timeout)
         assert proc.returncode == 0, f"{engine} {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
         return proc.stdout.strip()
 
@@ -76,9 +76,20 @@ def test_build_and_run_non_root_image(tmp_path):
     name = "podman-env-test-" + tag.rsplit(":", 1)[1]
     port = _free_port()
     try:
-        engine_run("build", *build_flags(engine), *build_extra, "--build-arg", "GREETING=hello",
-                   "--label", "org.example.test=yes", "-t", tag, str(tmp_path))
+        engine_run(
+            "build",
+            *build_flags(engine),
+            *build_extra,
+            "--build-arg",
+            "GREETING=hello",
+            "--label",
+            "org.example.test=yes",
+            "-t",
+            tag,
+            str(tmp_path),
+        )
         log("image built")
+
         def inspect(field):
             return json.loads(engine_run("image", "inspect", "--format", f"{{{{json {field}}}}}", tag))
 
