@@ -519,7 +519,7 @@ def draw_comparison(pr: Run, base: Run | None, out_dir: Path) -> list[Path]:
         if not pr.plots.get(name):
             continue
         fig, ax = plt.subplots(figsize=(5, 4))
-        for run, color in ((pr, "#2563eb"), (base, "#9ca3af")):
+        for run, color in ((base, "#9ca3af"), (pr, "#2563eb")):  # this run drawn last, on top
             if run and run.plots.get(name):
                 points = curve_points(run.plots[name], x, y)
                 ax.plot([p[0] for p in points], [p[1] for p in points], color=color, label=run.label)
@@ -558,7 +558,9 @@ def render_html(markdown: str, figures: list[Path]) -> str:
 
     from markdown_it import MarkdownIt
 
-    without_mermaid = re.sub(r"```mermaid\n.*?```\n?", "", markdown, flags=re.DOTALL)
+    without_mermaid = re.sub(r"```mermaid\n.*?```\n?", "", markdown, flags=re.DOTALL).replace(
+        "<details>", "<details open>"
+    )
     body = MarkdownIt("commonmark", {"html": True}).enable("table").render(without_mermaid)
     images = "".join(
         f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,'
