@@ -38,9 +38,13 @@ test: venv ## Run the full test suite
 test-fast: venv ## Run the tests that take seconds, not minutes
 	$(BIN)/python -m pytest -m "not slow and not container"
 
-lint: venv ## Check code style (ruff)
+lint: venv ## Check code style (ruff), the GitHub workflows and the Dockerfile
 	ruff check .
 	ruff format --check .
+	actionlint
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	zizmor --offline --quiet .github/workflows
+	@if [ -f Dockerfile ]; then hadolint Dockerfile; else echo "hadolint: no Dockerfile"; fi
 
 format: venv ## Fix code style (ruff)
 	ruff check --fix .

@@ -24,7 +24,11 @@ STAGES = {
 
 # Tool name -> (module, what it does). The module defines `add_arguments(parser)` and
 # `run(args) -> int` (the exit status); keep its top-level imports light.
-TOOLS: dict[str, tuple[str, str]] = {}
+TOOLS: dict[str, tuple[str, str]] = {
+    "report": ("mlops.report", "compare the model with a baseline: the pull-request report (reports/pr/)"),
+    "smoke": ("mlops.smoke", "post the test split to a running service and check it predicts what the pipeline did"),
+    "promote": ("mlops.promote", "point a registry alias (default: champion) at the exported model's version"),
+}
 
 TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}
 

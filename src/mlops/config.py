@@ -41,12 +41,21 @@ class MlflowParams(Section):
     registered_model: str
 
 
+class ReportParams(Section):
+    """The promotion rule the pull-request report judges against."""
+
+    metric: str = Field(default="f1", description="a key of reports/metrics.json")
+    max_drop: float = Field(default=0.01, ge=0, description="how far the metric may fall below the baseline")
+    fail_on_regression: bool = False
+
+
 class Params(Section):
     seed: int
     data: DataParams
     prepare: PrepareParams
     train: TrainParams
     mlflow: MlflowParams
+    report: ReportParams = Field(default_factory=ReportParams)
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:

@@ -25,3 +25,12 @@ PER_CLASS = REPORTS_DIR / "per_class.json"
 PLOTS_DIR = REPORTS_DIR / "plots"
 FIGURES_DIR = REPORTS_DIR / "figures"
 PREDICTIONS = Path("data/predictions/test.csv")
+
+# Outside the pipeline: contracted outputs of other stages that the report reads, and the report itself.
+DVC_LOCK = Path("dvc.lock")
+VALIDATION_DIR = REPORTS_DIR / "validation"
+VALIDATION_RESULT = VALIDATION_DIR / "result.json"
+VALIDATION_SUMMARY = VALIDATION_DIR / "summary.md"
+ONNX_MODEL = MODELS_DIR / "model.onnx"
+MODEL_METADATA = MODELS_DIR / "metadata.json"
+PR_REPORT_DIR = REPORTS_DIR / "pr"  # report.md, report.html, facts.json, figures

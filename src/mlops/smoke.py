@@ -1,0 +1,115 @@
+"""`mlops smoke --url URL`: does a running prediction service predict what the pipeline did?
+
+Posts the test split (data/prepared/test.parquet) to URL/predict and compares the answers
+with the `predicted` column of data/predictions/test.csv. Exit 0 when every row agrees,
+1 with the first disagreements otherwise. Used on the built image before it is published.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from mlops import paths
+from mlops.errors import MlopsError
+
+BATCH = 64
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait this long for GET /ready first")
+    parser.add_argument("--timeout", type=float, default=30, metavar="SECONDS", help="per request (default: 30)")
+    parser.add_argument("--test", type=Path, default=paths.TEST, help="rows to post (default: %(default)s)")
+    parser.add_argument("--expected", type=Path, default=paths.PREDICTIONS, help="default: %(default)s")
+    parser.add_argument("--schema", type=Path, default=paths.SCHEMA, help="default: %(default)s")
+
+
+def request(url: str, payload: dict | None, timeout: float) -> tuple[int, dict]:
+    data = None if payload is None else json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    req = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        try:
+            return exc.code, json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            return exc.code, {"error": {"message": body[:200].decode(errors="replace")}}
+
+
+def wait_ready(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    problem = "no answer"
+    while True:
+        try:
+            status, _ = request(f"{url}/ready", None, timeout=5)
+            if status == 200:
+                return
+            problem = f"GET /ready answered {status}"
+        except (OSError, json.JSONDecodeError) as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            raise MlopsError(f"{url} was not ready within {seconds:g} s ({problem})")
+        time.sleep(0.5)
+
+
+def json_rows(frame) -> list[dict]:
+    """Rows as JSON-ready dicts: NumPy scalars as Python numbers, NaN as null."""
+    rows = frame.astype(object).to_dict(orient="records")
+    return [
+        {key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
+        for row in rows
+    ]
+
+
+def predict_all(url: str, rows: list[dict], timeout: float) -> list[str]:
+    predicted: list[str] = []
+    for start in range(0, len(rows), BATCH):
+        try:
+            status, body = request(f"{url}/predict", {"instances": rows[start : start + BATCH]}, timeout)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise MlopsError(f"POST {url}/predict failed: {type(exc).__name__}: {exc}") from exc
+        if status != 200 or "predictions" not in body:
+            message = body.get("error", {}).get("message", body) if isinstance(body, dict) else body
+            raise MlopsError(f"POST {url}/predict answered {status}: {message}")
+        predicted += [str(value) for value in body["predictions"]]
+    return predicted
+
+
+def compare(served: list[str], expected: list[str], show: int = 5) -> list[str]:
+    """One line per disagreement (at most `show`), plus a count; empty when all agree."""
+    if len(served) != len(expected):
+        return [f"the service returned {len(served)} predictions for {len(expected)} rows"]
+    differ = [i for i, (got, want) in enumerate(zip(served, expected, strict=True)) if got != want]
+    lines = [f"row {i}: service said {served[i]!r}, pipeline said {expected[i]!r}" for i in differ[:show]]
+    if differ:
+        lines.insert(0, f"{len(differ)} of {len(expected)} predictions differ from the pipeline's")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlops.io import read_table
+    from mlops.schema import Schema
+
+    url = args.url.rstrip("/")
+    schema = Schema.load(args.schema)
+    test = read_table(args.test)
+    expected = read_table(args.expected)
+    if "predicted" not in expected.columns or len(expected) != len(test):
+        raise MlopsError(f"{args.expected} does not match {args.test}: rerun the pipeline (make run)")
+    if args.wait:
+        wait_ready(url, args.wait)
+    served = predict_all(url, json_rows(test[schema.columns]), args.timeout)
+    problems = compare(served, [str(value) for value in expected["predicted"]])
+    if problems:
+        raise MlopsError("; ".join(problems))
+    print(f"smoke: {url} predicted all {len(served)} test rows as the pipeline did")
+    return 0
