@@ -41,12 +41,25 @@ class MlflowParams(Section):
     registered_model: str
 
 
+class MonitorParams(Section):
+    psi_threshold: float = Field(gt=0)
+    p_value: float = Field(gt=0, lt=1)
+    min_drifted_features: int = Field(ge=1)
+    bins: int = Field(ge=2, le=100)
+    concept_metrics: list[Literal["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc"]]
+    concept_max_drop: float = Field(gt=0, lt=1)
+    concept_min_rows: int = Field(ge=1)
+    source: str
+    retrain_on_drift: bool
+
+
 class Params(Section):
     seed: int
     data: DataParams
     prepare: PrepareParams
     train: TrainParams
     mlflow: MlflowParams
+    monitor: MonitorParams
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:

@@ -25,3 +25,8 @@ PER_CLASS = REPORTS_DIR / "per_class.json"
 PLOTS_DIR = REPORTS_DIR / "plots"
 FIGURES_DIR = REPORTS_DIR / "figures"
 PREDICTIONS = Path("data/predictions/test.csv")
+
+DRIFT_DIR = REPORTS_DIR / "drift"  # mlops drift: drift.json, drift.md, drift.html
+DRIFT_REPORT = DRIFT_DIR / "drift.json"
+PRODUCTION_DIR = Path("data/production")  # sample production batches written by `mlops simulate --output`
+PROMETHEUS_TRAINING_MIX = Path("deploy/prometheus/rules/training_mix.yml")  # mlops alert-rules
