@@ -24,7 +24,11 @@ STAGES = {
 
 # Tool name -> (module, what it does). The module defines `add_arguments(parser)` and
 # `run(args) -> int` (the exit status); keep its top-level imports light.
-TOOLS: dict[str, tuple[str, str]] = {}
+TOOLS: dict[str, tuple[str, str]] = {
+    "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
+    "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
+    "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
+}
 
 TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}
 
