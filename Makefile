@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export GX_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv run test test-fast lint format lock mlflow-ui clean
+.PHONY: help venv run test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
 
 help: ## Show this menu
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,26 @@ lock: venv ## Re-pin requirements*.txt from requirements*.in
 
 mlflow-ui: venv ## Browse runs and registered models at http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+# The container engine's compose: `make monitor-up COMPOSE="podman compose"` with podman.
+COMPOSE ?= docker compose
+MONITOR_STACK := $(COMPOSE) -f deploy/compose.yaml
+
+drift: venv ## Check the newest production batch (params monitor.source) for drift -> reports/drift/
+	mlops drift
+
+monitor-check: venv ## Check and unit-test the Prometheus rules (promtool)
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.yml
+
+monitor-up: venv ## Start service + Prometheus + Grafana + MLflow (deploy/compose.yaml) after `make run`
+	mlops alert-rules
+	mkdir -p data/production/logs reports/drift
+	$(MONITOR_STACK) up -d --build
+	@echo "service http://127.0.0.1:8000  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  mlflow http://127.0.0.1:5000"
+
+monitor-down: ## Stop the monitoring stack (its data volumes are kept; add -v to drop them)
+	$(MONITOR_STACK) down
 
 clean: ## Remove the virtualenv and caches (not data, models or MLflow runs)
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -28,6 +28,9 @@ TOOLS: dict[str, tuple[str, str]] = {
     "report": ("mlops.report", "compare the model with a baseline: the pull-request report (reports/pr/)"),
     "smoke": ("mlops.smoke", "post the test split to a running service and check it predicts what the pipeline did"),
     "promote": ("mlops.promote", "point a registry alias (default: champion) at the exported model's version"),
+    "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
+    "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
+    "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
 }
 
 TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}

@@ -49,6 +49,22 @@ class ReportParams(Section):
     fail_on_regression: bool = False
 
 
+class MonitorParams(Section):
+    """Drift detection (mlops drift); the defaults are those params.yaml ships with."""
+
+    psi_threshold: float = Field(default=0.25, gt=0)
+    p_value: float = Field(default=0.001, gt=0, lt=1)
+    min_drifted_features: int = Field(default=1, ge=1)
+    bins: int = Field(default=10, ge=2, le=100)
+    concept_metrics: list[Literal["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc"]] = Field(
+        default_factory=lambda: ["accuracy", "balanced_accuracy"]
+    )
+    concept_max_drop: float = Field(default=0.05, gt=0, lt=1)
+    concept_min_rows: int = Field(default=50, ge=1)
+    source: str = "data/production"
+    retrain_on_drift: bool = True
+
+
 class Params(Section):
     seed: int
     data: DataParams
@@ -56,6 +72,7 @@ class Params(Section):
     train: TrainParams
     mlflow: MlflowParams
     report: ReportParams = Field(default_factory=ReportParams)
+    monitor: MonitorParams = Field(default_factory=MonitorParams)
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:

@@ -34,3 +34,7 @@ VALIDATION_SUMMARY = VALIDATION_DIR / "summary.md"
 ONNX_MODEL = MODELS_DIR / "model.onnx"
 MODEL_METADATA = MODELS_DIR / "metadata.json"
 PR_REPORT_DIR = REPORTS_DIR / "pr"  # report.md, report.html, facts.json, figures
+DRIFT_DIR = REPORTS_DIR / "drift"  # mlops drift: drift.json, drift.md, drift.html
+DRIFT_REPORT = DRIFT_DIR / "drift.json"
+PRODUCTION_DIR = Path("data/production")  # sample production batches written by `mlops simulate --output`
+PROMETHEUS_TRAINING_MIX = Path("deploy/prometheus/rules/training_mix.yml")  # mlops alert-rules

@@ -1,0 +1,1 @@
+"""Watching the served model: prediction logs, data/prediction/concept drift, Prometheus gauges, traffic replay."""

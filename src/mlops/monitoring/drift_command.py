@@ -1,0 +1,251 @@
+"""`mlops drift`: compare production data with the training data; write reports/drift/.
+
+    mlops drift                                   # newest batch in params monitor.source
+    mlops drift --current logs/predictions/       # the service's prediction logs
+    mlops drift --current batch.csv --labels batch.csv   # + concept drift from labels
+
+Exit status: 0 no drift, 3 drift found (data, prediction or concept), 1 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlops import paths
+from mlops.errors import MlopsError
+
+EXIT_DRIFT = 3
+MIN_ROWS = 2
+FEW_ROWS = 30
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reference", default=str(paths.TRAIN), help="training-time data (default: %(default)s)")
+    parser.add_argument(
+        "--current",
+        help="a CSV/Parquet batch, or prediction logs (file or directory); default: newest in monitor.source",
+    )
+    parser.add_argument("--labels", help="true labels for the current rows (column `id` to join on, else row order)")
+    parser.add_argument("--schema", default=str(paths.SCHEMA), help="(default: %(default)s)")
+    parser.add_argument(
+        "--reference-predictions",
+        default=str(paths.PREDICTIONS),
+        help="the model's predictions on held-out data (default: %(default)s)",
+    )
+    parser.add_argument("--model", default=str(paths.MODEL), help="predicts a batch without predictions (if present)")
+    parser.add_argument("--output-dir", default=str(paths.DRIFT_DIR), help="(default: %(default)s)")
+    parser.add_argument("--params", default=str(paths.PARAMS), help="(default: %(default)s)")
+
+
+def newest_batch(source: Path) -> Path:
+    """The source itself when a file; in a directory, the prediction logs or the last batch by name."""
+    from mlops.io import TABLE_SUFFIXES
+    from mlops.monitoring.prediction_log import log_files
+
+    if source.is_file():
+        return source
+    if not source.is_dir():
+        raise MlopsError(
+            f"{source} not found: pass --current, or write a sample with `mlops simulate --output {source}/`"
+        )
+    if log_files(source):
+        return source
+    batches = sorted(p for p in source.iterdir() if p.suffix.lower() in TABLE_SUFFIXES)
+    if not batches:
+        raise MlopsError(f"no CSV/Parquet batch or prediction log in {source}")
+    return batches[-1]
+
+
+def is_log(path: Path) -> bool:
+    return path.is_dir() or ".jsonl" in path.name
+
+
+def load_current(path: Path, schema):
+    """Current rows as a frame: the features, plus `prediction`/`proba_<class>` when known, `id` when logged."""
+    import pandas as pd
+
+    from mlops.io import read_table
+    from mlops.monitoring.prediction_log import read_records
+
+    if not is_log(path):
+        frame = read_table(path)
+        return frame, 0
+    if not path.exists():
+        raise MlopsError(f"prediction log {path} not found")
+    records, skipped = read_records(path)
+    if not records:
+        raise MlopsError(f"no prediction log records in {path}: is MLOPS_PREDICTION_LOG_DIR set for the service?")
+    rows = [
+        r["features"] if isinstance(r["features"], dict) else dict(zip(schema.columns, r["features"], strict=False))
+        for r in records
+    ]
+    frame = pd.DataFrame(rows, columns=schema.columns)
+    frame["id"] = [r.get("id") for r in records]
+    frame["prediction"] = [str(r["prediction"]) for r in records]
+    if all(
+        isinstance(r.get("probabilities"), list) and len(r["probabilities"]) == len(schema.classes) for r in records
+    ):
+        for index, label in enumerate(schema.classes):
+            frame[f"proba_{label}"] = [float(r["probabilities"][index]) for r in records]
+    return frame, skipped
+
+
+def features_of(frame, schema, source):
+    try:
+        return schema.features_frame(frame)
+    except MlopsError as exc:
+        raise MlopsError(f"{source}: {exc} (the schema is {paths.SCHEMA})") from exc
+
+
+def probability_columns(classes: list[str]) -> list[str]:
+    """For two classes one probability says it all; otherwise one per class."""
+    chosen = classes[-1:] if len(classes) == 2 else classes
+    return [f"proba_{label}" for label in chosen]
+
+
+def add_model_predictions(frame, features, model_path: Path, classes: list[str]) -> bool:
+    """Predict a batch that came without predictions, when the model is at hand."""
+    if "prediction" in frame.columns or not model_path.is_file():
+        return "prediction" in frame.columns
+    from mlops.io import load_model
+
+    model = load_model(model_path)
+    frame["prediction"] = [str(label) for label in model.predict(features)]
+    probabilities = model.predict_proba(features)
+    for index, label in enumerate(str(c) for c in model.classes_):
+        if label in classes:
+            frame[f"proba_{label}"] = probabilities[:, index]
+    return True
+
+
+def reference_predictions(path: Path, classes: list[str]):
+    """The evaluate stage's predictions on the test split, renamed like the current side's."""
+    from mlops.io import read_table
+
+    if not path.is_file():
+        return None
+    frame = read_table(path)
+    if "predicted" not in frame.columns:
+        return None
+    return frame.rename(columns={"predicted": "prediction"}).assign(prediction=lambda f: f["prediction"].astype(str))
+
+
+def live_metrics(current, labels_path: Path, schema, metric_names: list[str]):
+    """Metrics of the current predictions against the labels supplied for them."""
+    import numpy as np
+
+    from mlops.evaluate import compute_metrics
+    from mlops.io import read_table
+
+    labels = read_table(labels_path)
+    if schema.target not in labels.columns:
+        raise MlopsError(f"{labels_path}: no column '{schema.target}' (the target) with the true labels")
+    if "id" in labels.columns and "id" in current.columns:
+        joined = current.merge(labels[["id", schema.target]], on="id", how="inner")
+    elif len(labels) == len(current):
+        joined = current.assign(**{schema.target: labels[schema.target].to_numpy()})
+    else:
+        raise MlopsError(
+            f"{labels_path}: {len(labels)} labels for {len(current)} current rows and no `id` column to join on"
+        )
+    joined = joined.dropna(subset=[schema.target])
+    y_true = joined[schema.target].astype(str)
+    proba_columns = [f"proba_{label}" for label in schema.classes]
+    if not all(column in joined.columns for column in proba_columns):
+        raise MlopsError("concept drift needs predicted probabilities: log them, or keep models/model.skops at hand")
+    metrics = compute_metrics(y_true, joined["prediction"], joined[proba_columns].to_numpy(np.float64), schema.classes)
+    return {name: metrics[name] for name in metric_names}, len(joined)
+
+
+def analyse(args: argparse.Namespace) -> dict[str, Any]:
+    from mlops.config import load_params
+    from mlops.io import read_json, read_table
+    from mlops.monitoring import drift
+    from mlops.schema import Schema
+
+    params = load_params(args.params).monitor
+    schema = Schema.load(args.schema)
+    current_path = newest_batch(Path(args.current or params.source))
+    reference_frame = read_table(args.reference)
+    current, skipped = load_current(current_path, schema)
+    if len(current) < MIN_ROWS:
+        raise MlopsError(f"{current_path} has {len(current)} row(s): drift needs at least {MIN_ROWS}")
+    reference_features = features_of(reference_frame, schema, args.reference)
+    current_features = features_of(current, schema, current_path)
+    notes = []
+    if skipped:
+        notes.append(f"{skipped} unreadable log line(s) skipped")
+    if len(current) < FEW_ROWS:
+        notes.append(f"only {len(current)} current rows: the tests have little power")
+
+    kinds = {feature.name: feature.kind for feature in schema.features}
+    prediction_kinds: dict[str, drift.Kind] = {}
+    ref_predictions = reference_predictions(Path(args.reference_predictions), schema.classes)
+    if ref_predictions is not None and add_model_predictions(
+        current, current_features, Path(args.model), schema.classes
+    ):
+        # Held-out predictions are the reference: on its own training rows a model is overconfident.
+        prediction_kinds = {"prediction": "categorical"} | {
+            c: "numeric" for c in probability_columns(schema.classes) if c in current and c in ref_predictions
+        }
+    else:
+        notes.append("prediction drift not checked: no predictions on the reference or the current side")
+    thresholds = drift.Thresholds(
+        psi=params.psi_threshold, p_value=params.p_value, min_drifted=params.min_drifted_features, bins=params.bins
+    )
+    n_tests = len(kinds) + len(prediction_kinds)
+    columns = drift.compare_columns(reference_features, current_features, kinds, thresholds, n_tests=n_tests)
+    if prediction_kinds:
+        columns += drift.compare_columns(
+            ref_predictions, current, prediction_kinds, thresholds, role="prediction", n_tests=n_tests
+        )
+    result = drift.summarise(columns, thresholds)
+
+    concept = None
+    if args.labels:
+        if "prediction" not in current.columns:
+            raise MlopsError(f"concept drift needs predictions: log them, or keep the model at {args.model}")
+        live, rows = live_metrics(current, Path(args.labels), schema, params.concept_metrics)
+        if rows < params.concept_min_rows:
+            concept = {
+                "skipped": f"{rows} labelled rows, fewer than monitor.concept_min_rows={params.concept_min_rows}"
+            }
+        else:
+            concept = drift.concept_drift(live, read_json(paths.METRICS), params.concept_max_drop) | {"rows": rows}
+    concept_found = bool(concept and concept.get("drift"))
+    return {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "drift_detected": result["data_drift"] or result["prediction_drift"] or concept_found,
+        **{key: value for key, value in result.items() if key != "columns"},
+        "concept_drift": concept_found,
+        "features": len(kinds),
+        "prediction_columns": list(prediction_kinds),
+        "thresholds": thresholds.to_dict(),
+        "reference": {"path": str(args.reference), "rows": len(reference_frame)},
+        "current": {"path": str(current_path), "rows": len(current)},
+        "notes": notes,
+        "concept": concept,
+        "columns": result["columns"],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlops.io import write_json, write_text
+    from mlops.monitoring.drift_report import to_html, to_markdown
+
+    report = analyse(args)
+    output = Path(args.output_dir)
+    write_text(output / "drift.md", to_markdown(report))
+    write_text(output / "drift.html", to_html(report))
+    write_json(output / "drift.json", report)  # last: the gauge and the workflow read it
+    drifted = ", ".join(
+        report["drifted_features"] + report["drifted_predictions"] + (["concept"] if report["concept_drift"] else [])
+    )
+    status = "DRIFT" if report["drift_detected"] else "no drift"
+    print(
+        f"drift: {status}; score {report['drift_score']:.3f}; drifted: {drifted or 'none'}; report: {output}/drift.md"
+    )
+    return EXIT_DRIFT if report["drift_detected"] else 0

@@ -1,0 +1,96 @@
+"""`mlops drift` end to end on the default data: outputs, exit codes, logs, labels, bad input."""
+
+import json
+
+import pytest
+
+from mlops.cli import main
+from mlops.monitoring.prediction_log import PredictionLog
+
+from .conftest import REPO
+
+
+def simulate(*args):
+    assert main(["simulate", *args]) == 0
+
+
+def test_an_unshifted_batch_is_no_drift_and_writes_the_three_reports(project, capsys):
+    simulate("--output", "data/production/", "--rows", "300", "--seed", "3")
+    assert main(["drift"]) == 0  # the newest batch in monitor.source
+    report = json.loads((project / "reports/drift/drift.json").read_text())
+    assert report["drift_detected"] is False and report["prediction_columns"] == ["prediction", "proba_malignant"]
+    assert report["current"]["rows"] == 300 and report["features"] == 30
+    assert (project / "reports/drift/drift.md").read_text().startswith("## No drift")
+    assert "<svg" in (project / "reports/drift/drift.html").read_text()
+    assert "drift: no drift" in capsys.readouterr().out
+
+
+def test_a_shifted_feature_is_drift_with_exit_3_worst_first(project):
+    simulate("--output", "batch.csv", "--rows", "300", "--shift", "worst area=1.5")
+    assert main(["drift", "--current", "batch.csv"]) == 3
+    report = json.loads((project / "reports/drift/drift.json").read_text())
+    assert report["drift_detected"] and report["data_drift"] and "worst area" in report["drifted_features"]
+    assert report["columns"][0]["drifted"] and report["drift_score"] >= report["thresholds"]["psi"]
+    table = (project / "reports/drift/drift.md").read_text().splitlines()
+    first_row = next(line for line in table if line.startswith("| ") and "**drift**" in line)
+    assert table.index(first_row) == next(i for i, line in enumerate(table) if line.startswith("|---")) + 1
+
+
+def test_prediction_logs_are_read_as_the_current_side(project, default_data):
+    _, test, schema = default_data
+    log = PredictionLog(project / "logs")
+    rows = schema.features_frame(test).to_dict(orient="records")
+    as_lists = [list(row.values()) for row in rows]
+    predicted = ["malignant"] * len(rows)  # the model suddenly calls everything malignant
+    log.record(rows, predicted, [[0.1, 0.9]] * len(rows), "1")
+    log.record(as_lists, predicted, [[0.1, 0.9]] * len(rows), "1")
+    log.close()
+    assert main(["drift", "--current", "logs"]) == 3
+    report = json.loads((project / "reports/drift/drift.json").read_text())
+    assert report["current"]["rows"] == 2 * len(rows)
+    assert not report["data_drift"] and report["prediction_drift"]  # the inputs are fine, the outputs are not
+    assert set(report["drifted_predictions"]) == {"prediction", "proba_malignant"}
+
+
+def test_labels_measure_concept_drift(project):
+    simulate("--output", "clean.csv", "--rows", "200", "--seed", "4")
+    assert main(["drift", "--current", "clean.csv", "--labels", "clean.csv"]) == 0
+    clean = json.loads((project / "reports/drift/drift.json").read_text())
+    assert clean["concept"]["rows"] == 200 and not clean["concept_drift"]
+    simulate("--output", "flipped.csv", "--rows", "200", "--seed", "4", "--label-noise", "0.3")
+    assert main(["drift", "--current", "flipped.csv", "--labels", "flipped.csv"]) == 3
+    flipped = json.loads((project / "reports/drift/drift.json").read_text())
+    assert flipped["concept_drift"] and not flipped["data_drift"]
+    accuracy = next(row for row in flipped["concept"]["metrics"] if row["metric"] == "accuracy")
+    assert accuracy["drifted"] and accuracy["drop"] > 0.15
+    assert "Concept drift" in (project / "reports/drift/drift.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--current", "missing.csv"], "missing.csv not found"),
+        (["--current", "empty-dir"], "no CSV/Parquet batch or prediction log in empty-dir"),
+        (["--current", "wrong.csv"], "wrong.csv: missing feature column(s): mean radius"),
+        (["--current", "batch.csv", "--labels", "wrong.csv"], "no column 'target'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_1_and_keeps_the_previous_report(project, capsys, args, message):
+    simulate("--output", "batch.csv", "--rows", "50")
+    assert main(["drift", "--current", "batch.csv"]) == 0
+    before = (project / "reports/drift/drift.json").read_bytes()
+    (project / "empty-dir").mkdir()
+    (project / "wrong.csv").write_text("a,b\n1,2\n3,4\n5,6\n")
+    capsys.readouterr()
+    assert main(["drift", *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mlops drift: error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert (project / "reports/drift/drift.json").read_bytes() == before
+
+
+def test_the_documented_thresholds_are_the_params_defaults():
+    text = (REPO / "docs/monitoring.md").read_text()
+    from mlops.config import load_params
+
+    monitor = load_params(REPO / "params.yaml").monitor
+    assert f"psi_threshold: {monitor.psi_threshold}" in text and f"p_value: {monitor.p_value}" in text

@@ -1,0 +1,93 @@
+import json
+import threading
+import time
+
+import pytest
+
+from mlops.monitoring.prediction_log import PredictionLog, log_files, read_records
+
+ROWS = [{"mean radius": 14.2, "texture": "a"}, {"mean radius": 20.5, "texture": "b"}]
+
+
+def test_from_env_is_off_without_a_directory_and_reads_the_settings(tmp_path):
+    assert PredictionLog.from_env({}) is None
+    log = PredictionLog.from_env(
+        {
+            "MLOPS_PREDICTION_LOG_DIR": str(tmp_path),
+            "MLOPS_PREDICTION_LOG_SAMPLE": "0.25",
+            "MLOPS_PREDICTION_LOG_MAX_MB": "2",
+        }
+    )
+    assert log.directory == tmp_path and log.sample == 0.25 and log.max_bytes == 2 * 1024 * 1024
+    with pytest.raises(ValueError):
+        PredictionLog.from_env({"MLOPS_PREDICTION_LOG_DIR": str(tmp_path), "MLOPS_PREDICTION_LOG_SAMPLE": "2"})
+
+
+def test_records_are_json_lines_with_features_prediction_and_probabilities(tmp_path):
+    log = PredictionLog(tmp_path)
+    log.record(ROWS, ["benign", "malignant"], [[0.9, 0.1], [0.2, 0.8]], model_version="3")
+    log.record([[1.0, "a"]], ["benign"], [[0.7, 0.3]], model_version="3")  # rows sent as lists
+    log.close()
+    lines = log.path.read_text().splitlines()
+    first = json.loads(lines[0])
+    assert len(lines) == 3
+    assert first["features"] == ROWS[0] and first["prediction"] == "benign" and first["probabilities"] == [0.9, 0.1]
+    assert first["model_version"] == "3" and first["time"].endswith("Z") and len(first["id"]) == 32
+    assert json.loads(lines[2])["features"] == [1.0, "a"]
+    records, skipped = read_records(tmp_path)
+    assert [r["prediction"] for r in records] == ["benign", "malignant", "benign"] and skipped == 0
+
+
+def test_sampling_logs_about_the_requested_share(tmp_path):
+    log = PredictionLog(tmp_path, sample=0.2)
+    log._random.seed(0)
+    for _ in range(100):
+        log.record(ROWS * 10, ["benign"] * 20, [[0.5, 0.5]] * 20, "1")
+    log.close()
+    logged = len(read_records(tmp_path)[0])
+    assert 300 < logged < 500  # 2000 rows at 20 %
+    PredictionLog(tmp_path / "none", sample=0.0).record(ROWS, ["a", "b"], [[1.0], [1.0]], "1")
+    assert not (tmp_path / "none").exists()
+
+
+def test_files_rotate_by_size_and_keep_the_configured_backups(tmp_path):
+    log = PredictionLog(tmp_path, max_bytes=2000, backups=2)
+    for _ in range(60):
+        log.record(ROWS, ["benign", "malignant"], [[0.9, 0.1], [0.2, 0.8]], "1")
+    log.close()
+    files = sorted(p.name for p in log_files(tmp_path))
+    assert files == sorted([log.path.name, f"{log.path.name}.1", f"{log.path.name}.2"])
+    assert all(p.stat().st_size <= 2000 for p in log_files(tmp_path))
+    records, skipped = read_records(tmp_path)
+    assert 0 < len(records) < 120 and skipped == 0  # the oldest rotated away
+
+
+def test_record_never_raises_and_never_blocks_on_a_stuck_writer(tmp_path, monkeypatch):
+    log = PredictionLog(tmp_path, queue_size=2)
+    release = threading.Event()
+    monkeypatch.setattr(log, "_append", lambda data: release.wait(10))  # the disk hangs
+    started = time.perf_counter()
+    for _ in range(50):
+        log.record(ROWS, ["benign", "malignant"], [[0.9, 0.1], [0.2, 0.8]], "1")
+    elapsed = time.perf_counter() - started
+    log.record(None, None, None, "1")  # garbage in: counted, not raised
+    release.set()
+    log.close()
+    assert elapsed < 1.0
+    assert log.dropped >= 2 * (50 - 3)  # all but the queued and the one being written
+
+
+def test_an_unwritable_directory_drops_rows_without_raising(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    log = PredictionLog(blocker / "logs")
+    log.record(ROWS, ["benign", "malignant"], [[0.9, 0.1], [0.2, 0.8]], "1")
+    log.close()
+    assert log.dropped == 2
+
+
+def test_a_line_cut_off_by_a_crash_is_skipped_and_counted(tmp_path):
+    good = {"features": {"x": 1}, "prediction": "a", "probabilities": [1.0]}
+    (tmp_path / "predictions-1.jsonl").write_text(json.dumps(good) + "\n" + '{"features": {"x": ')
+    records, skipped = read_records(tmp_path)
+    assert records == [good] and skipped == 1

@@ -1,0 +1,244 @@
+"""The Prometheus side: rules check and unit tests (promtool), and a real Prometheus scraping
+first a stand-in exporter (now) and then the real prediction service (once it is in the tree).
+
+Prometheus and promtool come from Debian's `prometheus` package. Each test starts its own
+Prometheus on a free loopback port with its own config and data directory, and stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not found: apt-get install prometheus")
+needs_prometheus = pytest.mark.skipif(PROMETHEUS is None, reason="prometheus not found: apt-get install prometheus")
+RULES = sorted((REPO / "deploy/prometheus/rules").glob("*.yml"))
+
+
+@needs_promtool
+def test_promtool_checks_the_rules():
+    result = subprocess.run([PROMTOOL, "check", "rules", *map(str, RULES)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(RULES)
+
+
+@needs_promtool
+def test_every_rule_passes_its_promtool_unit_test_and_has_one():
+    tests = REPO / "deploy/prometheus/tests/alerts_test.yml"
+    result = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True, cwd=tests.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    import yaml
+
+    alerts = {
+        r["alert"] for f in RULES for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "alert" in r
+    }
+    spec = yaml.safe_load(tests.read_text())["tests"]
+    tested = {case["alertname"] for test in spec for case in test.get("alert_rule_test", [])}
+    fired = {case["alertname"] for test in spec for case in test.get("alert_rule_test", []) if case["exp_alerts"]}
+    assert alerts == tested == fired  # each alert is tested, and seen firing at least once
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def wait_for(check, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
+            last = check()
+            if last:
+                return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last answer: {last!r}")
+
+
+@contextlib.contextmanager
+def running_prometheus(tmp_path: Path, target: str):
+    """A Prometheus scraping `target` every second with the repository's rules."""
+    port = free_port()
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    for rule_file in RULES:
+        shutil.copy(rule_file, rules_dir)
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: ['{rules_dir}/*.yml']\n"
+        "scrape_configs:\n"
+        f"  - job_name: mlops-service\n    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    command = [
+        PROMETHEUS,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    api = f"http://127.0.0.1:{port}"
+    with running_process(command, tmp_path / "prometheus.log"):
+        wait_for(lambda: urllib.request.urlopen(f"{api}/-/ready", timeout=2).status == 200, 30, "Prometheus ready")
+        yield api
+
+
+@contextlib.contextmanager
+def running_process(command: list, log_path: Path, **popen):
+    """Run `command` with its output in `log_path`; stop it (terminate, then kill) on the way out."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def query(api: str, expr: str) -> list[dict]:
+    return get_json(f"{api}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"]
+
+
+def firing(api: str) -> set[str]:
+    return {
+        a["labels"]["alertname"] for a in get_json(f"{api}/api/v1/alerts")["data"]["alerts"] if a["state"] == "firing"
+    }
+
+
+@needs_prometheus
+def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_path):
+    """Stand-in exporter: the contract's metric names from prometheus_client, plus the drift
+    gauges from `drift_gauge.metrics_text`, appended to /metrics as the real service does."""
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+    from mlops.monitoring.drift_gauge import metrics_text
+
+    registry = CollectorRegistry()
+    requests = Counter("mlops_requests", "Requests", ["route", "status"], registry=registry)
+    latency = Histogram("mlops_request_duration_seconds", "Latency", ["route", "status"], registry=registry)
+    predictions = Counter("mlops_predictions", "Predicted rows", ["class"], registry=registry)
+    Gauge("mlops_model_info", "Model", ["name", "version"], registry=registry).labels("clf", "7").set(1)
+    report = tmp_path / "drift.json"
+
+    class Exporter(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = generate_latest(registry) + metrics_text(report).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    exporter = ThreadingHTTPServer(("127.0.0.1", 0), Exporter)
+    import threading
+
+    threading.Thread(target=exporter.serve_forever, daemon=True).start()
+    try:
+        with running_prometheus(tmp_path, f"127.0.0.1:{exporter.server_address[1]}") as api:
+            for _ in range(40):
+                requests.labels("/predict", "200").inc()
+                latency.labels("/predict", "200").observe(0.02)
+                predictions.labels("benign").inc()
+            samples = wait_for(lambda: query(api, 'mlops_requests_total{route="/predict"}'), what="the counter")
+            assert samples[0]["metric"]["status"] == "200" and float(samples[0]["value"][1]) == 40
+            buckets = query(api, 'mlops_request_duration_seconds_bucket{route="/predict", le="0.025"}')
+            assert float(buckets[0]["value"][1]) == 40
+            assert query(api, "mlops_model_info")[0]["metric"]["version"] == "7"
+            assert not query(api, "mlops_drift_score")  # no drift report yet: no gauge
+            shares = wait_for(lambda: query(api, "mlops:training_class_share"), what="the recording rule")
+            assert {s["metric"]["class"] for s in shares} == {"benign", "malignant"}
+
+            report.write_text(json.dumps({"drift_score": 1.7, "drift_detected": True}))
+            alerts = wait_for(lambda: {"DriftDetected", "DriftScoreHigh"} <= firing(api), 30, "the drift alerts")
+            assert alerts
+            assert float(query(api, "mlops_drift_score")[0]["value"][1]) == 1.7
+    finally:
+        exporter.shutdown()
+        exporter.server_close()
+
+
+def serving_missing() -> str | None:
+    try:
+        import mlops.serving.app  # noqa: F401
+    except ImportError as exc:
+        return f"THE REAL SERVICE IS NOT TESTED: mlops.serving is not importable here ({exc})"
+    return None
+
+
+@needs_prometheus
+@pytest.mark.slow
+@pytest.mark.skipif(serving_missing() is not None, reason=serving_missing() or "")
+def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path):
+    """`make serve`'s gunicorn start on loopback, traffic from `mlops simulate`, read back via Prometheus."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO / "params.yaml", project)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "DVC_NO_ANALYTICS": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+    mlops = [sys.executable, "-m", "mlops"]
+    from mlops.cli import STAGES
+
+    for stage in STAGES:  # the whole pipeline, export included: the service loads models/
+        subprocess.run([*mlops, stage], cwd=project, env=env, check=True, capture_output=True)
+    port = free_port()
+    service_env = {
+        **env,
+        "MLOPS_MODEL_DIR": str(project / "models"),
+        "PORT": str(port),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "multiproc"),
+    }
+    (tmp_path / "multiproc").mkdir()
+    gunicorn = [
+        sys.executable, "-m", "gunicorn", "-c", str(REPO / "src/mlops/serving/gunicorn_conf.py"),
+        "--bind", f"127.0.0.1:{port}", "mlops.serving.app:create_app()",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with running_process(gunicorn, tmp_path / "gunicorn.log", cwd=project, env=service_env):
+        wait_for(lambda: urllib.request.urlopen(f"{url}/health", timeout=2).status == 200, 60, "the service")
+        (tmp_path / "prom").mkdir()
+        with running_prometheus(tmp_path / "prom", f"127.0.0.1:{port}") as api:
+            replay = [*mlops, "simulate", "--url", url, "--rows", "60", "--batch-size", "20"]
+            subprocess.run(replay, cwd=project, env=env, check=True, capture_output=True)
+            total = wait_for(
+                lambda: sum(float(s["value"][1]) for s in query(api, 'mlops_requests_total{route="/predict"}')) >= 3,
+                what="3 /predict requests counted",
+            )
+            assert total
+            count = query(api, 'sum(mlops_request_duration_seconds_count{route="/predict"})')
+            assert float(count[0]["value"][1]) >= 3
+            p99 = query(
+                api, 'histogram_quantile(0.99, sum by (le) (mlops_request_duration_seconds_bucket{route="/predict"}))'
+            )
+            assert 0 < float(p99[0]["value"][1]) < 10
+            predicted = query(api, "sum(mlops_predictions_total)")
+            assert float(predicted[0]["value"][1]) == 60
