@@ -15,7 +15,7 @@ import pytest
 from mlops import report
 from mlops.cli import main
 
-DATA = Path(__file__).parent / "data" / "report"
+DATA = Path(__file__).parent / "report_data"
 GOLDEN = DATA / "expected.md"
 CONTEXT = {
     "baseline_source": "the last successful training run on main",
