@@ -129,6 +129,8 @@ def export(params: Params) -> dict[str, Any]:
     with atomic_path(paths.ONNX_MODEL) as tmp:
         tmp.write_bytes(onnx_bytes)
     write_json(paths.METADATA, metadata)
+    for path in (paths.ONNX_MODEL, paths.METADATA):
+        path.chmod(0o644)  # readable by a service running as another user (e.g. in a container)
     print(f"export: {summary} -> {paths.ONNX_MODEL}, {paths.METADATA} (runtime {params.serve.runtime})")
     return metadata
 

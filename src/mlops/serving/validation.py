@@ -88,6 +88,11 @@ def category_converter(categories: list[str], missing: str, reject_unknown: bool
     return convert
 
 
+def shorten(names: list[str], most: int = 5) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 class Validator:
     """Turns `instances` (records, rows or columns) into {column: [value per row]} for the predictor."""
 
@@ -161,9 +166,9 @@ class Validator:
         unknown = sorted(str(name) for name in record if name not in self.column_set)
         parts = []
         if missing:
-            parts.append(f"missing column(s): {', '.join(missing)}")
+            parts.append(f"missing column(s): {shorten(missing)}")
         if unknown:
-            parts.append(f"unknown column(s): {', '.join(unknown)}")
+            parts.append(f"unknown column(s): {shorten(unknown)}")
         return {"row": index, "problem": "; ".join(parts), "missing": missing, "unknown": unknown}
 
     def invalid(self, problems: list[dict[str, Any]], rows: int) -> RequestError:
