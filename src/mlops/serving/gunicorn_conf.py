@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,25 +69,18 @@ logger_class = JsonAccessLogger
 
 def on_starting(server):
     """In the master, before any worker: check the model, prepare the shared metrics directory."""
-    from mlops.serving import runtime
-
     model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
-    try:
-        metadata, predictor = runtime.load(model_dir)
-        problem = runtime.self_test(metadata, predictor)
-    except runtime.StartupError as exc:
-        problem = str(exc)
-    if problem:
-        print(f"mlops serve: error: {problem}", file=sys.stderr, flush=True)
-        sys.exit(1)
-    del predictor  # each worker loads its own: an onnxruntime session must not cross a fork
+    # In a child process: an onnxruntime session created here would be inherited by every forked
+    # worker, whose exit then hangs in onnxruntime's teardown.
+    if subprocess.run([sys.executable, "-m", "mlops.serving.runtime", model_dir], check=False).returncode:
+        sys.exit(1)  # the check printed the one-line reason
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:  # given: start from zero, as prometheus_client requires
         for name in glob.glob(os.path.join(directory, "*.db")):
             os.unlink(name)
     else:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = server._mlops_metrics_dir = tempfile.mkdtemp(prefix="mlops-metrics-")
-    server.log.info("serving %s version %s from %s", metadata["name"], metadata["version"], model_dir)
+    server.log.info("model in %s passed its start-up check", model_dir)
 
 
 def child_exit(server, worker):

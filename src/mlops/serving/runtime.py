@@ -133,3 +133,21 @@ def self_test(metadata: dict[str, Any], predictor) -> str | None:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def check(model_dir: Path | str) -> str | None:
+    """Why the model in `model_dir` cannot be served, or None when it loads and passes its self-test."""
+    try:
+        metadata, predictor = load(model_dir)
+    except StartupError as exc:
+        return str(exc)
+    return self_test(metadata, predictor)
+
+
+if __name__ == "__main__":  # `python -m mlops.serving.runtime MODEL_DIR`: the start-up check gunicorn_conf.py runs
+    import sys
+
+    problem = check(sys.argv[1])
+    if problem:
+        print(f"mlops serve: error: {problem}", file=sys.stderr)
+    raise SystemExit(1 if problem else 0)
