@@ -61,12 +61,18 @@ class OnnxPredictor:
         wanted = [(i["name"], "tensor(float)" if i["type"] == "float" else "tensor(string)") for i in expected]
         if actual != wanted:
             raise StartupError("model.onnx does not match metadata.json (inputs differ): rerun `dvc repro export`")
-        # Feed plan: (column, ONNX input name, numpy dtype), built once.
-        self.plan = [(i["column"], i["name"], np.float32 if i["type"] == "float" else object) for i in expected]
+        # Feed plan, built once: numeric columns become one float32 block, sliced into per-input views.
+        self.float_inputs = [(i["column"], i["name"]) for i in expected if i["type"] == "float"]
+        self.string_inputs = [(i["column"], i["name"]) for i in expected if i["type"] != "float"]
         self.outputs = [output.name for output in self.session.get_outputs()[:2]]
 
     def predict(self, columns: dict[str, list]) -> tuple[list[str], np.ndarray]:
-        feed = {name: np.array(columns[column], dtype=dtype).reshape(-1, 1) for column, name, dtype in self.plan}
+        feed = {}
+        if self.float_inputs:
+            block = np.array([columns[column] for column, _ in self.float_inputs], dtype=np.float32)[:, :, None]
+            feed = {name: view for (_, name), view in zip(self.float_inputs, block, strict=True)}
+        for column, name in self.string_inputs:
+            feed[name] = np.array(columns[column], dtype=object).reshape(-1, 1)
         labels, probabilities = self.session.run(self.outputs, feed)
         return labels.tolist(), probabilities
 
