@@ -89,7 +89,6 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
     spec = json.dumps(openapi.document(metadata, max_rows))
     public_metadata = {
         **metadata,
-        "model_dir": str(model_dir),
         "limits": {"max_batch_rows": max_rows, "max_body_bytes": max_body},
     }
 
