@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export GX_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv run test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
+.PHONY: help venv run serve test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
 
 help: ## Show this menu
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ venv: $(BIN)/.installed ## Create .venv and install the pinned requirements (don
 run: venv ## Run the whole pipeline (DVC reruns only what changed) and print the metrics
 	dvc repro
 	@echo; dvc metrics show
+
+serve: venv ## Serve the last pipeline run's model on 127.0.0.1:8000 (PORT overrides; docs/serving.md)
+	gunicorn -c python:mlops.serving.gunicorn_conf
 
 test: venv ## Run the full test suite
 	$(BIN)/python -m pytest

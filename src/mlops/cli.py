@@ -20,6 +20,7 @@ STAGES = {
     "prepare": "clean, derive the schema, split into train and test",
     "train": "fit the model and track it in MLflow",
     "evaluate": "score the model on the test split: metrics, plots, figures",
+    "export": "convert the model to ONNX, check it matches, write what the service needs",
 }
 
 # Tool name -> (module, what it does). The module defines `add_arguments(parser)` and

@@ -65,6 +65,17 @@ class MonitorParams(Section):
     retrain_on_drift: bool = True
 
 
+class ServeParams(Section):
+    runtime: Literal["onnx", "sklearn"] = Field(
+        default="onnx", description="onnx: fast, needs a convertible model; sklearn: loads models/model.skops"
+    )
+    unknown_categories: Literal["reject", "ignore"] = Field(
+        default="reject", description="a category not seen in training: reject the request (400) or let it through"
+    )
+    max_batch_rows: int = Field(default=10_000, gt=0, description="most rows one request may hold")
+    parity_tolerance: float = Field(default=1e-5, gt=0, description="largest ONNX vs scikit-learn probability gap")
+
+
 class Params(Section):
     seed: int
     data: DataParams
@@ -73,6 +84,7 @@ class Params(Section):
     mlflow: MlflowParams
     report: ReportParams = Field(default_factory=ReportParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
+    serve: ServeParams = ServeParams()
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:

@@ -18,6 +18,8 @@ SCHEMA = PREPARED_DIR / "schema.json"
 MODELS_DIR = Path("models")
 MODEL = MODELS_DIR / "model.skops"
 TRAINING_INFO = MODELS_DIR / "training.json"  # MLflow run, model version, dataset hash, timings
+ONNX_MODEL = MODELS_DIR / "model.onnx"  # what the prediction service runs
+METADATA = MODELS_DIR / "metadata.json"  # what the prediction service needs to know about it
 
 REPORTS_DIR = Path("reports")
 METRICS = REPORTS_DIR / "metrics.json"

@@ -23,6 +23,17 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left behind
 
 
+def test_written_files_get_the_usual_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "shared.json", {})
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "shared.json").stat().st_mode & 0o777 == 0o644  # readable by a service running as another user
+
+
 def test_model_files_with_foreign_types_are_refused(tmp_path):
     from collections import OrderedDict  # trusted
 

@@ -1,0 +1,138 @@
+"""Stage `export`: convert the trained pipeline to ONNX and write what the prediction service needs.
+
+models/model.onnx has one input per feature column (float for numeric, string for
+categorical). models/metadata.json describes the model (version, commit, dataset hash,
+metrics, input schema, classes) and carries the serving settings from params.yaml, so the
+service never reads params.yaml.
+
+The parity gate runs the ONNX model the way the service does (mlops.serving.runtime) on the
+test split: class predictions must equal scikit-learn's and probabilities agree within
+serve.parity_tolerance. If conversion or parity fails the stage fails, unless
+serve.runtime is `sklearn`, in which case the service loads models/model.skops instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from mlops import paths
+from mlops.config import Params
+from mlops.errors import MlopsError
+from mlops.io import atomic_path, load_model, read_json, read_table, write_json
+from mlops.schema import MISSING_CATEGORY, Schema
+from mlops.serving import runtime
+
+
+def to_onnx(model, schema: Schema):
+    """The ONNX graph of a fitted pipeline: one [N, 1] input per column, outputs label and probabilities."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    inputs = [
+        (f.name, FloatTensorType([None, 1]) if f.kind == "numeric" else StringTensorType([None, 1]))
+        for f in schema.features
+    ]
+    classifier = model.steps[-1][1] if hasattr(model, "steps") else model
+    try:
+        # zipmap off: probabilities as one float matrix, not a list of dicts (much faster to serve).
+        return convert_sklearn(model, initial_types=inputs, options={id(classifier): {"zipmap": False}})
+    except Exception as exc:  # skl2onnx raises many kinds of error for what it cannot convert
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise MlopsError(f"skl2onnx cannot convert this model ({type(exc).__name__}: {first_line})") from exc
+
+
+def onnx_inputs(onnx_model, schema: Schema) -> list[dict[str, str]]:
+    """Which ONNX input feeds which column (skl2onnx renames e.g. 'mean radius' to 'mean_radius')."""
+    graph_inputs = list(onnx_model.graph.input)
+    if len(graph_inputs) != len(schema.features):
+        raise MlopsError(f"the ONNX model has {len(graph_inputs)} inputs for {len(schema.features)} feature columns")
+    return [
+        {"column": f.name, "name": graph_input.name, "type": "float" if f.kind == "numeric" else "string"}
+        for f, graph_input in zip(schema.features, graph_inputs, strict=True)
+    ]
+
+
+def parity(model, predictor, features) -> tuple[bool, float, int]:
+    """(class predictions identical, largest probability difference, rows that differ) on `features`."""
+    import numpy as np
+
+    columns = {name: features[name].tolist() for name in features.columns}
+    onnx_labels, onnx_proba = predictor.predict(columns)
+    sklearn_labels = [str(label) for label in model.predict(features)]
+    differing = sum(a != b for a, b in zip(onnx_labels, sklearn_labels, strict=True))
+    largest = float(np.max(np.abs(np.asarray(onnx_proba, dtype=np.float64) - model.predict_proba(features))))
+    return differing == 0, largest, differing
+
+
+def build_metadata(params: Params, schema: Schema, classes: list[str], inputs, parity_gap: float | None) -> dict:
+    training = read_json(paths.TRAINING_INFO)
+    return {
+        "name": training.get("registered_model") or params.mlflow.registered_model,
+        "version": str(training.get("model_version") or "0"),
+        "git_commit": training.get("git_commit", "unknown"),
+        "dataset_sha256": training.get("dataset_sha256"),
+        "estimator": training.get("estimator", params.train.estimator),
+        "mlflow_run_id": training.get("run_id"),
+        "metrics": read_json(paths.METRICS),
+        "schema": schema.to_dict(),
+        "classes": classes,
+        "missing_category": MISSING_CATEGORY,
+        "inputs": inputs,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "runtime": params.serve.runtime,
+        "parity": parity_gap,
+        "unknown_categories": params.serve.unknown_categories,
+        "max_batch_rows": params.serve.max_batch_rows,
+    }
+
+
+def export(params: Params) -> dict[str, Any]:
+    """Convert, check parity, write model.onnx and metadata.json; returns the metadata."""
+    schema = Schema.load(paths.SCHEMA)
+    model = load_model(paths.MODEL)
+    features = schema.features_frame(read_table(paths.TEST))
+    classes = [str(label) for label in model.classes_]
+    tolerance = params.serve.parity_tolerance
+    fallback = params.serve.runtime == "sklearn"
+
+    try:
+        onnx_model = to_onnx(model, schema)
+        inputs = onnx_inputs(onnx_model, schema)
+    except MlopsError as exc:
+        if not fallback:
+            raise MlopsError(f"{exc}. Use an estimator skl2onnx supports, or set serve.runtime: sklearn") from exc
+        print(f"export: warning: {exc}; the service will run models/model.skops (serve.runtime: sklearn)")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(paths.ONNX_MODEL)  # never leave an ONNX file of an older model beside this one's metadata
+        metadata = build_metadata(params, schema, classes, None, None)
+        write_json(paths.METADATA, metadata)
+        return metadata
+
+    onnx_bytes = onnx_model.SerializeToString()
+    metadata = build_metadata(params, schema, classes, inputs, None)
+    predictor = runtime.OnnxPredictor(onnx_bytes, metadata)
+    identical, largest, differing = parity(model, predictor, features)
+    metadata["parity"] = round(largest, 9)
+    summary = (
+        f"ONNX vs scikit-learn on {len(features)} test rows: largest probability difference {largest:.2e} "
+        f"(tolerance {tolerance:g}), {differing} class prediction(s) differ"
+    )
+    if not (identical and largest <= tolerance):
+        if not fallback:
+            raise MlopsError(f"parity check failed: {summary}. Set serve.runtime: sklearn to serve the skops model")
+        print(f"export: warning: parity check failed: {summary}; serving models/model.skops (serve.runtime: sklearn)")
+
+    with atomic_path(paths.ONNX_MODEL) as tmp:
+        tmp.write_bytes(onnx_bytes)
+    write_json(paths.METADATA, metadata)
+    print(f"export: {summary} -> {paths.ONNX_MODEL}, {paths.METADATA} (runtime {params.serve.runtime})")
+    return metadata
+
+
+def main(params: Params) -> None:
+    metadata = export(params)
+    print("export: " + json.dumps({key: metadata[key] for key in ("name", "version", "runtime", "parity")}))

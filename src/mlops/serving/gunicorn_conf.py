@@ -1,0 +1,95 @@
+"""gunicorn settings for the prediction service: `gunicorn -c python:mlops.serving.gunicorn_conf`.
+
+Configured from the environment, so a container needs no other file:
+  HOST (127.0.0.1), PORT (8000)       where to listen
+  WEB_CONCURRENCY (CPU cores)         worker processes, each with its own copy of the model
+  MLOPS_TIMEOUT (30)                  seconds a request may take before its worker is restarted
+  MLOPS_GRACEFUL_TIMEOUT (30)         seconds in-flight requests get to finish on SIGTERM
+  MLOPS_MODEL_DIR (models)            the export stage's output
+  MLOPS_LOG_LEVEL (info)
+
+The master checks the model before starting any worker: a missing or broken model stops
+the service with one line on stderr and exit status 1. Access logs are JSON lines on stdout.
+Only temporary directories are written (metrics files, worker heartbeats).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from gunicorn.glogging import Logger
+
+wsgi_app = "mlops.serving.app:create_app()"
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
+worker_class = "sync"  # the work is CPU-bound and short: one request per process at a time
+timeout = int(os.environ.get("MLOPS_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("MLOPS_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+loglevel = os.environ.get("MLOPS_LOG_LEVEL", "info")
+accesslog = "-"
+errorlog = "-"
+control_socket_disable = True  # gunicornc's socket would be written under $HOME
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # heartbeat files in memory, not on disk
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+class JsonAccessLogger(Logger):
+    """One JSON object per request on the access log."""
+
+    def access(self, resp, req, environ, request_time):
+        if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.syslog):
+            return
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "remote": environ.get("REMOTE_ADDR"),
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": int(str(resp.status).split(None, 1)[0]),
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "user_agent": environ.get("HTTP_USER_AGENT"),
+            "pid": os.getpid(),
+        }
+        try:
+            self.access_log.info(json.dumps(entry))
+        except Exception:
+            self.exception("could not write the access log")
+
+
+logger_class = JsonAccessLogger
+
+
+def on_starting(server):
+    """In the master, before any worker: check the model, prepare the shared metrics directory."""
+    model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
+    # In a child process: an onnxruntime session created here would be inherited by every forked
+    # worker, whose exit then hangs in onnxruntime's teardown.
+    if subprocess.run([sys.executable, "-m", "mlops.serving.runtime", model_dir], check=False).returncode:
+        sys.exit(1)  # the check printed the one-line reason
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:  # given: start from zero, as prometheus_client requires
+        for name in glob.glob(os.path.join(directory, "*.db")):
+            os.unlink(name)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = server._mlops_metrics_dir = tempfile.mkdtemp(prefix="mlops-metrics-")
+    server.log.info("model in %s passed its start-up check", model_dir)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    directory = getattr(server, "_mlops_metrics_dir", None)
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)

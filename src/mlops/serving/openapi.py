@@ -1,0 +1,228 @@
+"""The OpenAPI 3.1 document of the service, with request schemas generated from the model's input schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops.serving.validation import FLOAT32_MAX
+
+JSON = "application/json"
+
+
+def column_schema(feature: dict[str, Any], reject_unknown: bool) -> dict[str, Any]:
+    if feature["kind"] == "numeric":
+        low, high = feature.get("minimum"), feature.get("maximum")
+        seen = f"; seen in training: {low} to {high}" if low is not None and high is not None else ""
+        return {
+            "type": ["number", "null"],
+            "minimum": -FLOAT32_MAX,
+            "maximum": FLOAT32_MAX,
+            "description": f"numeric; null when missing{seen}",
+        }
+    categories = feature.get("categories", [])
+    if reject_unknown:
+        return {"enum": [*categories, "", None], "description": 'categorical; null or "" when missing'}
+    return {"type": ["string", "null"], "description": f"categorical; known: {categories}; null when missing"}
+
+
+def error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def document(metadata: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    features = metadata["schema"]["features"]
+    reject = metadata.get("unknown_categories", "reject") == "reject"
+    columns = {f["name"]: column_schema(f, reject) for f in features}
+    names = list(columns)
+    classes = metadata["classes"]
+    record = {
+        "type": "object",
+        "properties": columns,
+        "required": names,
+        "additionalProperties": False,
+        "description": "one row as {column: value}",
+    }
+    row = {
+        "type": "array",
+        "prefixItems": [columns[name] for name in names],
+        "items": False,
+        "minItems": len(names),
+        "maxItems": len(names),
+        "description": f"one row as values in schema order: {names}",
+    }
+    instances = {
+        "type": "array",
+        "items": {"oneOf": [{"$ref": "#/components/schemas/Record"}, {"$ref": "#/components/schemas/Row"}]},
+        "minItems": 1,
+        "maxItems": max_rows,
+    }
+    records = {"type": "array", "items": {"$ref": "#/components/schemas/Record"}, "minItems": 1, "maxItems": max_rows}
+    invocation = {
+        "description": "the MLflow scoring protocol; exactly one of these keys",
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["dataframe_split"],
+                "properties": {
+                    "dataframe_split": {
+                        "type": "object",
+                        "required": ["columns", "data"],
+                        "properties": {
+                            "columns": {"type": "array", "items": {"enum": names}, "uniqueItems": True},
+                            "data": {"type": "array", "items": {"type": "array"}, "minItems": 1},
+                        },
+                    },
+                    "params": {"type": "object"},
+                },
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["dataframe_records"],
+                "properties": {"dataframe_records": records, "params": {"type": "object"}},
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["instances"],
+                "properties": {"instances": instances, "params": {"type": "object"}},
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "required": ["inputs"],
+                "properties": {"inputs": instances, "params": {"type": "object"}},
+                "additionalProperties": False,
+            },
+        ],
+    }
+    bad_request = {
+        "400": error_response("invalid JSON or instances (details name the rows and columns)"),
+        "413": error_response("body larger than the limit, or too many rows"),
+        "415": error_response("the body is not application/json"),
+        "503": error_response("the model is not ready"),
+    }
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{metadata['name']} prediction service",
+            "version": str(metadata["version"]),
+            "description": f"Predicts {metadata['schema'].get('target', 'the target')}: one of {classes}.",
+        },
+        "paths": {
+            "/predict": {
+                "post": {
+                    "summary": "Predict the class and class probabilities of each row",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["instances"],
+                                    "properties": {"instances": instances},
+                                    "additionalProperties": False,
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": json_response("predictions", {"$ref": "#/components/schemas/Prediction"}),
+                        **bad_request,
+                    },
+                }
+            },
+            "/invocations": {
+                "post": {
+                    "summary": "Predict (MLflow scoring protocol, as used by MLflow clients and SageMaker)",
+                    "requestBody": {"required": True, "content": {JSON: {"schema": invocation}}},
+                    "responses": {
+                        "200": json_response(
+                            "predicted classes",
+                            {
+                                "type": "object",
+                                "required": ["predictions"],
+                                "properties": {"predictions": {"type": "array", "items": {"enum": classes}}},
+                            },
+                        ),
+                        **bad_request,
+                    },
+                }
+            },
+            "/ping": {
+                "get": {
+                    "summary": "200 when the model is ready (SageMaker health check)",
+                    "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness: the process answers",
+                    "responses": {"200": json_response("alive", {"type": "object"})},
+                }
+            },
+            "/ready": {
+                "get": {
+                    "summary": "Readiness: the model is loaded and passed a self-test prediction",
+                    "responses": {
+                        "200": json_response("ready", {"type": "object"}),
+                        "503": error_response("not ready"),
+                    },
+                }
+            },
+            "/metadata": {
+                "get": {
+                    "summary": "The model: version, commit, dataset hash, metrics, input schema, classes",
+                    "responses": {"200": json_response("model metadata", {"type": "object"})},
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "Prometheus text format", "content": text}},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": json_response("OpenAPI 3.1 document", {"type": "object"})},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Record": record,
+                "Row": row,
+                "Prediction": {
+                    "type": "object",
+                    "required": ["predictions", "probabilities", "classes", "model_version"],
+                    "properties": {
+                        "predictions": {"type": "array", "items": {"enum": classes}},
+                        "probabilities": {
+                            "type": "array",
+                            "items": {"type": "array", "items": {"type": "number"}},
+                            "description": f"per row, one probability per class in the order {classes}",
+                        },
+                        "classes": {"type": "array", "items": {"type": "string"}},
+                        "model_version": {"type": "string"},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message", "details"],
+                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+                        }
+                    },
+                },
+            }
+        },
+    }

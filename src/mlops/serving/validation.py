@@ -1,0 +1,207 @@
+"""Check prediction requests against the training schema and turn them into model input.
+
+Everything a request can get wrong becomes a `RequestError` (a 4xx status, a code, a
+message and details naming the rows and columns at fault). The checks are plain Python
+over the parsed JSON, one converter per column built once at start-up: no pandas.
+
+Accepted values: numeric columns take JSON numbers (finite, within 32-bit float range)
+or null for missing; categorical columns take strings (integers are read as their text,
+as in training) or null / "" for missing. Unknown categories are rejected or let through
+to the encoder (which ignores them) as metadata.json's `unknown_categories` says.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+FLOAT32_MAX = 3.4028234663852886e38
+MAX_PROBLEMS = 20  # reported per request; more are counted, not listed
+
+INSTANCE_FORMATS = "a list of objects {column: value} or of rows [value, ...] in schema order"
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class Invalid(Exception):
+    """One value is wrong; the validator adds the row and column."""
+
+
+def json_type(value: Any) -> str:
+    names = {bool: "boolean", str: "string", int: "number", float: "number", list: "array", dict: "object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def number_converter() -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        kind = type(value)
+        if kind is float:
+            if -FLOAT32_MAX <= value <= FLOAT32_MAX:  # False for NaN and infinities too
+                return value
+            raise Invalid("must be a finite number within 32-bit float range (null for a missing value)")
+        if kind is int:
+            if -FLOAT32_MAX <= value <= FLOAT32_MAX:
+                return float(value)
+            raise Invalid("is outside 32-bit float range")
+        if value is None:
+            return math.nan  # missing: the model's imputer fills it in, as in training
+        raise Invalid(f"must be a number or null, got {json_type(value)}")
+
+    return convert
+
+
+def category_converter(categories: list[str], missing: str, reject_unknown: bool) -> Callable[[Any], str]:
+    known = frozenset(categories) | {missing}
+    listed = ", ".join(repr(c) for c in categories[:10]) + (", ..." if len(categories) > 10 else "")
+
+    def convert(value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            text = value.strip()
+        elif value is None:
+            return missing
+        elif kind is int:
+            text = str(value)
+        elif kind is float and value.is_integer():
+            text = str(int(value))  # 1.0 is category "1", as when training read it from a CSV
+        else:
+            raise Invalid(f"must be a string or null, got {json_type(value)}")
+        if text in known:
+            return text
+        if reject_unknown:
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            raise Invalid(f"unknown category {shown!r}; known: {listed}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid("is not valid Unicode text") from None
+        return text
+
+    return convert
+
+
+def shorten(names: list[str], most: int = 5) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+class Validator:
+    """Turns `instances` (records, rows or columns) into {column: [value per row]} for the predictor."""
+
+    def __init__(self, metadata: dict[str, Any], max_rows: int):
+        features = metadata["schema"]["features"]
+        missing = metadata.get("missing_category", "")
+        reject = metadata.get("unknown_categories", "reject") == "reject"
+        self.columns: list[str] = [f["name"] for f in features]
+        self.column_set = frozenset(self.columns)
+        self.position = {name: index for index, name in enumerate(self.columns)}
+        self.converters = [
+            number_converter()
+            if f["kind"] == "numeric"
+            else category_converter(f.get("categories", []), missing, reject)
+            for f in features
+        ]
+        self.max_rows = max_rows
+
+    def check_count(self, count: int) -> None:
+        if count == 0:
+            raise RequestError(400, "empty_instances", "instances is empty: send at least one row")
+        if count > self.max_rows:
+            raise RequestError(
+                413,
+                "too_many_rows",
+                f"{count} rows in one request; the limit is {self.max_rows}: split the batch",
+                {"rows": count, "max_rows": self.max_rows},
+            )
+
+    def instances(self, instances: Any, field: str = "instances") -> dict[str, list]:
+        """Records and/or rows: [{column: value}, ...] or [[value, ...], ...]."""
+        if not isinstance(instances, list):
+            raise RequestError(400, "invalid_request", f"{field} must be {INSTANCE_FORMATS}")
+        self.check_count(len(instances))
+        out: dict[str, list] = {name: [] for name in self.columns}
+        plan = [(name, convert, out[name]) for name, convert in zip(self.columns, self.converters, strict=True)]
+        width = len(plan)
+        problems: list[dict[str, Any]] = []
+        for index, instance in enumerate(instances):
+            kind = type(instance)
+            if kind is dict:
+                if instance.keys() != self.column_set:
+                    problems.append(self.column_problem(index, instance))
+                else:
+                    for name, convert, values in plan:
+                        try:
+                            values.append(convert(instance[name]))
+                        except Invalid as exc:
+                            problems.append({"row": index, "column": name, "problem": str(exc)})
+            elif kind is list:
+                if len(instance) != width:
+                    problems.append(
+                        {"row": index, "problem": f"has {len(instance)} values; expected {width}, in schema order"}
+                    )
+                else:
+                    for (name, convert, values), value in zip(plan, instance, strict=True):
+                        try:
+                            values.append(convert(value))
+                        except Invalid as exc:
+                            problems.append({"row": index, "column": name, "problem": str(exc)})
+            else:
+                problems.append({"row": index, "problem": f"is a JSON {json_type(instance)}; {INSTANCE_FORMATS}"})
+            if len(problems) >= MAX_PROBLEMS:
+                break
+        if problems:
+            raise self.invalid(problems, len(instances))
+        return out
+
+    def column_problem(self, index: int, record: dict) -> dict[str, Any]:
+        missing = [name for name in self.columns if name not in record]
+        unknown = sorted(str(name) for name in record if name not in self.column_set)
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {shorten(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s): {shorten(unknown)}")
+        return {"row": index, "problem": "; ".join(parts), "missing": missing, "unknown": unknown}
+
+    def invalid(self, problems: list[dict[str, Any]], rows: int) -> RequestError:
+        first = problems[0]
+        where = f"row {first['row']}" + (f", column '{first['column']}'" if "column" in first else "")
+        more = f" (and more: {len(problems)} problems listed in details)" if len(problems) > 1 else ""
+        return RequestError(
+            400, "invalid_instances", f"{where}: {first['problem']}{more}", {"problems": problems, "rows": rows}
+        )
+
+    def split(self, split: Any) -> dict[str, list]:
+        """The MLflow `dataframe_split` form: {"columns": [...], "data": [[...], ...]} (columns optional)."""
+        if not isinstance(split, dict) or not isinstance(split.get("data"), list):
+            raise RequestError(400, "invalid_request", 'dataframe_split must be {"columns": [...], "data": [[...]]}')
+        columns, data = split.get("columns"), split["data"]
+        if columns is None or columns == self.columns:
+            return self.instances(data, "dataframe_split.data")
+        if not isinstance(columns, list) or not all(type(c) is str for c in columns):
+            raise RequestError(400, "invalid_request", "dataframe_split.columns must be a list of column names")
+        if len(set(columns)) != len(columns) or set(columns) != self.column_set:
+            problem = self.column_problem(0, dict.fromkeys(columns))
+            raise RequestError(400, "invalid_columns", f"dataframe_split.columns: {problem['problem'] or 'duplicates'}")
+        order = [columns.index(name) for name in self.columns]
+        rows = [[row[i] for i in order] if type(row) is list and len(row) == len(order) else row for row in data]
+        return self.instances(rows, "dataframe_split.data")
+
+    def columnar(self, columns: Any, field: str) -> dict[str, list]:
+        """The MLflow tensor-style form: {column: [value per row], ...}."""
+        problem = self.column_problem(0, columns)
+        if problem["missing"] or problem["unknown"]:
+            raise RequestError(400, "invalid_columns", f"{field}: {problem['problem']}", problem)
+        lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
+        if len(lengths) != 1 or -1 in lengths:
+            raise RequestError(400, "invalid_request", f"{field}: each column must be a list, all of the same length")
+        count = lengths.pop()
+        return self.instances([[columns[name][i] for name in self.columns] for i in range(count)], field)

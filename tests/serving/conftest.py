@@ -1,0 +1,136 @@
+"""A small model trained and exported once per test session, in a temporary project directory.
+
+The data are synthetic (numeric and categorical columns, missing values, three classes) so
+the tests exercise every kind of input; the stages' own functions build the model dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+for _name, _value in {
+    "DVC_NO_ANALYTICS": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+TARGET = "label"
+
+
+def make_dataset(rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 3, rows)
+    weight = rng.normal(50, 10, rows)
+    color = rng.choice(["red", "green", "blue"], rows).astype(object)
+    score = size / 3 + (weight - 50) / 10 + np.where(color == "red", 1.5, 0) + rng.normal(0, 0.5, rows)
+    weight[rng.random(rows) < 0.05] = np.nan
+    color[rng.random(rows) < 0.05] = None
+    label = np.select([score < 3.2, score < 4.4], ["low", "mid"], "high")
+    return pd.DataFrame(
+        {"size": size, "weight": weight, "color": color, "grade": rng.integers(1, 4, rows), TARGET: label}
+    )
+
+
+def params(**serve):
+    from mlops.config import Params
+
+    return Params.model_validate(
+        {
+            "seed": 0,
+            "data": {"source": "synthetic", "target": TARGET},
+            "prepare": {"test_size": 0.25},
+            "train": {"estimator": "random_forest", "hyperparameters": {"n_estimators": 20}},
+            "mlflow": {"experiment": "tests", "registered_model": "test-model"},
+            "serve": serve,
+        }
+    )
+
+
+def build_project(root, estimator=None, **serve) -> None:
+    """prepare -> train -> (metrics) -> export into root, without MLflow or the evaluate stage's plots."""
+    from mlops import export, paths, prepare, train
+    from mlops.io import save_model, write_json, write_table
+
+    with contextlib.chdir(root):
+        train_frame, test_frame, schema = prepare.prepare(make_dataset(), TARGET, 0.25, 0)
+        write_table(train_frame, paths.TRAIN)
+        write_table(test_frame, paths.TEST)
+        schema.save(paths.SCHEMA)
+        model = estimator or train.fit(train_frame, schema, "random_forest", {"n_estimators": 20}, 0)
+        if estimator is not None:
+            model.fit(schema.features_frame(train_frame), schema.target_series(train_frame))
+        save_model(model, paths.MODEL)
+        write_json(paths.TRAINING_INFO, {"registered_model": "test-model", "model_version": "7", "git_commit": "abc"})
+        accuracy = (model.predict(schema.features_frame(test_frame)) == schema.target_series(test_frame)).mean()
+        write_json(paths.METRICS, {"accuracy": round(float(accuracy), 6)})
+        export.export(params(**serve))
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    build_project(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def model_dir(project):
+    return project / "models"
+
+
+@pytest.fixture(scope="session")
+def test_frame(project):
+    return pd.read_parquet(project / "data/prepared/test.parquet")
+
+
+@pytest.fixture(scope="session")
+def expected(project, test_frame):
+    """scikit-learn's predictions and probabilities for the test split."""
+    from mlops.io import load_model
+    from mlops.schema import Schema
+
+    schema = Schema.load(project / "data/prepared/schema.json")
+    model = load_model(project / "models/model.skops")
+    features = schema.features_frame(test_frame)
+    return [str(label) for label in model.predict(features)], model.predict_proba(features)
+
+
+def to_records(frame: pd.DataFrame) -> list[dict]:
+    """JSON-ready feature records: NaN as null, categorical missing ("") as null."""
+    features = frame.drop(columns=[TARGET])
+    records = []
+    for row in features.to_dict(orient="records"):
+        records.append(
+            {k: (None if (isinstance(v, float) and math.isnan(v)) or v == "" else v) for k, v in row.items()}
+        )
+    return records
+
+
+@pytest.fixture(scope="session")
+def records(test_frame):
+    return to_records(test_frame)
+
+
+@pytest.fixture
+def make_app(model_dir, monkeypatch):
+    """create_app on the session's model dir, with environment overrides."""
+    from mlops.serving.app import create_app
+
+    def make(directory=None, **env):
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        return create_app(directory or model_dir)
+
+    return make
+
+
+@pytest.fixture
+def client(make_app):
+    return make_app().test_client()

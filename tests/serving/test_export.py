@@ -1,0 +1,63 @@
+import json
+
+import onnx
+import pytest
+
+from mlops.errors import MlopsError
+from mlops.serving import runtime
+
+from .conftest import build_project, make_dataset
+
+CONTRACT_KEYS = {
+    "name", "version", "git_commit", "dataset_sha256", "metrics", "schema", "classes",
+    "created_at", "runtime", "parity", "unknown_categories",
+}  # fmt: skip
+
+
+def test_export_writes_an_onnx_model_and_the_metadata_the_service_needs(model_dir):
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata.keys() >= CONTRACT_KEYS
+    assert metadata["version"] == "7" and metadata["runtime"] == "onnx"
+    assert metadata["classes"] == ["high", "low", "mid"]
+    assert 0 <= metadata["parity"] <= 1e-5
+    assert metadata["created_at"].endswith("Z")
+    kinds = {f["name"]: f["kind"] for f in metadata["schema"]["features"]}
+    assert kinds == {"size": "numeric", "weight": "numeric", "color": "categorical", "grade": "numeric"}
+    graph = onnx.load(model_dir / "model.onnx").graph
+    elem = {i.name: i.type.tensor_type.elem_type for i in graph.input}
+    assert elem == {"size": onnx.TensorProto.FLOAT, "weight": onnx.TensorProto.FLOAT,
+                    "color": onnx.TensorProto.STRING, "grade": onnx.TensorProto.FLOAT}  # fmt: skip
+
+
+def test_onnx_matches_sklearn_on_the_test_split(model_dir, test_frame, expected):
+    _, predictor = runtime.load(model_dir)
+    features = test_frame.drop(columns=["label"])
+    labels, probabilities = predictor.predict({name: features[name].tolist() for name in features.columns})
+    assert labels == expected[0]
+    assert abs(probabilities - expected[1]).max() <= 1e-5
+
+
+def test_a_parity_failure_stops_the_export(tmp_path):
+    with pytest.raises(MlopsError, match=r"parity check failed: .*largest probability difference"):
+        build_project(tmp_path, parity_tolerance=1e-15)
+    assert not (tmp_path / "models/model.onnx").exists()
+
+
+def test_an_unconvertible_model_fails_unless_the_sklearn_runtime_is_chosen(tmp_path):
+    from sklearn.pipeline import Pipeline
+    from sklearn.semi_supervised import LabelSpreading  # skl2onnx has no converter for it
+
+    from mlops.model import build_preprocessor
+    from mlops.schema import infer_schema
+
+    schema = infer_schema(make_dataset(), "label")
+    model = Pipeline([("preprocess", build_preprocessor(schema)), ("estimator", LabelSpreading())])
+    with pytest.raises(MlopsError, match=r"skl2onnx cannot convert this model.*serve.runtime: sklearn"):
+        build_project(tmp_path, estimator=model)
+
+    build_project(tmp_path, estimator=model, runtime="sklearn")
+    metadata = json.loads((tmp_path / "models/metadata.json").read_text())
+    assert metadata["runtime"] == "sklearn" and metadata["parity"] is None
+    assert not (tmp_path / "models/model.onnx").exists()
+    _, predictor = runtime.load(tmp_path / "models")
+    assert isinstance(predictor, runtime.SklearnPredictor)
