@@ -152,6 +152,26 @@ def test_metrics_count_requests_predictions_and_model(client, records, expected)
     assert 'mlops_model_info{name="test-model",version="7"} 1.0' in text
 
 
+def test_predictions_are_logged_when_a_log_dir_is_set(make_app, tmp_path, records, expected):
+    app = make_app(MLOPS_PREDICTION_LOG_DIR=tmp_path / "logs", MLOPS_PREDICTION_LOG_SAMPLE=1)
+    assert post(app.test_client(), "/predict", {"instances": records[:5]}).status_code == 200
+    app.extensions["mlops"]["prediction_log"].close()
+    logged = [
+        json.loads(line) for path in (tmp_path / "logs").glob("*.jsonl") for line in path.read_text().splitlines()
+    ]
+    assert [entry["prediction"] for entry in logged] == expected[0][:5]
+    assert logged[0]["features"].keys() == records[0].keys()
+    assert logged[0]["model_version"] == "7"
+
+
+def test_metrics_carry_the_newest_drift_report(make_app, tmp_path):
+    report = tmp_path / "drift.json"
+    report.write_text(json.dumps({"drift_score": 0.42, "drift_detected": True}))
+    text = make_app(MLOPS_DRIFT_REPORT=report).test_client().get("/metrics").get_data(as_text=True)
+    assert "mlops_drift_score 0.42" in text
+    assert "mlops_drift_detected 1" in text
+
+
 def test_openapi_request_schema_comes_from_the_model_schema(client):
     spec = client.get("/openapi.json").get_json()
     record = spec["components"]["schemas"]["Record"]

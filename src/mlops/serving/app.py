@@ -22,6 +22,8 @@ import numpy as np
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from mlops.monitoring import drift_gauge
+from mlops.monitoring.prediction_log import PredictionLog
 from mlops.serving import openapi, runtime
 from mlops.serving.metrics import CONTENT_TYPE, Metrics
 from mlops.serving.runtime import StartupError
@@ -75,6 +77,15 @@ def read_json_body() -> Any:
         raise RequestError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
 
 
+def as_rows(columns: dict[str, list]) -> list[dict[str, Any]]:
+    """Validated columns back to {column: value} rows for the prediction log; NaN becomes null."""
+    names = list(columns)
+    return [
+        {name: None if value != value else value for name, value in zip(names, values, strict=True)}
+        for values in zip(*columns.values(), strict=True)
+    ]
+
+
 def create_app(model_dir: str | Path | None = None) -> Flask:
     """Load the model (StartupError if it cannot be served) and build the app around it."""
     model_dir = Path(model_dir or os.environ.get("MLOPS_MODEL_DIR") or DEFAULT_MODEL_DIR)
@@ -94,14 +105,19 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max_body
-    app.extensions["mlops"] = {"metadata": metadata, "ready_problem": problem}
+
+    prediction_log = PredictionLog.from_env()  # None unless MLOPS_PREDICTION_LOG_DIR is set
+    app.extensions["mlops"] = {"metadata": metadata, "ready_problem": problem, "prediction_log": prediction_log}
 
     def predict(columns: dict[str, list]) -> tuple[list[str], list[list[float]]]:
         if problem:
             raise RequestError(503, "model_not_ready", problem)
         labels, probabilities = predictor.predict(columns)
         metrics.count_predictions(labels)
-        return labels, np.asarray(probabilities, dtype=np.float64).round(6).tolist()
+        probabilities = np.asarray(probabilities, dtype=np.float64).round(6).tolist()
+        if prediction_log is not None:
+            prediction_log.record(as_rows(columns), labels, probabilities, version)
+        return labels, probabilities
 
     @app.before_request
     def start_timer() -> None:
@@ -174,7 +190,8 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
 
     @app.get("/metrics")
     def metrics_route() -> Response:
-        return Response(metrics.exposition(), mimetype=None, content_type=CONTENT_TYPE)
+        body = metrics.exposition() + drift_gauge.metrics_text().encode()
+        return Response(body, mimetype=None, content_type=CONTENT_TYPE)
 
     @app.get("/openapi.json")
     def openapi_route() -> Response:

@@ -83,6 +83,14 @@ def on_starting(server):
     server.log.info("model in %s passed its start-up check", model_dir)
 
 
+def worker_exit(server, worker):
+    """Write the prediction log's queued rows before the worker goes (SIGTERM, max requests)."""
+    app = getattr(worker, "wsgi", None)
+    prediction_log = getattr(app, "extensions", {}).get("mlops", {}).get("prediction_log")
+    if prediction_log is not None:
+        prediction_log.close()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 
