@@ -95,9 +95,9 @@ def test_a_hyperparameter_change_reruns_only_training_and_after(repo):
         ran = stages_run(dvc(root, env, "repro"))
     finally:
         params_file.write_text(original)
+        dvc(root, env, "repro")  # back to the original parameters' model for the tests below
     stages = all_stages(root)
     assert ran == stages[stages.index("train") :]
-    dvc(root, env, "repro")  # back to the original parameters' model for the tests below
 
 
 def test_forced_reruns_are_identical(repo):

@@ -37,6 +37,16 @@ def test_onnx_matches_sklearn_on_the_test_split(model_dir, test_frame, expected)
     assert abs(probabilities - expected[1]).max() <= 1e-5
 
 
+def test_class_disagreements_on_a_tie_are_not_failures():
+    from mlops.export import class_disagreements
+
+    proba = [[0.5, 0.5], [0.9, 0.1], [0.5000001, 0.4999999], [0.3, 0.7]]
+    sklearn_labels = ["a", "a", "a", "b"]
+    onnx_labels = ["b", "a", "b", "a"]  # row 0 and 2 are ties; row 3 is a real disagreement
+    assert class_disagreements(sklearn_labels, onnx_labels, proba, ["a", "b"], 1e-5) == (3, 2)
+    assert class_disagreements(sklearn_labels, onnx_labels, proba, ["a", "b"], 1e-9) == (3, 1)
+
+
 def test_a_parity_failure_stops_the_export(tmp_path):
     with pytest.raises(MlopsError, match=r"parity check failed: .*largest probability difference"):
         build_project(tmp_path, parity_tolerance=1e-15)
