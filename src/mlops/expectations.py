@@ -270,8 +270,12 @@ def ensure_checkpoint(context, suite) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     infer = actions.add_parser("infer", help="write a starter suite from the data (then review and edit it)")
-    infer.add_argument("--data", default=str(paths.RAW), help="CSV or Parquet file to learn from (default: %(default)s)")
-    infer.add_argument("--params", default=str(paths.PARAMS), help="parameters file, for data.target (default: %(default)s)")
+    infer.add_argument(
+        "--data", default=str(paths.RAW), help="CSV or Parquet file to learn from (default: %(default)s)"
+    )
+    infer.add_argument(
+        "--params", default=str(paths.PARAMS), help="parameters file, for data.target (default: %(default)s)"
+    )
     infer.add_argument(
         "--min-rows",
         type=int,
