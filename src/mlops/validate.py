@@ -195,7 +195,7 @@ def expected_text(entry: dict[str, Any]) -> str:
     parts = [f"{key}={short(value)}" for key, value in kwargs.items()]
     if ranges:
         parts += [f"q{q} in {bounds}" for q, bounds in zip(ranges["quantiles"], ranges["value_ranges"], strict=False)]
-    return ", ".join(parts) or "-"
+    return ", ".join(parts) or entry["expectation"].removeprefix("expect_column_values_to_").replace("_", " ")
 
 
 def observed_text(entry: dict[str, Any]) -> str:
