@@ -5,7 +5,7 @@ gx/expectations/raw_dataset.json. Review it like code: read the diff, widen or t
 bounds, delete what does not hold for your data, commit it.
 
 What it infers, column by column (the target gets its allowed labels and class shares):
-- the exact column set and order, and the row count (at least `--min-rows`);
+- the exact column set and order, and the row count (at least `--min-rows`, at most 100x today's);
 - numeric columns: a numeric dtype, not-null (`mostly` when the data has a few nulls), the
   observed range widened by a margin, the mean and quantiles within sampling-noise bounds;
 - other columns: a text dtype, not-null, the set of allowed values.
@@ -27,6 +27,7 @@ from mlops.errors import MlopsError
 
 Z = 5.0  # standard errors between an observed statistic and its bound
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+MAX_ROWS_FACTOR = 100  # a batch 100x the size of today's data is more likely a duplication bug than growth
 RANGE_MARGIN = 0.1  # the allowed range is the observed one widened by this share on each side
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "float32", "float64", "Float64"]
 TEXT_TYPES = ["str", "string", "object", "category", "bool"]
@@ -55,7 +56,7 @@ def infer_suite(frame, target: str, min_rows: int | None = None) -> list[dict[st
     suite = [
         expectation("expect_table_columns_to_match_set", column_set=columns, exact_match=True),
         expectation("expect_table_columns_to_match_ordered_list", column_list=columns),
-        expectation("expect_table_row_count_to_be_between", min_value=min_rows, max_value=None),
+        expectation("expect_table_row_count_to_be_between", min_value=min_rows, max_value=MAX_ROWS_FACTOR * rows),
     ]
     for name in columns:
         column = frame[name]
@@ -125,7 +126,8 @@ def target_expectations(column, min_rows: int) -> list[dict[str, Any]]:
     for label in labels:
         share = float(shares[label])
         error = Z * math.sqrt(share * (1 - share) / min_rows)
-        lower, upper = round_to(max(0.0, share - error), up=False), round_to(min(1.0, share + error), up=True)
+        lower = round_to(max(0.0, share - error), up=False)
+        others_at_least = round_to(max(0.0, 1 - share - error), up=False)  # `mostly` of "not this label"
         # "At least `lower` of the rows are this class" and "at most `upper` are": GX's
         # `mostly` on a one-label set bounds that label's share from below.
         found.append(
@@ -140,10 +142,10 @@ def target_expectations(column, min_rows: int) -> list[dict[str, Any]]:
         found.append(
             expectation(
                 "expect_column_values_to_not_be_in_set",
-                f"Share of class {label!r} is at most {upper}",
+                f"Share of class {label!r} is at most {round(1 - others_at_least, 6)}",
                 column=name,
                 value_set=[label],
-                mostly=round_to(1 - upper, up=False),
+                mostly=others_at_least,
             )
         )
     return found
@@ -163,13 +165,21 @@ def round_to(value: float, up: bool, digits: int = 4) -> float:
     return float(f"{rounded:.{digits + 2}g}")
 
 
+SUITE_NOTES = (
+    "Started by `mlops expectations infer`, then reviewed: edit any bound here and commit it. "
+    f"Ranges: observed min/max widened by {RANGE_MARGIN:.0%} of the span (floor 0 for non-negative columns). "
+    f"Mean, quantile and class-share bounds: {Z:g} standard errors for a batch of the minimum row count. "
+    "docs/validation.md explains each check."
+)
+
+
 def write_suite(configs: list[dict[str, Any]], root: Path | str = ".") -> Path:
     """Write the suite, and the data source and checkpoint that run it, into the GX context under root/gx."""
     context = open_context(root)
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    suite = gx.ExpectationSuite(name=paths.SUITE_NAME)
+    suite = gx.ExpectationSuite(name=paths.SUITE_NAME, notes=SUITE_NOTES)
     for config in configs:
         suite.add_expectation(ExpectationConfiguration(**config).to_domain_obj())
     if paths.SUITE_NAME in {existing.name for existing in context.suites.all()}:

@@ -109,6 +109,7 @@ def to_result(validation) -> dict[str, Any]:
         if config.description:
             entry["description"] = config.description
         expectations.append(plain(entry))
+    expectations.sort(key=lambda entry: entry["column"] is not None)  # table-level checks (columns, rows) first
     failed = sum(not entry["success"] for entry in expectations)
     return {
         "success": failed == 0,
@@ -120,9 +121,9 @@ def to_result(validation) -> dict[str, Any]:
 
 def observed(item) -> Any:
     """What the data showed: an aggregate's value, or how many rows broke a row-wise rule (with examples)."""
-    info = item.exception_info or {}
-    if info.get("raised_exception"):
-        return {"error": str(info.get("exception_message", "")).strip().splitlines()[0][:300]}
+    error = exception_message(item.exception_info or {})
+    if error:
+        return {"error": error}
     result = item.result or {}
     if "observed_value" in result:
         return result["observed_value"]
@@ -134,6 +135,15 @@ def observed(item) -> Any:
             "examples": list(result.get("partial_unexpected_list") or [])[:5],
         }
     return result or None
+
+
+def exception_message(info: dict[str, Any]) -> str | None:
+    """GX reports an exception at the top level or per metric it could not compute."""
+    for candidate in [info, *(value for value in info.values() if isinstance(value, dict))]:
+        if candidate.get("raised_exception"):
+            message = str(candidate.get("exception_message") or "exception").strip().splitlines()[0]
+            return message.removeprefix("Error: ")[:300]
+    return None
 
 
 def plain(value: Any) -> Any:
@@ -211,6 +221,8 @@ def observed_text(entry: dict[str, Any]) -> str:
         )
     if isinstance(seen, dict) and "error" in seen:
         return f"error: {seen['error']}"
+    if isinstance(seen, dict) and "quantiles" in seen:
+        return ", ".join(f"q{q}={short(value)}" for q, value in zip(seen["quantiles"], seen["values"], strict=False))
     return short(seen)
 
 
@@ -229,8 +241,9 @@ def column_difference(expected: list[str], found: list[str]) -> str:
 
 
 def short(value: Any) -> str:
-    if isinstance(value, list) and len(value) > MAX_LISTED:
-        return f"[{', '.join(map(repr, value[:MAX_LISTED]))}, … {len(value)} items]"
+    if isinstance(value, list):
+        items = ", ".join(short(item) for item in value[:MAX_LISTED])
+        return f"[{items}, … {len(value)} items]" if len(value) > MAX_LISTED else f"[{items}]"
     if isinstance(value, float):
         return f"{value:.6g}"
     return repr(value) if isinstance(value, str) else str(value)
