@@ -30,6 +30,8 @@ MAX_LISTED = 8  # list items shown in a summary cell
 
 def main(params: Params, data: str | None = None) -> None:
     source = Path(data) if data else paths.RAW
+    if not data and not source.is_file():
+        raise MlopsError(f"{source} not found: run `dvc repro ingest` (or `make run`) first")
     out_dir = paths.BATCH_VALIDATION_DIR if data else paths.VALIDATION_DIR
     result = validate_file(source)
     summary_path = out_dir / "summary.md"
