@@ -17,6 +17,7 @@ from mlops.errors import MlopsError
 # Stage name -> what it does. Each is `mlops.<name>.main(params)`, run by dvc.yaml.
 STAGES = {
     "ingest": "materialise the raw dataset under data/raw/",
+    "validate": "check the raw dataset against the expectation suite in gx/ (stops the pipeline on bad data)",
     "prepare": "clean, derive the schema, split into train and test",
     "train": "fit the model and track it in MLflow",
     "evaluate": "score the model on the test split: metrics, plots, figures",
@@ -32,6 +33,12 @@ TOOLS: dict[str, tuple[str, str]] = {
     "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
     "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
     "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
+    "expectations": ("mlops.expectations", "infer a starter expectation suite (gx/) from the data"),
+}
+
+# Extra options of a stage: flag -> help. Passed to the stage's main() as keyword arguments.
+STAGE_OPTIONS = {
+    "validate": {"--data": "check this CSV or Parquet file instead (results in reports/validation/batch/)"},
 }
 
 TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}
@@ -41,7 +48,8 @@ def run_stage(args: argparse.Namespace) -> int:
     from mlops.config import load_params
 
     params = load_params(args.params)
-    importlib.import_module(f"mlops.{args.command}").main(params)
+    options = {flag.lstrip("-"): getattr(args, flag.lstrip("-")) for flag in STAGE_OPTIONS.get(args.command, {})}
+    importlib.import_module(f"mlops.{args.command}").main(params, **options)
     return 0
 
 
@@ -51,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in STAGES.items():
         stage = commands.add_parser(name, help=help_text, description=help_text)
         stage.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+        for flag, flag_help in STAGE_OPTIONS.get(name, {}).items():
+            stage.add_argument(flag, metavar="PATH", help=flag_help)
         stage.set_defaults(handler=run_stage)
     for name, (module_name, help_text) in TOOLS.items():
         module = importlib.import_module(module_name)

@@ -72,8 +72,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def read_table(path: Path | str):
-    """Read a CSV or Parquet file into a DataFrame, with a clear error for anything else."""
+def read_table(path: Path | str, allow_empty: bool = False):
+    """Read a CSV or Parquet file into a DataFrame, with a clear error for anything else.
+
+    With `allow_empty`, an empty file is a frame without columns and a header-only file
+    one without rows (validation reports what is missing instead of refusing to look).
+    """
     import pandas as pd
 
     path = Path(path)
@@ -88,11 +92,13 @@ def read_table(path: Path | str):
         else:
             raise MlopsError(f"{path}: unsupported file type '{suffix}'; use one of {', '.join(TABLE_SUFFIXES)}")
     except pd.errors.EmptyDataError as exc:
+        if allow_empty:
+            return pd.DataFrame()
         raise MlopsError(f"{path} is empty: it needs a header row and at least one data row") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MlopsError(f"{path} could not be read as {suffix[1:].upper()}: {first_line}") from exc
-    if frame.empty:
+    if frame.empty and not allow_empty:
         raise MlopsError(f"{path} has no data rows")
     return frame
 

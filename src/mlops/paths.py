@@ -15,6 +15,16 @@ TRAIN = PREPARED_DIR / "train.parquet"
 TEST = PREPARED_DIR / "test.parquet"
 SCHEMA = PREPARED_DIR / "schema.json"
 
+# Great Expectations file data context: the expectation suite for the raw data, committed.
+GX_DIR = Path("gx")
+SUITE_NAME = "raw_dataset"
+SUITE = GX_DIR / "expectations" / f"{SUITE_NAME}.json"
+VALIDATION_DIR = Path("reports/validation")
+VALIDATION_RESULT = VALIDATION_DIR / "result.json"
+VALIDATION_SUMMARY = VALIDATION_DIR / "summary.md"
+DATA_DOCS_DIR = VALIDATION_DIR / "docs"  # GX Data Docs HTML, a build artifact (git-ignored)
+BATCH_VALIDATION_DIR = VALIDATION_DIR / "batch"  # results of `mlops validate --data PATH` (git-ignored)
+
 MODELS_DIR = Path("models")
 MODEL = MODELS_DIR / "model.skops"
 TRAINING_INFO = MODELS_DIR / "training.json"  # MLflow run, model version, dataset hash, timings

@@ -2,6 +2,9 @@
 
 Cleaning drops exact duplicate rows and rows without a target, and coerces each
 feature to its kind (numeric or categorical). The split is stratified and seeded.
+The features, their kinds, categories and allowed ranges come from the reviewed
+expectation suite (gx/) when there is one, so the model and the prediction service accept
+what validation accepts; the classes are those in the data.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from mlops import paths
 from mlops.config import Params
 from mlops.errors import MlopsError
 from mlops.io import read_table, write_table
-from mlops.schema import Schema, infer_schema
+from mlops.schema import Schema, infer_schema, load_suite_schema
 
 
 def clean(frame, target: str):
@@ -55,10 +58,12 @@ def split(frame, schema: Schema, test_size: float, seed: int):
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
-def prepare(frame, target: str, test_size: float, seed: int):
-    """Clean, infer the schema, split: returns (train, test, schema), features coerced."""
+def prepare(frame, target: str, test_size: float, seed: int, suite_schema: Schema | None = None):
+    """Clean, infer the schema (or take the suite's), split: returns (train, test, schema), features coerced."""
     frame = clean(frame, target)
     schema = infer_schema(frame, target)
+    if suite_schema is not None:
+        schema = Schema(features=suite_schema.features, target=target, classes=schema.classes)
     if not schema.features:
         raise MlopsError(f"the dataset has no feature columns besides the target '{target}'")
     frame = schema.features_frame(frame).assign(**{target: frame[target]})
@@ -68,7 +73,8 @@ def prepare(frame, target: str, test_size: float, seed: int):
 
 def main(params: Params) -> None:
     raw = read_table(paths.RAW)
-    train, test, schema = prepare(raw, params.data.target, params.prepare.test_size, params.seed)
+    suite_schema = load_suite_schema(paths.SUITE, params.data.target) if paths.SUITE.is_file() else None
+    train, test, schema = prepare(raw, params.data.target, params.prepare.test_size, params.seed, suite_schema)
     write_table(train, paths.TRAIN)
     write_table(test, paths.TEST)
     schema.save(paths.SCHEMA)

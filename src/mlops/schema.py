@@ -1,8 +1,9 @@
 """The data schema: which columns the model reads, their kinds, categories and classes.
 
-`prepare` derives it from the data and saves it as JSON; training, evaluation, export and
-the prediction service all read that one file, so what training saw and what serving
-accepts cannot drift apart.
+`prepare` takes it from the reviewed expectation suite (gx/expectations/raw_dataset.json,
+read here as plain JSON, without Great Expectations) and saves it as JSON; training,
+evaluation, export and the prediction service all read that one file, so what validation
+enforces, what training saw and what serving accepts cannot drift apart.
 
 Categorical values are strings. A missing categorical value is the empty string
 `MISSING_CATEGORY` (not NaN) from `coerce` on, so the model and its ONNX export agree.
@@ -26,8 +27,9 @@ class Feature:
     name: str
     kind: Kind
     categories: list[str] = field(default_factory=list)  # categorical only, sorted
-    minimum: float | None = None  # numeric only, as seen in the data
+    minimum: float | None = None  # numeric only: the allowed range (the suite's, else as seen in the data)
     maximum: float | None = None
+    nullable: bool = True  # False when the suite expects no missing values at all
 
 
 @dataclass(frozen=True)
@@ -142,3 +144,52 @@ def _finite_or_none(value: Any) -> float | None:
 
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+# Expectation types whose kwargs state a column's schema; the rest (means, quantiles,
+# class shares) describe its distribution.
+NUMERIC_DTYPES = {"int8", "int16", "int32", "int64", "Int64", "float32", "float64", "Float64"}
+
+
+def schema_from_suite(suite: dict[str, Any], target: str) -> Schema:
+    """The schema a Great Expectations suite enforces: column order, kinds, categories, ranges, labels.
+
+    Reads the suite's JSON as GX writes it, so the prediction service needs no GX import.
+    """
+    expectations = suite.get("expectations", [])
+    ordered = [e for e in expectations if e["type"] == "expect_table_columns_to_match_ordered_list"]
+    if not ordered:
+        raise MlopsError("the expectation suite has no expect_table_columns_to_match_ordered_list: rerun infer")
+    rules: dict[str, dict[str, Any]] = {}
+    for item in expectations:
+        kwargs = item.get("kwargs", {})
+        if "column" not in kwargs or kwargs.get("mostly", 1) < 1:  # `mostly` < 1: a share, not a rule
+            continue
+        rule = rules.setdefault(kwargs["column"], {})
+        kind = item["type"]
+        if kind == "expect_column_values_to_be_in_type_list":
+            rule["numeric"] = set(kwargs["type_list"]) <= NUMERIC_DTYPES
+        elif kind == "expect_column_values_to_be_between":
+            rule["minimum"], rule["maximum"] = kwargs.get("min_value"), kwargs.get("max_value")
+        elif kind == "expect_column_values_to_be_in_set":
+            rule["values"] = [str(value) for value in kwargs["value_set"]]
+        elif kind == "expect_column_values_to_not_be_null":
+            rule["nullable"] = False
+    features = []
+    for name in ordered[0]["kwargs"]["column_list"]:
+        if name == target:
+            continue
+        rule = rules.get(name, {})
+        nullable = rule.get("nullable", True)
+        if rule.get("numeric", "values" not in rule):
+            bounds = {"minimum": rule.get("minimum"), "maximum": rule.get("maximum")}
+            features.append(Feature(name=name, kind="numeric", nullable=nullable, **bounds))
+        else:
+            categories = sorted(rule.get("values", []))
+            features.append(Feature(name=name, kind="categorical", categories=categories, nullable=nullable))
+    classes = sorted(rules.get(target, {}).get("values", []))
+    return Schema(features=features, target=target, classes=classes)
+
+
+def load_suite_schema(path: Path | str, target: str) -> Schema:
+    return schema_from_suite(read_json(path), target)

@@ -1,0 +1,311 @@
+"""`mlops expectations infer`: write a starter expectation suite from the current data.
+
+The suite lands in the Great Expectations file data context under gx/ as
+gx/expectations/raw_dataset.json. Review it like code: read the diff, widen or tighten
+bounds, delete what does not hold for your data, commit it.
+
+What it infers, column by column (the target gets its allowed labels and class shares):
+- the exact column set and order, and the row count (at least `--min-rows`, at most 100x today's);
+- numeric columns: a numeric dtype, not-null (`mostly` when the data has a few nulls), the
+  observed range widened by a margin, the mean and quantiles within sampling-noise bounds;
+- other columns: a text dtype, not-null, the set of allowed values.
+
+Distribution bounds sit Z standard errors from the observed value for a batch of
+`min_rows` rows, so a fresh sample of good data fails about once in a million checks,
+while a feature shifted by a few standard deviations fails for sure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from mlops import paths
+from mlops.errors import MlopsError
+
+Z = 5.0  # standard errors between an observed statistic and its bound
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+MAX_ROWS_FACTOR = 100  # a batch 100x the size of today's data is more likely a duplication bug than growth
+RANGE_MARGIN = 0.1  # the allowed range is the observed one widened by this share on each side
+NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "float32", "float64", "Float64"]
+TEXT_TYPES = ["str", "string", "object", "category", "bool"]
+CHECKPOINT = "raw_dataset"
+DATA_SOURCE, ASSET, BATCH = "pandas", "raw_dataset", "whole_dataframe"
+
+
+def expectation(kind: str, description: str | None = None, **kwargs: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {"type": kind, "kwargs": kwargs}
+    if description:
+        config["description"] = description
+    return config
+
+
+def infer_suite(frame, target: str, min_rows: int | None = None) -> list[dict[str, Any]]:
+    """Expectation configurations (plain dicts, as GX stores them) describing `frame`."""
+    import pandas as pd
+
+    if target not in frame.columns:
+        raise MlopsError(f"target column '{target}' not found; columns are: {', '.join(map(str, frame.columns))}")
+    rows = len(frame)
+    if rows < 2:
+        raise MlopsError("need at least 2 rows to infer expectations")
+    min_rows = min_rows or math.ceil(rows / 2)
+    columns = [str(name) for name in frame.columns]
+    suite = [
+        expectation("expect_table_columns_to_match_set", column_set=columns, exact_match=True),
+        expectation("expect_table_columns_to_match_ordered_list", column_list=columns),
+        expectation("expect_table_row_count_to_be_between", min_value=min_rows, max_value=MAX_ROWS_FACTOR * rows),
+    ]
+    for name in columns:
+        column = frame[name]
+        suite.append(not_null(column, min_rows))
+        if name == target:
+            suite.extend(target_expectations(column, min_rows))
+        elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            suite.extend(numeric_expectations(column, min_rows))
+        else:
+            values = sorted({json_value(value) for value in column.dropna()}, key=str)
+            suite.append(expectation("expect_column_values_to_be_in_type_list", column=name, type_list=TEXT_TYPES))
+            suite.append(expectation("expect_column_values_to_be_in_set", column=name, value_set=values))
+    return suite
+
+
+def not_null(column, min_rows: int) -> dict[str, Any]:
+    share = float(column.notna().mean())
+    if share == 1.0:
+        return expectation("expect_column_values_to_not_be_null", column=column.name)
+    mostly = max(0.0, share - Z * math.sqrt(share * (1 - share) / min_rows))
+    return expectation("expect_column_values_to_not_be_null", column=column.name, mostly=round_to(mostly, up=False))
+
+
+def numeric_expectations(column, min_rows: int) -> list[dict[str, Any]]:
+    name, values = column.name, column.dropna().astype("float64")
+    low, high = float(values.min()), float(values.max())
+    margin = RANGE_MARGIN * (high - low) or RANGE_MARGIN * abs(high) or RANGE_MARGIN
+    # A column that never goes below zero (a count, an area) keeps zero as its floor.
+    floor = max(0.0, low - margin) if low >= 0 else low - margin
+    mean_error = Z * float(values.std(ddof=1) or 0.0) / math.sqrt(min_rows)
+    mean = float(values.mean())
+    ranges = []
+    for q in QUANTILES:
+        # Distribution-free: the sample q-quantile of a batch lies between the population's
+        # (q - d)- and (q + d)-quantiles, d being Z standard errors of a proportion.
+        spread = Z * math.sqrt(q * (1 - q) / min_rows)
+        lower, upper = values.quantile([max(0.0, q - spread), min(1.0, q + spread)]).tolist()
+        ranges.append([round_to(lower, up=False), round_to(upper, up=True)])
+    return [
+        expectation("expect_column_values_to_be_in_type_list", column=name, type_list=NUMERIC_TYPES),
+        expectation(
+            "expect_column_values_to_be_between",
+            column=name,
+            min_value=round_to(floor, up=False),
+            max_value=round_to(high + margin, up=True),
+        ),
+        expectation(
+            "expect_column_mean_to_be_between",
+            column=name,
+            min_value=round_to(mean - mean_error, up=False),
+            max_value=round_to(mean + mean_error, up=True),
+        ),
+        expectation(
+            "expect_column_quantile_values_to_be_between",
+            column=name,
+            quantile_ranges={"quantiles": list(QUANTILES), "value_ranges": ranges},
+        ),
+    ]
+
+
+def target_expectations(column, min_rows: int) -> list[dict[str, Any]]:
+    """The allowed labels, and the share of each class within sampling-noise bounds."""
+    name = column.name
+    shares = column.dropna().map(json_value).value_counts(normalize=True)
+    labels = sorted(shares.index.tolist(), key=str)
+    found = [expectation("expect_column_values_to_be_in_set", column=name, value_set=labels)]
+    for label in labels:
+        share = float(shares[label])
+        error = Z * math.sqrt(share * (1 - share) / min_rows)
+        lower = round_to(max(0.0, share - error), up=False)
+        others_at_least = round_to(max(0.0, 1 - share - error), up=False)  # `mostly` of "not this label"
+        # "At least `lower` of the rows are this class" and "at most `upper` are": GX's
+        # `mostly` on a one-label set bounds that label's share from below.
+        found.append(
+            expectation(
+                "expect_column_values_to_be_in_set",
+                f"Share of class {label!r} is at least {lower}",
+                column=name,
+                value_set=[label],
+                mostly=lower,
+            )
+        )
+        found.append(
+            expectation(
+                "expect_column_values_to_not_be_in_set",
+                f"Share of class {label!r} is at most {round(1 - others_at_least, 6)}",
+                column=name,
+                value_set=[label],
+                mostly=others_at_least,
+            )
+        )
+    return found
+
+
+def json_value(value: Any) -> Any:
+    """A numpy scalar as the plain Python value JSON can hold."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def round_to(value: float, up: bool, digits: int = 4) -> float:
+    """Round to `digits` significant digits, away from the bound's inside (so it only widens)."""
+    if value == 0 or not math.isfinite(value):
+        return float(value)
+    step = 10.0 ** (math.floor(math.log10(abs(value))) - digits + 1)
+    rounded = (math.ceil if up else math.floor)(value / step) * step
+    return float(f"{rounded:.{digits + 2}g}")
+
+
+SUITE_NOTES = (
+    "Started by `mlops expectations infer`, then reviewed: edit any bound here and commit it. "
+    f"Ranges: observed min/max widened by {RANGE_MARGIN:.0%} of the span (floor 0 for non-negative columns). "
+    f"Mean, quantile and class-share bounds: {Z:g} standard errors for a batch of the minimum row count. "
+    "docs/validation.md explains each check."
+)
+
+
+def write_suite(configs: list[dict[str, Any]], root: Path | str = ".") -> Path:
+    """Write the suite, and the data source and checkpoint that run it, into the GX context under root/gx."""
+    context = open_context(root)
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    suite = gx.ExpectationSuite(name=paths.SUITE_NAME, notes=SUITE_NOTES)
+    for config in configs:
+        suite.add_expectation(ExpectationConfiguration(**config).to_domain_obj())
+    if paths.SUITE_NAME in {existing.name for existing in context.suites.all()}:
+        context.suites.delete(paths.SUITE_NAME)
+    suite = context.suites.add(suite)
+    ensure_checkpoint(context, suite)
+    return Path(root) / paths.SUITE
+
+
+# The context's settings, written once when gx/ is created: Data Docs go next to the
+# validation results, progress bars and analytics are off.
+CONTEXT_CONFIG = f"""config_version: 4.0
+config_variables_file_path: uncommitted/config_variables.yml
+plugins_directory: plugins/
+stores:
+  expectations_store:
+    class_name: ExpectationsStore
+    store_backend:
+      class_name: TupleFilesystemStoreBackend
+      base_directory: expectations/
+  validation_results_store:
+    class_name: ValidationResultsStore
+    store_backend:
+      class_name: TupleFilesystemStoreBackend
+      base_directory: uncommitted/validations/
+  checkpoint_store:
+    class_name: CheckpointStore
+    store_backend:
+      class_name: TupleFilesystemStoreBackend
+      suppress_store_backend_id: true
+      base_directory: checkpoints/
+  validation_definition_store:
+    class_name: ValidationDefinitionStore
+    store_backend:
+      class_name: TupleFilesystemStoreBackend
+      base_directory: validation_definitions/
+expectations_store_name: expectations_store
+validation_results_store_name: validation_results_store
+checkpoint_store_name: checkpoint_store
+data_docs_sites:
+  local_site:
+    class_name: SiteBuilder
+    show_how_to_buttons: false
+    store_backend:
+      class_name: TupleFilesystemStoreBackend
+      base_directory: ../{paths.DATA_DOCS_DIR}/
+    site_index_builder:
+      class_name: DefaultSiteIndexBuilder
+analytics_enabled: false
+progress_bars:
+  globally: false
+  metric_calculations: false
+"""
+
+
+def open_context(root: Path | str = "."):
+    """The file data context under root/gx (created with CONTEXT_CONFIG if missing)."""
+    import great_expectations as gx
+
+    config = Path(root) / paths.GX_DIR / "great_expectations.yml"
+    if not config.is_file():
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(CONTEXT_CONFIG, encoding="utf-8")
+        (config.parent / ".gitignore").write_text("uncommitted/\n", encoding="utf-8")
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    from mlops.gx_results_store import store_plain_json
+
+    store_plain_json(context)
+    return context
+
+
+def ensure_checkpoint(context, suite) -> None:
+    """One pandas data source with a whole-dataframe batch, validated by one checkpoint."""
+    import great_expectations as gx
+
+    if DATA_SOURCE not in {source.name for source in context.data_sources.all().values()}:
+        context.data_sources.add_pandas(DATA_SOURCE).add_dataframe_asset(ASSET).add_batch_definition_whole_dataframe(
+            BATCH
+        )
+    batch = context.data_sources.get(DATA_SOURCE).get_asset(ASSET).get_batch_definition(BATCH)
+    for checkpoint in context.checkpoints.all():
+        if checkpoint.name == CHECKPOINT:
+            context.checkpoints.delete(CHECKPOINT)
+    for definition in context.validation_definitions.all():
+        if definition.name == CHECKPOINT:
+            context.validation_definitions.delete(CHECKPOINT)
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name=CHECKPOINT, data=batch, suite=suite))
+    context.checkpoints.add(
+        gx.Checkpoint(
+            name=CHECKPOINT,
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            result_format="SUMMARY",
+        )
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    infer = actions.add_parser("infer", help="write a starter suite from the data (then review and edit it)")
+    infer.add_argument(
+        "--data", default=str(paths.RAW), help="CSV or Parquet file to learn from (default: %(default)s)"
+    )
+    infer.add_argument(
+        "--params", default=str(paths.PARAMS), help="parameters file, for data.target (default: %(default)s)"
+    )
+    infer.add_argument(
+        "--min-rows",
+        type=int,
+        default=None,
+        help="smallest batch you will validate (default: half the rows); distribution bounds widen for smaller batches",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlops.config import load_params
+    from mlops.io import read_table
+
+    target = load_params(args.params).data.target
+    frame = read_table(args.data)
+    if args.min_rows is not None and args.min_rows < 1:
+        raise MlopsError("--min-rows must be at least 1")
+    configs = infer_suite(frame, target, args.min_rows)
+    suite_path = write_suite(configs)
+    print(
+        f"expectations: {len(configs)} expectations for {frame.shape[1]} columns of {args.data} -> {suite_path}\n"
+        "Review the suite (git diff), edit bounds that do not fit your data, then commit it."
+    )
+    return 0

@@ -1,0 +1,95 @@
+"""`mlops validate --data`, `mlops expectations infer`, and the schema the suite hands to serving."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+
+from mlops.expectations import infer_suite
+from mlops.schema import load_suite_schema, schema_from_suite
+
+from .conftest import REPO, TELEMETRY_OFF
+
+
+def mlops(*args, cwd):
+    env = {**os.environ, **TELEMETRY_OFF}
+    return subprocess.run(
+        [sys.executable, "-m", "mlops", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_validate_data_fails_a_bad_batch_with_one_line_and_passes_a_good_one(clean_frame, gx_root):
+    bad = clean_frame.drop(columns=["mean texture"]).assign(target="unknown")
+    bad.to_csv(gx_root / "bad.csv", index=False)
+    clean_frame.to_csv(gx_root / "good.csv", index=False)
+
+    failed = mlops("validate", "--data", "bad.csv", cwd=gx_root)
+    assert failed.returncode == 1
+    message = failed.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert message.startswith("mlops validate: error: bad.csv failed")
+    assert "expect_table_columns_to_match_set(table)" in message
+    assert "expect_column_values_to_be_in_set(target)" in message
+    result = json.loads((gx_root / "reports/validation/batch/result.json").read_text())
+    assert result["success"] is False and result["data"] == "bad.csv"
+    summary = (gx_root / "reports/validation/batch/summary.md").read_text()
+    assert "| Column | Expectation | Expected | Observed |" in summary
+    assert "missing ['mean texture']" in summary
+    assert (gx_root / "reports/validation/docs/index.html").is_file()  # Data Docs built
+
+    passed = mlops("validate", "--data", "good.csv", cwd=gx_root)
+    assert passed.returncode == 0, passed.stderr
+    assert "passed all" in passed.stdout
+    assert not (gx_root / "reports/validation/result.json").exists()  # the pipeline's result is left alone
+
+
+def test_infer_writes_rules_for_numeric_categorical_nulls_and_labels():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, 400),
+            "plan": rng.choice(["basic", "pro"], 400),
+            "spend": np.where(rng.random(400) < 0.02, np.nan, rng.gamma(2, 10, 400)),
+            "churned": rng.choice(["no", "yes"], 400, p=[0.7, 0.3]),
+        }
+    )
+    suite = infer_suite(frame, "churned")
+    by_key = {(e["type"], e["kwargs"].get("column"), str(e["kwargs"].get("value_set"))): e for e in suite}
+
+    assert by_key[("expect_table_columns_to_match_ordered_list", None, "None")]["kwargs"]["column_list"] == list(frame)
+    assert by_key[("expect_table_row_count_to_be_between", None, "None")]["kwargs"]["min_value"] == 200
+    assert by_key[("expect_column_values_to_not_be_null", "age", "None")]["kwargs"].get("mostly") is None
+    assert 0.9 < by_key[("expect_column_values_to_not_be_null", "spend", "None")]["kwargs"]["mostly"] < 0.98
+    assert by_key[("expect_column_values_to_be_in_set", "plan", "['basic', 'pro']")]
+    assert by_key[("expect_column_values_to_be_in_set", "churned", "['no', 'yes']")]
+    spend_range = by_key[("expect_column_values_to_be_between", "spend", "None")]["kwargs"]
+    assert spend_range["min_value"] == 0.0  # never negative in the data: the margin stops at zero
+    assert spend_range["max_value"] > frame["spend"].max()
+    share = by_key[("expect_column_values_to_be_in_set", "churned", "['yes']")]["kwargs"]["mostly"]
+    assert 0.1 < share < frame["churned"].eq("yes").mean()
+
+    schema = schema_from_suite({"expectations": suite}, "churned")
+    assert schema.columns == ["age", "plan", "spend"]
+    assert [f.kind for f in schema.features] == ["numeric", "categorical", "numeric"]
+    assert schema.features[1].categories == ["basic", "pro"]
+    assert schema.features[2].nullable and not schema.features[0].nullable
+    assert schema.classes == ["no", "yes"]
+
+
+def test_the_committed_suite_gives_serving_its_schema_without_great_expectations():
+    """Serving reads columns, kinds and ranges from the suite as plain JSON: no GX import."""
+    code = (
+        "import sys; from mlops.schema import load_suite_schema; "
+        "s = load_suite_schema('gx/expectations/raw_dataset.json', 'target'); "
+        "print(len(s.columns), s.classes, 'great_expectations' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["30", "['benign',", "'malignant']", "False"]
+    schema = load_suite_schema(REPO / "gx/expectations/raw_dataset.json", "target")
+    assert all(f.kind == "numeric" and f.minimum is not None and f.maximum is not None for f in schema.features)
+    assert schema.columns[0] == "mean radius"
