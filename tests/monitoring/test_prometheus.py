@@ -195,9 +195,11 @@ def serving_missing() -> str | None:
 @pytest.mark.skipif(serving_missing() is not None, reason=serving_missing() or "")
 def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path):
     """`make serve`'s gunicorn start on loopback, traffic from `mlops simulate`, read back via Prometheus."""
+    from tests.conftest import copy_repository
+
     project = tmp_path / "project"
     project.mkdir()
-    shutil.copy(REPO / "params.yaml", project)
+    copy_repository(project)  # params.yaml and the expectation suite in gx/, as a clone has them
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
