@@ -7,7 +7,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REQUIREMENTS := requirements.txt requirements-serve.txt requirements-dev.txt
 
-# Telemetry off. To turn it back on: `make run DVC_NO_ANALYTICS= MLFLOW_DISABLE_TELEMETRY=false GX_ANALYTICS_ENABLED=true`.
+# Telemetry off unless already set: `DVC_NO_ANALYTICS= MLFLOW_DISABLE_TELEMETRY=false GX_ANALYTICS_ENABLED=true make run`
+# turns it back on.
 export DVC_NO_ANALYTICS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 export GX_ANALYTICS_ENABLED ?= false

@@ -14,12 +14,23 @@ from mlops.schema import Schema, infer_schema
 
 
 def clean(frame, target: str):
-    """Drop exact duplicates and rows with no target; the target becomes a string label."""
+    """Drop exact duplicates and rows with no target; text columns holding only numbers become numeric.
+
+    The target becomes a string label.
+    """
+    import pandas as pd
+
     if target not in frame.columns:
         raise MlopsError(f"target column '{target}' not found; columns are: {', '.join(map(str, frame.columns))}")
     frame = frame.drop_duplicates().dropna(subset=[target]).reset_index(drop=True)
     if frame.empty:
         raise MlopsError("the dataset has no rows with a target value")
+    for name in frame.columns.drop(target):
+        column = frame[name]
+        if not pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            numbers = pd.to_numeric(column, errors="coerce")
+            if numbers.notna().sum() == column.notna().sum():
+                frame[name] = numbers
     frame[target] = frame[target].astype(str)
     return frame
 

@@ -1,0 +1,134 @@
+"""The whole pipeline, run with DVC in a fresh copy of the repository."""
+
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import copy_repository, env_for
+
+pytestmark = pytest.mark.slow
+
+MIN_ACCURACY = 0.93
+
+
+def dvc(root: Path, env, *args: str) -> str:
+    result = subprocess.run(["dvc", *args], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def stages_run(output: str) -> list[str]:
+    return re.findall(r"Running stage '([\w-]+)'", output)
+
+
+def all_stages(root: Path) -> list[str]:
+    return list(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    root = copy_repository(tmp_path_factory.mktemp("pipeline"))
+    env = env_for(root)
+    output = dvc(root, env, "repro")
+    return root, env, output
+
+
+def test_every_stage_runs_from_scratch_and_the_model_is_good(repo):
+    root, _, output = repo
+    assert stages_run(output) == all_stages(root)
+    metrics = json.loads((root / "reports/metrics.json").read_text())
+    assert metrics["accuracy"] >= MIN_ACCURACY
+    assert set(metrics) >= {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+    for figure in ("confusion_matrix", "roc", "precision_recall", "feature_importance"):
+        assert (root / f"reports/figures/{figure}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_dvc_metrics_plots_and_dag_work(repo):
+    root, env, _ = repo
+    assert "accuracy" in dvc(root, env, "metrics", "show")
+    dvc(root, env, "plots", "show", "--out", "plots-html")
+    page = (root / "plots-html/index.html").read_text()
+    for title in ("Confusion matrix", "ROC curve", "Precision-recall curve", "Permutation feature importance"):
+        assert title in page
+    dag = dvc(root, env, "dag")
+    assert all(stage in dag for stage in all_stages(root))
+
+
+def test_run_is_tracked_and_the_model_registered(repo):
+    from mlflow import MlflowClient
+
+    root, env, _ = repo
+    info = json.loads((root / "models/training.json").read_text())
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    run = client.get_run(info["run_id"])
+    assert run.data.params["train.estimator"] == "random_forest"
+    assert run.data.params["seed"] == "42"
+    assert run.data.metrics["accuracy"] == json.loads((root / "reports/metrics.json").read_text())["accuracy"]
+    assert len(run.data.tags["git_commit"]) >= 40
+    assert run.data.tags["dataset_sha256"] == info["dataset_sha256"]
+    version = client.get_model_version(info["registered_model"], info["model_version"])
+    assert version.run_id == info["run_id"]
+
+
+def test_nothing_changed_nothing_reruns(repo):
+    root, env, _ = repo
+    started = time.perf_counter()
+    output = dvc(root, env, "repro")
+    print(f"no-op dvc repro: {time.perf_counter() - started:.2f} s")
+    assert stages_run(output) == []
+
+
+def test_a_hyperparameter_change_reruns_only_training_and_after(repo):
+    root, env, _ = repo
+    params_file = root / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["hyperparameters"]["n_estimators"] = 60
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        ran = stages_run(dvc(root, env, "repro"))
+    finally:
+        params_file.write_text(original)
+    stages = all_stages(root)
+    assert ran == stages[stages.index("train") :]
+    dvc(root, env, "repro")  # back to the original parameters' model for the tests below
+
+
+def test_forced_reruns_are_identical(repo):
+    root, env, _ = repo
+    before = (root / "reports/metrics.json").read_text(), (root / "data/predictions/test.csv").read_text()
+    dvc(root, env, "repro", "--force")
+    after = (root / "reports/metrics.json").read_text(), (root / "data/predictions/test.csv").read_text()
+    assert after == before
+
+
+def test_push_to_a_local_remote_and_pull_into_a_fresh_clone(repo, tmp_path):
+    root, env, _ = repo
+    dvc(root, env, "remote", "add", "--default", "storage", str(tmp_path / "remote"))
+    dvc(root, env, "push")
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "pipeline outputs"], cwd=root, check=True)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    assert not (clone / "models/model.skops").exists()
+    dvc(clone, env, "pull")
+    assert "up to date" in dvc(clone, env, "status")
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    outs = [out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])]
+    assert "models/model.skops" in outs
+    for out in outs:
+        original, pulled = root / out, clone / out
+        if original.is_file():
+            assert pulled.read_bytes() == original.read_bytes(), out
+        else:
+            assert sorted(p.name for p in pulled.rglob("*")) == sorted(p.name for p in original.rglob("*")), out
+    assert pd.read_parquet(clone / "data/prepared/train.parquet").equals(
+        pd.read_parquet(root / "data/prepared/train.parquet")
+    )

@@ -1,0 +1,96 @@
+"""Bad input at the command line: one line saying what is wrong, a non-zero exit, nothing lost."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from mlops.cli import main
+
+PARAMS = {
+    "seed": 0,
+    "data": {"source": "sklearn:iris", "target": "target"},
+    "prepare": {"test_size": 0.2},
+    "train": {"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}},
+    "mlflow": {"experiment": "tests", "registered_model": "tests-model"},
+}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+    def with_params(**sections):
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump({**PARAMS, **sections}))
+        return tmp_path
+
+    with_params()
+    return with_params
+
+
+def run(command: str, capsys) -> tuple[int, str]:
+    status = main([command])
+    return status, capsys.readouterr().err
+
+
+def test_source_file_missing(project, capsys):
+    project(data={"source": "data/source/mine.csv", "target": "y"})
+    status, err = run("ingest", capsys)
+    assert status == 1
+    assert err == "mlops ingest: error: data file not found: data/source/mine.csv\n"
+
+
+def test_missing_target_column(project, capsys, tmp_path):
+    (tmp_path / "mine.csv").write_text("a,b\n1,2\n3,4\n")
+    project(data={"source": "mine.csv", "target": "y"})
+    status, err = run("ingest", capsys)
+    assert status == 1
+    assert "target column 'y' not found in mine.csv; columns are: a, b" in err
+    assert err.count("\n") == 1
+
+
+def test_empty_dataset(project, capsys, tmp_path):
+    (tmp_path / "mine.csv").write_text("a,b,y\n")
+    project(data={"source": "mine.csv", "target": "y"})
+    status, err = run("ingest", capsys)
+    assert (status, err) == (1, "mlops ingest: error: mine.csv has no data rows\n")
+
+
+def test_single_class_target(project, capsys, tmp_path):
+    (tmp_path / "mine.csv").write_text("a,y\n" + "".join(f"{i},yes\n" for i in range(20)))
+    project(data={"source": "mine.csv", "target": "y"})
+    assert main(["ingest"]) == 0
+    status, err = run("prepare", capsys)
+    assert status == 1
+    assert "target 'y' has a single class (yes)" in err
+    assert not (tmp_path / "data/prepared/train.parquet").exists()
+
+
+def test_unknown_model_type(project, capsys):
+    project(train={"estimator": "svm", "hyperparameters": {}})
+    status, err = run("train", capsys)
+    assert status == 1
+    assert err.startswith("mlops train: error: params.yaml: train.estimator: Input should be 'random_forest'")
+
+
+def test_failed_training_keeps_the_last_good_model(project, capsys, tmp_path):
+    for stage in ("ingest", "prepare", "train"):
+        assert main([stage]) == 0, capsys.readouterr().err
+    model = tmp_path / "models/model.skops"
+    good = model.read_bytes()
+    project(train={"estimator": "random_forest", "hyperparameters": {"n_trees": 10}})
+    status, err = run("train", capsys)
+    assert status == 1
+    assert "unknown hyperparameter 'n_trees' for random_forest" in err
+    assert model.read_bytes() == good
+    assert sorted(path.name for path in model.parent.iterdir()) == ["model.skops", "training.json"]
+
+
+def test_the_console_script_prints_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops", "prepare"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert result.stderr == "mlops prepare: error: params.yaml not found: run commands from the repository root\n"

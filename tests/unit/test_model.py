@@ -1,0 +1,65 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops.errors import MlopsError
+from mlops.prepare import prepare
+from mlops.train import fit
+
+
+@pytest.mark.parametrize(
+    ("estimator", "hyperparameters"),
+    [
+        ("random_forest", {"n_estimators": 20}),
+        ("logistic_regression", {"C": 0.5, "max_iter": 500}),
+        ("gradient_boosting", {"n_estimators": 20}),
+    ],
+)
+def test_each_estimator_fits_mixed_data_with_missing_values(mixed_frame, estimator, hyperparameters):
+    train, test, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
+    model = fit(train, schema, estimator, hyperparameters, seed=0)
+    features = schema.features_frame(test)
+    proba = model.predict_proba(features)
+    assert proba.shape == (len(test), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (model.predict(features) == schema.target_series(test)).mean() > 0.7
+
+
+def test_multiclass(iris_frame):
+    train, test, schema = prepare(iris_frame, "target", test_size=0.2, seed=0)
+    model = fit(train, schema, "logistic_regression", {"max_iter": 1000}, seed=0)
+    assert list(model.classes_) == ["setosa", "versicolor", "virginica"]
+    assert (model.predict(schema.features_frame(test)) == test["target"]).mean() > 0.9
+
+
+def test_unseen_category_and_missing_values_at_prediction(mixed_frame):
+    train, _, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
+    model = fit(train, schema, "random_forest", {"n_estimators": 10}, seed=0)
+    odd = pd.DataFrame({"age": [np.nan], "income": [np.nan], "plan": ["enterprise"], "region": [""]})
+    assert model.predict_proba(odd).shape == (1, 2)
+
+
+def test_same_seed_same_model(mixed_frame):
+    train, test, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
+    features = schema.features_frame(test)
+    first = fit(train, schema, "random_forest", {"n_estimators": 15}, seed=3).predict_proba(features)
+    second = fit(train, schema, "random_forest", {"n_estimators": 15}, seed=3).predict_proba(features)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_unknown_hyperparameter_is_named_with_a_suggestion(mixed_frame):
+    train, _, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
+    with pytest.raises(MlopsError, match="unknown hyperparameter 'n_estimator' .*did you mean 'n_estimators'"):
+        fit(train, schema, "random_forest", {"n_estimator": 10}, seed=0)
+
+
+def test_unknown_estimator_lists_the_choices(mixed_frame):
+    train, _, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
+    with pytest.raises(MlopsError, match="unknown estimator 'svm'; choose one of: random_forest"):
+        fit(train, schema, "svm", {}, seed=0)
+
+
+def test_bad_hyperparameter_value_is_a_clear_error(mixed_frame):
+    train, _, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
+    with pytest.raises(MlopsError, match="could not fit random_forest: .*n_estimators"):
+        fit(train, schema, "random_forest", {"n_estimators": -3}, seed=0)
