@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export GX_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv run serve image test test-fast lint format lock mlflow-ui clean
+.PHONY: help venv run serve image bench test test-fast lint format lock mlflow-ui clean
 
 help: ## Show this menu
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ image: venv ## Build the serving image with the current model, tagged $(IMAGE):l
 	{ set +x; } 2>/dev/null; \
 	size=$$("$$CONTAINER_ENGINE" image inspect --format '{{.Size}}' "$(IMAGE):latest"); \
 	echo "$(IMAGE):$$version built with $$CONTAINER_ENGINE: $$((size / 1000000)) MB"
+
+bench: venv ## Benchmark the service against mlflow models serve and a naive Flask app (docs/benchmarks.md)
+	dvc repro
+	python benchmarks/serving/bench.py
 
 test: venv ## Run the full test suite
 	$(BIN)/python -m pytest
