@@ -18,7 +18,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 COPY requirements-serve.txt /tmp/requirements-serve.txt
 # Then drop what serving never imports: pip, the packages' own test suites, and
-# onnxruntime's model conversion tools (about 35 MB; the self-test below proves the rest works).
+# onnxruntime's model conversion tools (24 MB; the model check below proves the rest works).
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --requirement /tmp/requirements-serve.txt \
     && /opt/venv/bin/pip uninstall --yes --quiet pip setuptools \
