@@ -38,7 +38,7 @@ serve: venv ## Serve the last pipeline run's model on 127.0.0.1:8000 (PORT overr
 # The serving image: Docker where a Docker engine answers, else podman (set up by podman_env.py).
 IMAGE ?= mlops-template-serving
 
-image: venv ## Build the serving image with the current model, tagged $(IMAGE):latest and :<model version>
+image: venv ## Build the serving image with the current model: mlops-template-serving:latest (docs/container.md)
 	dvc repro
 	@set -euo pipefail; \
 	exports=$$(python tests/container/podman_env.py); eval "$$exports"; \
