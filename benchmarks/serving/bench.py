@@ -1,0 +1,368 @@
+"""Benchmark the prediction service against `mlflow models serve` and two plain Flask apps: `make bench`.
+
+One server at a time on 127.0.0.1, each with the same number of worker processes, driven
+by wrk at the same concurrency after a warm-up, first with single-row requests, then with
+batches of rows:
+  (a) service   this project's service (gunicorn + Flask + onnxruntime, validation and metrics on)
+  (b) mlflow    `mlflow models serve` on the version the pipeline registered (--env-manager local)
+  (c) naive     Flask + gunicorn, the scikit-learn pipeline loaded with joblib, pandas per request
+  (d) bare      Flask + gunicorn around the ONNX session: no validation, no metrics (a ceiling)
+It prints one table, every figure with its ratio to (b), and the machine it ran on; every
+server is checked to answer the test rows with the pipeline's predictions before it is timed.
+
+Needs a pipeline run (`make run`: models/, mlflow.db, the test split) and wrk (Debian
+package `wrk`). It stops its servers when done or interrupted. docs/benchmarks.md has results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 180  # seconds for a server to answer its first request (mlflow is slow to start)
+
+
+@dataclass
+class Server:
+    key: str
+    title: str
+    command: list[str]
+    env: dict[str, str]
+    path: str
+    body: Callable[[list[dict]], dict]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def servers(port: int, workers: int, model_dir: Path, joblib_path: Path) -> dict[str, Server]:
+    bind = f"127.0.0.1:{port}"
+    training = json.loads((model_dir / "training.json").read_text())
+    model_uri = f"models:/{training['registered_model']}/{training['model_version']}"
+    tracking = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{ROOT / 'mlflow.db'}"
+    flask_app = [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", bind, "--chdir", str(HERE)]
+    mlflow_serve = [str(BIN / "mlflow"), "models", "serve", "--env-manager", "local", "--host", "127.0.0.1"]
+    instances = lambda rows: {"instances": rows}  # noqa: E731
+    return {
+        "service": Server(
+            "service",
+            "(a) this service",
+            [str(BIN / "gunicorn"), "--config", "python:mlops.serving.gunicorn_conf"],
+            {
+                "HOST": "127.0.0.1",
+                "PORT": str(port),
+                "WEB_CONCURRENCY": str(workers),
+                "MLOPS_MODEL_DIR": str(model_dir),
+            },
+            "/predict",
+            instances,
+        ),
+        "mlflow": Server(
+            "mlflow",
+            "(b) mlflow models serve",
+            [*mlflow_serve, "-m", model_uri, "-p", str(port), "-w", str(workers)],
+            {"MLFLOW_TRACKING_URI": tracking},
+            "/invocations",
+            lambda rows: {"dataframe_records": rows},
+        ),
+        "naive": Server(
+            "naive",
+            "(c) naive Flask + joblib",
+            [*flask_app, "naive_app:app"],
+            {"BENCH_JOBLIB_MODEL": str(joblib_path)},
+            "/predict",
+            instances,
+        ),
+        "bare": Server(
+            "bare",
+            "(d) bare Flask + ONNX",
+            [*flask_app, "bare_onnx_app:app"],
+            {"MLOPS_MODEL_DIR": str(model_dir)},
+            "/predict",
+            instances,
+        ),
+    }
+
+
+def test_rows(root: Path) -> tuple[list[dict], list[str]]:
+    """The test split as JSON records (missing values as null) and the pipeline's predictions for them."""
+    import pandas as pd
+
+    metadata = json.loads((root / "models/metadata.json").read_text())
+    frame = pd.read_parquet(root / "data/prepared/test.parquet").drop(columns=[metadata["schema"]["target"]])
+    records = [
+        {k: None if (isinstance(v, float) and math.isnan(v)) or v == "" else v for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+    expected = pd.read_csv(root / "data/predictions/test.csv")["predicted"].astype(str).tolist()
+    return records, expected
+
+
+def make_joblib_model(root: Path, directory: Path) -> Path:
+    # The one pickle in the project, made here only to reproduce the tutorials' baseline (c).
+    import joblib
+
+    from mlops.io import load_model
+
+    path = directory / "model.joblib"
+    joblib.dump(load_model(root / "models/model.skops"), path)
+    return path
+
+
+def post(url: str, body: bytes, timeout: float = 30) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {"error": exc.read().decode(errors="replace")[:500]}
+
+
+def start(server: Server, log_path: Path) -> subprocess.Popen:
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            server.command,
+            cwd=ROOT,
+            env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **server.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends it and its workers
+        )
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def wait_until_correct(url: str, body: bytes, expected: list[str], process: subprocess.Popen, log_path: Path) -> None:
+    """Wait for the first answer; it must hold the pipeline's predictions."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"bench: error: {url} exited with status {process.returncode}:\n{tail(log_path)}")
+        try:
+            status, answer = post(url, body, timeout=10)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench: error: {url} did not answer in {START_TIMEOUT}s:\n{tail(log_path)}") from None
+            time.sleep(0.5)
+    got = [str(label) for label in answer.get("predictions", [])]
+    if status != 200 or got != expected:
+        raise SystemExit(f"bench: error: {url} answered {status} with wrong predictions: {str(answer)[:300]}")
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run_wrk(url: str, body_path: Path, seconds: int, connections: int, threads: int) -> dict:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+    command += ["-s", str(HERE / "post.lua"), url]
+    result = subprocess.run(
+        command, env={**os.environ, "BENCH_BODY": str(body_path)}, capture_output=True, text=True, timeout=seconds + 60
+    )
+    line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+    if result.returncode != 0 or line is None:
+        raise SystemExit(
+            f"bench: error: wrk failed ({result.returncode}): {result.stdout[-500:]} {result.stderr[-500:]}"
+        )
+    raw = json.loads(line.split(" ", 1)[1])
+    seconds_run = raw["duration_us"] / 1e6
+    return {
+        "req_s": raw["requests"] / seconds_run,
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "errors": raw["errors"] + raw["non_2xx"],
+        "requests": raw["requests"],
+    }
+
+
+def bench_server(server: Server, port: int, cases: dict[int, list[dict]], expected: dict[int, list[str]], args, tmp):
+    url = f"http://127.0.0.1:{port}{server.path}"
+    log_path = tmp / f"{server.key}.log"
+    bodies = {}
+    for rows, records in cases.items():
+        bodies[rows] = tmp / f"{server.key}-{rows}.json"
+        bodies[rows].write_text(json.dumps(server.body(records)))
+    print(f"bench: {server.title}: starting", file=sys.stderr, flush=True)
+    process = start(server, log_path)
+    results = {}
+    try:
+        for rows, body_path in bodies.items():
+            wait_until_correct(url, body_path.read_bytes(), expected[rows], process, log_path)
+            run_wrk(url, body_path, args.warmup, args.connections, args.threads)
+            results[rows] = run_wrk(url, body_path, args.duration, args.connections, args.threads)
+            results[rows]["rows_s"] = results[rows]["req_s"] * rows
+            print(f"bench: {server.title}, {rows} row(s)/request: {json.dumps(results[rows])}", file=sys.stderr)
+    finally:
+        stop(process)
+    return results
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    memory_kb = next(
+        int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")
+    )
+    versions = {
+        name: importlib.metadata.version(name)
+        for name in ("onnxruntime", "flask", "gunicorn", "mlflow", "scikit-learn")
+    }
+    return {
+        "cpu": f"{cpu}, {len(os.sched_getaffinity(0))} cores available",
+        "memory": f"{memory_kb / 1024**2:.1f} GiB",
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "packages": ", ".join(f"{name} {version}" for name, version in versions.items()),
+        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip(),
+    }
+
+
+def cell(value: float, base: float | None, digits: int = 0) -> str:
+    text = f"{value:,.{digits}f}"
+    return f"{text} ({value / base:.2g}×)" if base else text
+
+
+def table(results: dict[str, dict[int, dict]], titles: dict[str, str]) -> str:
+    lines = [
+        "| server | rows/request | req/s | rows/s | p50 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, by_rows in results.items():
+        for rows, r in by_rows.items():
+            base = results.get("mlflow", {}).get(rows)
+            ref = base if key != "mlflow" else None
+            lines.append(
+                f"| {titles[key]} | {rows:,} | {cell(r['req_s'], ref and ref['req_s'])} "
+                f"| {cell(r['rows_s'], ref and ref['rows_s'])} | {cell(r['p50_ms'], ref and ref['p50_ms'], 2)} "
+                f"| {cell(r['p99_ms'], ref and ref['p99_ms'], 2)} | {r['errors']} |"
+            )
+    return "\n".join(lines)
+
+
+def targets(results: dict[str, dict[int, dict]]) -> list[str]:
+    single = {key: by_rows.get(1) for key, by_rows in results.items()}
+    service, mlflow, bare = single.get("service"), single.get("mlflow"), single.get("bare")
+    out = []
+    if service and mlflow:
+        ratio = service["req_s"] / mlflow["req_s"]
+        out.append(f"service vs mlflow models serve, single rows: {ratio:.1f}× (target >= 50×)")
+    if service and bare:
+        share = service["req_s"] / bare["req_s"]
+        out.append(f"service vs bare ONNX handler, single rows: {share:.0%} of its req/s (target >= 80%)")
+    if service:
+        out.append(f"service p99, single rows: {service['p99_ms']:.2f} ms (target < 5 ms)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", default="service,mlflow,naive,bare", help="which, in order (default: all four)")
+    parser.add_argument("--duration", type=int, default=12, help="seconds measured per server and batch size")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of load before each measurement")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent connections (wrk -c)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (few: wrk shares the cores)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of every server")
+    parser.add_argument("--batch", type=int, default=1000, help="rows per request in the batch case (0: skip)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    keys = [key.strip() for key in args.servers.split(",") if key.strip()]
+    required = ["models/metadata.json", "models/model.onnx", "models/model.skops", "models/training.json"]
+    missing = [
+        name
+        for name in [*required, "data/prepared/test.parquet", "data/predictions/test.csv"]
+        if not (ROOT / name).exists()
+    ]
+    if missing:
+        print(f"bench: error: {', '.join(missing)} not found: run the pipeline first (make run)", file=sys.stderr)
+        return 1
+    if not shutil.which("wrk"):
+        print("bench: error: wrk not found: apt-get install wrk", file=sys.stderr)
+        return 1
+
+    records, labels = test_rows(ROOT)
+    cases = {1: records[:1]}
+    expected = {1: labels[:1]}
+    if args.batch:
+        cases[args.batch] = [records[i % len(records)] for i in range(args.batch)]
+        expected[args.batch] = [labels[i % len(labels)] for i in range(args.batch)]
+
+    training = json.loads((ROOT / "models/training.json").read_text())
+    model = f"{training['registered_model']} version {training['model_version']} ({training.get('estimator')})"
+    load_before = os.getloadavg()
+    results: dict[str, dict[int, dict]] = {}
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as directory:
+        tmp = Path(directory)
+        port = free_port()
+        available = servers(port, args.workers, ROOT / "models", tmp / "model.joblib")
+        unknown = [key for key in keys if key not in available]
+        if unknown:
+            print(f"bench: error: unknown server(s) {unknown}; choose from {', '.join(available)}", file=sys.stderr)
+            return 1
+        if "naive" in keys:
+            make_joblib_model(ROOT, tmp)
+        for key in keys:
+            results[key] = bench_server(available[key], port, cases, expected, args, tmp)
+    titles = {key: server.title for key, server in available.items()}
+
+    info = machine()
+    load_after = os.getloadavg()
+    print(table(results, titles))
+    print()
+    print(f"{args.workers} workers per server, wrk {args.threads} thread(s) x {args.connections} connections, "
+          f"{args.duration} s per case after {args.warmup} s warm-up; ratios to (b) mlflow models serve.")  # fmt: skip
+    print(f"model: {model}")
+    for line in targets(results):
+        print(line)
+    print(f"machine: {info['cpu']}; {info['memory']} RAM; {info['os']}; Python {info['python']}; {info['packages']}")
+    print(f"load average (1, 5, 15 min) before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")  # fmt: skip
+    if args.json:
+        args.json.write_text(
+            json.dumps({"results": results, "machine": info, "args": vars(args)}, default=str, indent=2)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
