@@ -42,8 +42,16 @@ def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int):
     return estimator_class(**settings)
 
 
-def build_preprocessor(schema: Schema) -> ColumnTransformer:
-    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+# Estimators that need standardised numeric features. Trees split on thresholds and need
+# none; scaling them would only add float32 rounding in ONNX that can flip a split.
+NEEDS_SCALING = {"logistic_regression"}
+
+
+def build_preprocessor(schema: Schema, scale: bool = True) -> ColumnTransformer:
+    numeric_steps = [("impute", SimpleImputer(strategy="median"))]
+    if scale:
+        numeric_steps.append(("scale", StandardScaler()))
+    numeric = Pipeline(numeric_steps)
     # Missing categories arrive as "" (not NaN), which skl2onnx can convert.
     categorical = Pipeline(
         [
@@ -61,5 +69,8 @@ def build_preprocessor(schema: Schema) -> ColumnTransformer:
 def build_model(schema: Schema, estimator: str, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     """The unfitted model for data of this schema."""
     return Pipeline(
-        [("preprocess", build_preprocessor(schema)), ("estimator", build_estimator(estimator, hyperparameters, seed))]
+        [
+            ("preprocess", build_preprocessor(schema, scale=estimator in NEEDS_SCALING)),
+            ("estimator", build_estimator(estimator, hyperparameters, seed)),
+        ]
     )

@@ -71,3 +71,35 @@ def test_an_unconvertible_model_fails_unless_the_sklearn_runtime_is_chosen(tmp_p
     assert not (tmp_path / "models/model.onnx").exists()
     _, predictor = runtime.load(tmp_path / "models")
     assert isinstance(predictor, runtime.SklearnPredictor)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("estimator", "hyperparameters"),
+    [
+        ("random_forest", {"n_estimators": 300, "min_samples_leaf": 2}),
+        ("gradient_boosting", {"n_estimators": 200}),
+        ("logistic_regression", {"C": 10.0, "max_iter": 2000}),
+    ],
+)
+def test_every_estimator_passes_the_parity_gate_on_the_default_data(tmp_path, estimator, hyperparameters):
+    """Large models too: a tree whose input went through float32 scaling could split the other way."""
+    import contextlib
+
+    from mlops import export, paths, prepare, train
+    from mlops.ingest import load_bundled
+    from mlops.io import save_model, write_json, write_table
+
+    from .conftest import params
+
+    with contextlib.chdir(tmp_path):
+        train_frame, test_frame, schema = prepare.prepare(load_bundled("breast_cancer", "label"), "label", 0.2, 42)
+        write_table(train_frame, paths.TRAIN)
+        write_table(test_frame, paths.TEST)
+        schema.save(paths.SCHEMA)
+        save_model(train.fit(train_frame, schema, estimator, hyperparameters, 42), paths.MODEL)
+        write_json(paths.TRAINING_INFO, {"registered_model": "test-model", "model_version": "1"})
+        write_json(paths.METRICS, {})
+        metadata = export.export(params())
+    assert metadata["runtime"] == "onnx"
+    assert metadata["parity"] <= 1e-5
