@@ -176,50 +176,30 @@ def count_rows(path: Path) -> int | None:
         return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
 
 
-def onnx_inputs(session, row) -> dict[str, Any]:
-    """Feed one row to whatever inputs the exported graph declares: one matrix, or one input per column."""
-    import numpy as np
-
-    dtypes = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64}
-    inputs = session.get_inputs()
-    if len(inputs) == 1 and inputs[0].name not in row.index:
-        values = row.to_numpy(dtype=dtypes.get(inputs[0].type, np.float32))
-        return {inputs[0].name: values.reshape(1, -1)}
-    feed = {}
-    for spec in inputs:
-        value = row[spec.name]
-        if spec.type == "tensor(string)":
-            feed[spec.name] = np.array([[str(value)]], dtype=object)
-        else:
-            feed[spec.name] = np.array([[value]], dtype=dtypes.get(spec.type, np.float32))
-    return feed
-
-
 def onnx_latency(model: Path, test: Path, schema_path: Path, repeats: int = 200) -> dict[str, Any]:
-    """Median and 95th percentile of single-row ONNX Runtime inference, in milliseconds."""
+    """Median and 95th percentile of one-row predictions through the service's ONNX runtime, in ms."""
     if not (model.is_file() and test.is_file() and schema_path.is_file()):
         return {}
     import time
 
     import numpy as np
-    import onnxruntime as ort
 
     from mlops.io import read_table
     from mlops.schema import Schema
+    from mlops.serving import runtime
 
     schema = Schema.load(schema_path)
-    row = schema.features_frame(read_table(test).head(1)).iloc[0]
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    row = schema.features_frame(read_table(test).head(1))
+    columns = {name: row[name].tolist() for name in row.columns}
     try:
-        session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        feed = onnx_inputs(session, row)
+        metadata = runtime.read_metadata(model.parent)
+        predictor = runtime.OnnxPredictor(model, metadata)
         for _ in range(20):
-            session.run(None, feed)
+            predictor.predict(columns)
         timings = []
         for _ in range(repeats):
             started = time.perf_counter()
-            session.run(None, feed)
+            predictor.predict(columns)
             timings.append((time.perf_counter() - started) * 1000)
     except Exception as exc:  # an export this report does not understand: say so, keep the rest
         return {"onnx_latency_error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"}

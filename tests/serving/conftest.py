@@ -53,13 +53,16 @@ def params(**serve):
     )
 
 
-def build_project(root, estimator=None, **serve) -> None:
-    """prepare -> train -> (metrics) -> export into root, without MLflow or the evaluate stage's plots."""
+def build_project(root, estimator=None, data=None, **serve) -> None:
+    """prepare -> train -> (metrics) -> export into root, without MLflow or the evaluate stage's plots.
+
+    `data`: a frame with a `label` column (default: the synthetic dataset).
+    """
     from mlops import export, paths, prepare, train
     from mlops.io import save_model, write_json, write_table
 
     with contextlib.chdir(root):
-        train_frame, test_frame, schema = prepare.prepare(make_dataset(), TARGET, 0.25, 0)
+        train_frame, test_frame, schema = prepare.prepare(make_dataset() if data is None else data, TARGET, 0.25, 0)
         write_table(train_frame, paths.TRAIN)
         write_table(test_frame, paths.TEST)
         schema.save(paths.SCHEMA)

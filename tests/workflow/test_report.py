@@ -181,19 +181,11 @@ def test_report_html_renders_in_headless_chromium(tmp_path):
     assert len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20, "the screenshot has almost no detail"
 
 
-def test_onnx_single_row_latency_is_measured_on_a_real_onnx_model(tmp_path):
-    import numpy as np
-    import pandas as pd
-    from skl2onnx import to_onnx
-    from sklearn.linear_model import LogisticRegression
+def test_onnx_single_row_latency_is_measured_through_the_service_runtime(tmp_path):
+    from mlops.ingest import load_bundled
+    from tests.serving.conftest import build_project
 
-    from mlops.schema import Feature, Schema
-
-    frame = pd.DataFrame({"a": np.linspace(0, 1, 40), "b": np.linspace(1, 0, 40)})
-    frame["y"] = np.where(frame["a"] > 0.5, "yes", "no")
-    model = LogisticRegression().fit(frame[["a", "b"]].to_numpy(np.float32), frame["y"])
-    (tmp_path / "model.onnx").write_bytes(to_onnx(model, frame[["a", "b"]].to_numpy(np.float32)).SerializeToString())
-    frame.to_parquet(tmp_path / "test.parquet")
-    Schema([Feature("a", "numeric"), Feature("b", "numeric")], "y", ["no", "yes"]).save(tmp_path / "schema.json")
-    facts = report.onnx_latency(tmp_path / "model.onnx", tmp_path / "test.parquet", tmp_path / "schema.json", 50)
+    build_project(tmp_path, data=load_bundled("breast_cancer", "label"))  # column names with spaces, as exported
+    prepared = tmp_path / "data/prepared"
+    facts = report.onnx_latency(tmp_path / "models/model.onnx", prepared / "test.parquet", prepared / "schema.json", 50)
     assert 0 < facts["onnx_latency_ms_p50"] <= facts["onnx_latency_ms_p95"] < 1000, facts
