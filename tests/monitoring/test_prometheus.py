@@ -218,6 +218,8 @@ def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path)
         "MLOPS_MODEL_DIR": str(project / "models"),
         "PORT": str(port),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "multiproc"),
+        "MLOPS_PREDICTION_LOG_DIR": str(tmp_path / "prediction-logs"),
+        "MLOPS_DRIFT_REPORT": str(project / "reports/drift/drift.json"),
     }
     (tmp_path / "multiproc").mkdir()
     gunicorn = [
@@ -244,3 +246,25 @@ def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path)
             assert 0 < float(p99[0]["value"][1]) < 10
             predicted = query(api, "sum(mlops_predictions_total)")
             assert float(predicted[0]["value"][1]) == 60
+            assert "DriftDetected" not in firing(api)
+
+            # Close the loop: shifted traffic -> prediction log -> `mlops drift` -> gauge -> firing alert.
+            shifted = [
+                *mlops,
+                "simulate",
+                "--url",
+                url,
+                "--rows",
+                "300",
+                "--batch-size",
+                "50",
+                "--shift",
+                "worst radius=3",
+            ]
+            subprocess.run(shifted, cwd=project, env=env, check=True, capture_output=True)
+            logs = tmp_path / "prediction-logs"
+            wait_for(lambda: sum(len(p.read_text().splitlines()) for p in logs.glob("*.jsonl*")) >= 360, 30, "logs")
+            drift = subprocess.run([*mlops, "drift", "--current", str(logs)], cwd=project, env=env, capture_output=True)
+            assert drift.returncode == 3, drift.stdout + drift.stderr
+            assert "worst radius" in (project / "reports/drift/drift.md").read_text()
+            assert wait_for(lambda: "DriftDetected" in firing(api), 30, "the DriftDetected alert firing")
