@@ -23,3 +23,13 @@ def iris_frame() -> pd.DataFrame:
     from mlops.ingest import load_bundled
 
     return load_bundled("iris", "target")
+
+
+# The smallest complete params.yaml: the sections every stage needs (the others have defaults).
+MINIMAL_PARAMS = {
+    "seed": 0,
+    "data": {"source": "sklearn:iris", "target": "target"},
+    "prepare": {"test_size": 0.2},
+    "train": {"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}},
+    "mlflow": {"experiment": "tests", "registered_model": "tests-model"},
+}

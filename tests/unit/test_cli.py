@@ -7,14 +7,7 @@ import pytest
 import yaml
 
 from mlops.cli import main
-
-PARAMS = {
-    "seed": 0,
-    "data": {"source": "sklearn:iris", "target": "target"},
-    "prepare": {"test_size": 0.2},
-    "train": {"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}},
-    "mlflow": {"experiment": "tests", "registered_model": "tests-model"},
-}
+from tests.unit.conftest import MINIMAL_PARAMS as PARAMS
 
 
 @pytest.fixture

@@ -4,14 +4,7 @@ import yaml
 from mlops.config import flatten, load_params
 from mlops.errors import MlopsError
 from mlops.io import load_model, save_model, write_json
-
-PARAMS = {
-    "seed": 1,
-    "data": {"source": "sklearn:iris", "target": "target"},
-    "prepare": {"test_size": 0.2},
-    "train": {"estimator": "random_forest", "hyperparameters": {"n_estimators": 5}},
-    "mlflow": {"experiment": "e", "registered_model": "m"},
-}
+from tests.unit.conftest import MINIMAL_PARAMS as PARAMS
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path):
@@ -57,10 +50,10 @@ def write_params(tmp_path, params):
 
 def test_params_load(tmp_path):
     params = load_params(write_params(tmp_path, PARAMS))
-    assert params.train.hyperparameters == {"n_estimators": 5}
+    assert params.train.hyperparameters == {"n_estimators": 10}
     assert flatten(params.model_dump(include={"train"})) == {
         "train.estimator": "random_forest",
-        "train.hyperparameters.n_estimators": 5,
+        "train.hyperparameters.n_estimators": 10,
     }
 
 

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import REPO, TELEMETRY_OFF
-
-
-def copy_repository(destination: Path) -> None:
-    """The tracked files plus working-tree changes, as a fresh clone would have them."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    for command in (
-        ["git", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"],
-    ):
-        subprocess.run(command, cwd=destination, check=True)
+from tests.conftest import copy_repository, env_for
 
 
 @pytest.mark.slow
 def test_dvc_repro_on_corrupted_source_stops_at_validate_and_keeps_the_model(clean_frame, tmp_path):
     repo = tmp_path / "repo"
+    repo.mkdir()
     copy_repository(repo)
-    env = {**os.environ, **TELEMETRY_OFF, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = env_for(repo)
 
     def dvc_repro():
         return subprocess.run(["dvc", "repro"], cwd=repo, env=env, capture_output=True, text=True, timeout=900)
