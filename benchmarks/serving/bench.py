@@ -17,6 +17,7 @@ package `wrk`). It stops its servers when done or interrupted. docs/benchmarks.m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import math
@@ -152,17 +153,27 @@ def start(server: Server, log_path: Path) -> subprocess.Popen:
         )
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    try:
+def stop(process: subprocess.Popen, port: int) -> None:
+    """End the server's whole process group, and wait until nothing listens on its port.
+
+    `mlflow models serve`'s workers can outlive their parent for a moment: the next server
+    must neither share their port nor their CPU.
+    """
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + 15
+    while listening(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
+    process.wait()
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_until_correct(url: str, body: bytes, expected: list[str], process: subprocess.Popen, log_path: Path) -> None:
@@ -227,7 +238,7 @@ def bench_server(server: Server, port: int, cases: dict[int, list[dict]], expect
             results[rows]["rows_s"] = results[rows]["req_s"] * rows
             print(f"bench: {server.title}, {rows} row(s)/request: {json.dumps(results[rows])}", file=sys.stderr)
     finally:
-        stop(process)
+        stop(process, port)
     return results
 
 
@@ -333,8 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[int, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="mlops-bench-") as directory:
         tmp = Path(directory)
-        port = free_port()
-        available = servers(port, args.workers, ROOT / "models", tmp / "model.joblib")
+        available = servers(0, args.workers, ROOT / "models", tmp / "model.joblib")
         unknown = [key for key in keys if key not in available]
         if unknown:
             print(f"bench: error: unknown server(s) {unknown}; choose from {', '.join(available)}", file=sys.stderr)
@@ -342,7 +352,9 @@ def main(argv: list[str] | None = None) -> int:
         if "naive" in keys:
             make_joblib_model(ROOT, tmp)
         for key in keys:
-            results[key] = bench_server(available[key], port, cases, expected, args, tmp)
+            port = free_port()  # a port of its own: nothing left of the previous server answers there
+            server = servers(port, args.workers, ROOT / "models", tmp / "model.joblib")[key]
+            results[key] = bench_server(server, port, cases, expected, args, tmp)
     titles = {key: server.title for key, server in available.items()}
 
     info = machine()
