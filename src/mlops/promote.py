@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from mlops import tracking
 
     name, version = model_version()
-    mlflow = tracking._mlflow()
+    mlflow = tracking.connect()
     try:
         mlflow.MlflowClient().set_registered_model_alias(name, args.alias, version)
     except Exception as exc:

@@ -33,7 +33,8 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-def _mlflow():
+def connect():
+    """The mlflow module, pointed at the tracking URI (quiet: warnings and errors only)."""
     import logging
 
     import mlflow
@@ -60,7 +61,7 @@ def log_training(
 
     from mlops.io import trusted_types
 
-    mlflow = _mlflow()
+    mlflow = connect()
     requirements = [
         f"{name}=={importlib.metadata.version(name)}" for name in ("scikit-learn", "skops", "numpy", "pandas", "scipy")
     ]
@@ -94,7 +95,7 @@ def log_training(
 
 def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[str]) -> None:
     """Add test-set metrics and report files to the training run."""
-    mlflow = _mlflow()
+    mlflow = connect()
     try:
         with mlflow.start_run(run_id=run_id):
             mlflow.log_metrics(metrics)
