@@ -159,6 +159,24 @@ def test_the_container_predicts_what_the_pipeline_predicted(container, project, 
 
 @pytest.mark.slow
 @pytest.mark.container
+def test_the_publish_workflows_smoke_test_passes_against_the_image(container, project):
+    """`mlops smoke`, as publish.yml runs it on the built image before pushing it."""
+    import sys
+
+    _, url = container
+    smoke = subprocess.run(
+        [sys.executable, "-m", "mlops", "smoke", "--url", url, "--wait", "30"],
+        cwd=project,
+        env=env_for(project),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert smoke.returncode == 0, smoke.stdout + smoke.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.container
 def test_the_service_does_not_run_as_root(engine, container):
     name, _ = container
     # The owner of /proc/1 is the user of the container's main process (gunicorn's master).
