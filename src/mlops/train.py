@@ -30,12 +30,13 @@ def main(params: Params) -> None:
     train_seconds = round(time.perf_counter() - started, 3)
 
     dataset_sha256 = file_sha256(paths.RAW)
+    commit = tracking.git_commit()
     tracked = tracking.log_training(
         model,
         experiment=params.mlflow.experiment,
         registered_model=params.mlflow.registered_model,
         params=flatten(params.model_dump(include={"seed", "prepare", "train"})),
-        tags={"git_commit": tracking.git_commit(), "dataset_sha256": dataset_sha256, "data_source": params.data.source},
+        tags={"git_commit": commit, "dataset_sha256": dataset_sha256, "data_source": params.data.source},
         input_example=schema.features_frame(train_frame.head(5)),
     )
     save_model(model, paths.MODEL)
@@ -47,7 +48,7 @@ def main(params: Params) -> None:
             "dataset_sha256": dataset_sha256,
             "train_rows": len(train_frame),
             "train_seconds": train_seconds,
-            "git_commit": tracking.git_commit(),
+            "git_commit": commit,
         },
     )
     print(
