@@ -1,14 +1,17 @@
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from mlops.cli import TELEMETRY_OFF
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The tests never send telemetry, whoever runs them, and find the project's commands
 # (mlops, dvc) in the interpreter's own environment even when it is not activated.
-os.environ.update({"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"})
+os.environ.update(TELEMETRY_OFF)
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
@@ -36,3 +39,10 @@ def copy_repository(destination: Path) -> Path:
 def env_for(root: Path) -> dict[str, str]:
     """Environment for commands run inside a copied repository: MLflow tracks inside the copy."""
     return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,7 +22,7 @@ import pandas as pd
 import pytest
 from podman_env import DEFAULT_CACHE_DIR, build_flags, ensure_base_image, find_engine, podman_env
 
-from tests.conftest import REPO_ROOT, copy_repository, env_for
+from tests.conftest import REPO_ROOT, copy_repository, env_for, free_port
 
 FORBIDDEN_PACKAGES = ("mlflow", "dvc", "great_expectations", "pytest", "sklearn", "pandas", "skl2onnx")
 
@@ -92,12 +91,6 @@ def image(engine, project, metadata):
         yield tag
     finally:
         engine("rmi", "-f", tag, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http(url: str, body: dict | None = None, timeout: float = 10) -> tuple[int, dict]:

@@ -53,10 +53,4 @@ def project(tmp_path, project_template, monkeypatch):
     root = tmp_path / "repo"
     shutil.copytree(project_template, root)
     monkeypatch.chdir(root)
-    for name, value in {
-        "DVC_NO_ANALYTICS": "1",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "GX_ANALYTICS_ENABLED": "false",
-    }.items():
-        monkeypatch.setenv(name, value)
     return root

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import free_port
 
 from .conftest import REPO
 
@@ -51,12 +51,6 @@ def test_every_rule_passes_its_promtool_unit_test_and_has_one():
     tested = {case["alertname"] for test in spec for case in test.get("alert_rule_test", [])}
     fired = {case["alertname"] for test in spec for case in test.get("alert_rule_test", []) if case["exp_alerts"]}
     assert alerts == tested == fired  # each alert is tested, and seen firing at least once
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get_json(url: str) -> dict:
@@ -195,18 +189,12 @@ def serving_missing() -> str | None:
 @pytest.mark.skipif(serving_missing() is not None, reason=serving_missing() or "")
 def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path):
     """`make serve`'s gunicorn start on loopback, traffic from `mlops simulate`, read back via Prometheus."""
-    from tests.conftest import copy_repository
+    from tests.conftest import copy_repository, env_for
 
     project = tmp_path / "project"
     project.mkdir()
     copy_repository(project)  # params.yaml and the expectation suite in gx/, as a clone has them
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "DVC_NO_ANALYTICS": "1",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "GX_ANALYTICS_ENABLED": "false",
-    }
+    env = env_for(project)
     mlops = [sys.executable, "-m", "mlops"]
     from mlops.cli import STAGES
 

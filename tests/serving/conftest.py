@@ -8,18 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
-
-for _name, _value in {
-    "DVC_NO_ANALYTICS": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "GX_ANALYTICS_ENABLED": "false",
-}.items():
-    os.environ.setdefault(_name, _value)
 
 TARGET = "label"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -13,14 +12,11 @@ import pandas as pd
 from mlops.expectations import infer_suite
 from mlops.schema import load_suite_schema, schema_from_suite
 
-from .conftest import REPO, TELEMETRY_OFF
+from .conftest import REPO
 
 
 def mlops(*args, cwd):
-    env = {**os.environ, **TELEMETRY_OFF}
-    return subprocess.run(
-        [sys.executable, "-m", "mlops", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+    return subprocess.run([sys.executable, "-m", "mlops", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 def test_validate_data_fails_a_bad_batch_with_one_line_and_passes_a_good_one(clean_frame, gx_root):
