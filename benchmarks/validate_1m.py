@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mlops.expectations import infer_suite, write_suite
-from mlops.ingest import load_source
+from mlops.pipeline.ingest import load_source
+from mlops.validation.expectations import infer_suite, write_suite
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ import traceback
 
 from mlops.errors import MlopsError
 
-# Stage name -> what it does. Each is `mlops.<name>.main(params)`, run by dvc.yaml.
+# Stage name -> what it does. Each is `mlops.pipeline.<name>.main(params)`, run by dvc.yaml.
 STAGES = {
     "ingest": "materialise the raw dataset under data/raw/",
     "validate": "check the raw dataset against the expectation suite in gx/ (stops the pipeline on bad data)",
@@ -28,12 +28,15 @@ STAGES = {
 # `run(args) -> int` (the exit status); keep its top-level imports light.
 TOOLS: dict[str, tuple[str, str]] = {
     "report": ("mlops.report", "compare the model with a baseline: the pull-request report (reports/pr/)"),
-    "smoke": ("mlops.smoke", "post the test split to a running service and check it predicts what the pipeline did"),
-    "promote": ("mlops.promote", "point a registry alias (default: champion) at the exported model's version"),
+    "smoke": (
+        "mlops.release.smoke",
+        "post the test split to a running service and check it predicts what the pipeline did",
+    ),
+    "promote": ("mlops.release.promote", "point a registry alias (default: champion) at the exported model's version"),
     "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
     "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
     "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
-    "expectations": ("mlops.expectations", "infer a starter expectation suite (gx/) from the data"),
+    "expectations": ("mlops.validation.expectations", "infer a starter expectation suite (gx/) from the data"),
 }
 
 # Extra options of a stage: flag -> help. Passed to the stage's main() as keyword arguments.
@@ -49,7 +52,7 @@ def run_stage(args: argparse.Namespace) -> int:
 
     params = load_params(args.params)
     options = {flag.lstrip("-"): getattr(args, flag.lstrip("-")) for flag in STAGE_OPTIONS.get(args.command, {})}
-    importlib.import_module(f"mlops.{args.command}").main(params, **options)
+    importlib.import_module(f"mlops.pipeline.{args.command}").main(params, **options)
     return 0
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from mlops.config import load_params
-from mlops.evaluate import per_class
-from mlops.ingest import load_source
-from mlops.prepare import prepare
-from mlops.train import fit
+from mlops.pipeline.evaluate import per_class
+from mlops.pipeline.ingest import load_source
+from mlops.pipeline.prepare import prepare
+from mlops.pipeline.train import fit
 from tests.conftest import REPO_ROOT
 
 MIN_RECALL_PER_CLASS = 0.9

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from mlops import paths
-from mlops.ingest import load_bundled
-from mlops.prepare import prepare
+from mlops.pipeline.ingest import load_bundled
+from mlops.pipeline.prepare import prepare
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,9 +25,9 @@ def default_data():
 @pytest.fixture(scope="session")
 def project_template(tmp_path_factory, default_data):
     """A repository-shaped directory with what `mlops drift` reads; copied per test."""
-    from mlops.evaluate import compute_metrics
     from mlops.io import save_model, write_json, write_table
     from mlops.model import build_model
+    from mlops.pipeline.evaluate import compute_metrics
 
     root = tmp_path_factory.mktemp("project")
     train, test, schema = default_data

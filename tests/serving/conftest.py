@@ -50,8 +50,9 @@ def build_project(root, estimator=None, data=None, **serve) -> None:
 
     `data`: a frame with a `label` column (default: the synthetic dataset).
     """
-    from mlops import export, paths, prepare, train
+    from mlops import paths
     from mlops.io import save_model, write_json, write_table
+    from mlops.pipeline import export, prepare, train
 
     with contextlib.chdir(root):
         train_frame, test_frame, schema = prepare.prepare(make_dataset() if data is None else data, TARGET, 0.25, 0)

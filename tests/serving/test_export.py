@@ -38,7 +38,7 @@ def test_onnx_matches_sklearn_on_the_test_split(model_dir, test_frame, expected)
 
 
 def test_class_disagreements_on_a_tie_are_not_failures():
-    from mlops.export import class_disagreements
+    from mlops.pipeline.export import class_disagreements
 
     proba = [[0.5, 0.5], [0.9, 0.1], [0.5000001, 0.4999999], [0.3, 0.7]]
     sklearn_labels = ["a", "a", "a", "b"]
@@ -86,9 +86,10 @@ def test_every_estimator_passes_the_parity_gate_on_the_default_data(tmp_path, es
     """Large models too: a tree whose input went through float32 scaling could split the other way."""
     import contextlib
 
-    from mlops import export, paths, prepare, train
-    from mlops.ingest import load_bundled
+    from mlops import paths
     from mlops.io import save_model, write_json, write_table
+    from mlops.pipeline import export, prepare, train
+    from mlops.pipeline.ingest import load_bundled
 
     from .conftest import params
 

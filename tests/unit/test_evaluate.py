@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.evaluate import compute_metrics, curves, per_class
+from mlops.pipeline.evaluate import compute_metrics, curves, per_class
 
 METRICS = {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
 

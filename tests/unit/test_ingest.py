@@ -1,7 +1,7 @@
 import pytest
 
 from mlops.errors import MlopsError
-from mlops.ingest import load_source
+from mlops.pipeline.ingest import load_source
 
 
 def test_bundled_dataset_has_class_names_as_target():

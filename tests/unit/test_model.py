@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from mlops.errors import MlopsError
-from mlops.prepare import prepare
-from mlops.train import fit
+from mlops.pipeline.prepare import prepare
+from mlops.pipeline.train import fit
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from mlops.errors import MlopsError
-from mlops.prepare import clean, prepare
+from mlops.pipeline.prepare import clean, prepare
 from mlops.schema import MISSING_CATEGORY, Schema, infer_schema
 
 

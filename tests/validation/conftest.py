@@ -17,7 +17,7 @@ def clean_frame():
 
     import pandas as pd
 
-    from mlops.ingest import load_source
+    from mlops.pipeline.ingest import load_source
 
     buffer = io.StringIO()
     load_source("sklearn:breast_cancer", "target").to_csv(buffer, index=False)
@@ -36,6 +36,6 @@ def gx_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def gx_context(gx_root):
-    from mlops.expectations import open_context
+    from mlops.validation.expectations import open_context
 
     return open_context(gx_root)

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from mlops.expectations import infer_suite
 from mlops.schema import load_suite_schema, schema_from_suite
+from mlops.validation.expectations import infer_suite
 
 from .conftest import REPO
 

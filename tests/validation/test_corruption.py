@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlops.validate import failure_message, summary_markdown, validate_file
+from mlops.pipeline.validate import failure_message, summary_markdown, validate_file
 
 FEATURE = "mean radius"
 

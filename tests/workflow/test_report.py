@@ -182,7 +182,7 @@ def test_report_html_renders_in_headless_chromium(tmp_path):
 
 
 def test_onnx_single_row_latency_is_measured_through_the_service_runtime(tmp_path):
-    from mlops.ingest import load_bundled
+    from mlops.pipeline.ingest import load_bundled
     from tests.serving.conftest import build_project
 
     build_project(tmp_path, data=load_bundled("breast_cancer", "label"))  # column names with spaces, as exported

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops import smoke
 from mlops.cli import main
+from mlops.release import smoke
 from mlops.schema import Feature, Schema
 
 

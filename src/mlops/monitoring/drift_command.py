@@ -137,8 +137,8 @@ def live_metrics(current, labels_path: Path, schema, metric_names: list[str]):
     """Metrics of the current predictions against the labels supplied for them."""
     import numpy as np
 
-    from mlops.evaluate import compute_metrics
     from mlops.io import read_table
+    from mlops.pipeline.evaluate import compute_metrics
 
     labels = read_table(labels_path)
     if schema.target not in labels.columns:

@@ -12,7 +12,7 @@ import json
 
 from great_expectations.data_context.store import ValidationResultsStore
 
-from mlops.validate import plain
+from mlops.pipeline.validate import plain
 
 
 class PlainJsonValidationResultsStore(ValidationResultsStore):

@@ -245,7 +245,7 @@ def open_context(root: Path | str = "."):
         config.write_text(CONTEXT_CONFIG, encoding="utf-8")
         (config.parent / ".gitignore").write_text("uncommitted/\n", encoding="utf-8")
     context = gx.get_context(mode="file", project_root_dir=str(root))
-    from mlops.gx_results_store import store_plain_json
+    from mlops.validation.results_store import store_plain_json
 
     store_plain_json(context)
     return context

@@ -71,7 +71,7 @@ def validate_file(path: Path, root: Path | str = ".", context=None) -> dict[str,
 
 def validate_frame(frame, root: Path | str = ".") -> dict[str, Any]:
     """Run the checkpoint (validation + Data Docs) over `frame`; return the result as plain data."""
-    from mlops.expectations import open_context
+    from mlops.validation.expectations import open_context
 
     root = Path(root)
     if not (root / paths.SUITE).is_file():
@@ -84,7 +84,7 @@ def validate_frame(frame, root: Path | str = ".") -> dict[str, Any]:
 
 def run_suite(context, frame, build_docs: bool = True) -> dict[str, Any]:
     """One GX validation call over the whole frame: the checkpoint, or just its validation definition."""
-    from mlops.expectations import CHECKPOINT
+    from mlops.validation.expectations import CHECKPOINT
 
     batch = {"dataframe": frame}
     if build_docs:

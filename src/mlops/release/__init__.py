@@ -1,0 +1,1 @@
+"""Shipping a model: smoke-test a running service, promote a registry alias."""
