@@ -21,6 +21,7 @@ STAGES = {
     "prepare": "clean, derive the schema, split into train and test",
     "train": "fit the model and track it in MLflow",
     "evaluate": "score the model on the test split: metrics, plots, figures",
+    "crossval": "repeated k-fold cross-validation on all prepared rows: per-fold scores for the report's verdict",
     "export": "convert the model to ONNX, check it matches, write what the service needs",
 }
 

@@ -42,11 +42,21 @@ class MlflowParams(Section):
 
 
 class ReportParams(Section):
-    """The promotion rule the pull-request report judges against."""
+    """How the pull-request report compares this model with main's, and the rule of its verdict."""
 
     metric: str = Field(default="f1", description="a key of reports/metrics.json")
-    max_drop: float = Field(default=0.01, ge=0, description="how far the metric may fall below the baseline")
+    max_drop: float = Field(default=0.01, ge=0, description="worse: the interval lies below minus this")
+    min_effect: float = Field(default=0.0, ge=0, description="better: the interval lies above this")
+    level: float = Field(default=0.95, gt=0.5, lt=1, description="confidence level of every interval")
     fail_on_regression: bool = False
+    cv_folds: int = Field(default=5, ge=2, le=20)
+    cv_repeats: int = Field(default=2, ge=1, le=20)
+    cv_seed: int = Field(default=0, description="fixes the folds, apart from `seed`: a new model seed meets them")
+    cv_max_rows: int = Field(default=20_000, ge=100, description="more rows: a stratified subsample")
+    bootstrap: int = Field(default=2000, ge=200, le=100_000, description="resamples of the test-split intervals")
+    slice_min_rows: int = Field(default=30, ge=5, description="smallest slice judged")
+    slice_numeric_features: int = Field(default=3, ge=0, description="most important numeric features cut into bins")
+    slice_bins: int = Field(default=4, ge=2, le=20, description="quantile bins per numeric feature")
 
 
 class MonitorParams(Section):

@@ -37,6 +37,9 @@ PER_CLASS = REPORTS_DIR / "per_class.json"
 PLOTS_DIR = REPORTS_DIR / "plots"
 FIGURES_DIR = REPORTS_DIR / "figures"
 PREDICTIONS = Path("data/predictions/test.csv")
+CV_DIR = REPORTS_DIR / "cv"  # stage crossval: per-fold scores (committed) and out-of-fold predictions
+CV_SCORES = CV_DIR / "scores.json"
+CV_PREDICTIONS = CV_DIR / "predictions.parquet"
 
 # Outside the pipeline: contracted outputs of other stages that the report reads, and the report itself.
 DVC_LOCK = Path("dvc.lock")

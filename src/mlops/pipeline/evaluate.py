@@ -14,6 +14,15 @@ from mlops.config import Params
 from mlops.io import load_model, read_json, read_table, write_json, write_table
 from mlops.schema import Schema
 
+# Metrics where a smaller value is the better model; every other metric is better when larger.
+# The report, the verdict and drift checks read a metric's direction from here.
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
+
+
+def direction(metric: str) -> int:
+    """+1 when a larger value of the metric is better, -1 when a smaller one is."""
+    return -1 if metric in LOWER_IS_BETTER else 1
+
 
 def positive_class(classes: list[str]) -> str:
     """The class binary metrics are about: the second in sorted order (as in scikit-learn)."""
@@ -86,40 +95,25 @@ def feature_importance(model, features, y_true, seed: int):
 
 
 def draw_figures(confusion, roc, pr, importance, classes: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    from mlops.io import atomic_path
+    from mlops import figures
 
-    paths.FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-
-    def save(fig, name: str) -> None:
-        with atomic_path(paths.FIGURES_DIR / name) as tmp:
-            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-        plt.close(fig)
-
+    plt = figures.pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     ConfusionMatrixDisplay.from_predictions(confusion["actual"], confusion["predicted"], labels=classes, ax=ax)
     ax.set_title("Confusion matrix (test split)")
-    save(fig, "confusion_matrix.png")
+    figures.save(fig, paths.FIGURES_DIR / "confusion_matrix.png")
 
-    for frame, x, y, title, name in (
-        (roc, "fpr", "tpr", "ROC curve", "roc.png"),
-        (pr, "recall", "precision", "Precision-recall curve", "precision_recall.png"),
-    ):
-        fig, ax = plt.subplots(figsize=(5, 4))
-        ax.plot(frame[x], frame[y])
-        ax.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
-        save(fig, name)
+    for name, frame in (("roc", roc), ("precision_recall", pr)):
+        x, y = figures.CURVES[name][:2]
+        figures.curve(name, [(None, frame[x], frame[y], None)], paths.FIGURES_DIR / f"{name}.png")
 
     top = importance.head(20).iloc[::-1]
     fig, ax = plt.subplots(figsize=(6, max(3, 0.3 * len(top))))
     ax.barh(top["feature"], top["importance"])
     ax.set(xlabel="drop in accuracy when shuffled", title="Permutation feature importance")
-    save(fig, "feature_importance.png")
+    figures.save(fig, paths.FIGURES_DIR / "feature_importance.png")
 
 
 def main(params: Params) -> None:

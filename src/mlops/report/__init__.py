@@ -1,0 +1,69 @@
+"""`mlops report`: how this run's model compares with a baseline, as the pull-request comment.
+
+Writes reports/pr/report.md (the comment: renders on GitHub, charts as Mermaid, at most
+GitHub's size), report.html (the whole report, self-contained, figures inlined), PNGs,
+verdict.json and facts.json (model size, ONNX latency, rows; a later run reads it back
+when this run becomes its baseline).
+
+The baseline is, in order: `--baseline-dir DIR` (the artifact of main's last training run,
+laid out like the repository), else `--baseline REV` (what is committed at REV: metrics,
+cross-validation scores, plots, params, dvc.lock), else none ("no baseline yet").
+
+The package: `runs` reads runs, `statistics` measures, `judge` compares and gives the
+verdict, `markdown` writes the comment, `html` the page and its figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from mlops import paths
+from mlops.errors import MlopsError
+
+WATERMARK = "mlops-model-report"  # the CML watermark title: one comment per pull request
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--baseline", metavar="REV", help="compare with what is committed at REV (e.g. origin/main)")
+    parser.add_argument(
+        "--baseline-dir",
+        metavar="DIR",
+        type=Path,
+        action="append",
+        default=[],
+        help="compare with a run's files laid out like the repository (repeatable: the first that has metrics wins)",
+    )
+    parser.add_argument("--out", type=Path, default=paths.PR_REPORT_DIR, help="output folder (default: %(default)s)")
+    parser.add_argument("--params", default=str(paths.PARAMS), help="parameters file (default: %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mlops.config import load_params
+    from mlops.io import write_json, write_text
+    from mlops.report import html, judge, markdown, runs
+
+    settings = load_params(args.params).report
+    write_json(args.out / "facts.json", runs.measure_facts())
+    pr = runs.load_run(runs.dir_reader("."), "this PR", root=Path("."))
+    if pr is None:
+        raise MlopsError(f"{paths.METRICS} not found: run the pipeline first (make run)")
+    pr.facts = json.loads((args.out / "facts.json").read_text())
+    base, source = runs.load_baseline(args.baseline_dir, args.baseline)
+    comparison = judge.compare(pr, base, settings)
+    server, repo, run_id = (os.environ.get(f"GITHUB_{name}", "") for name in ("SERVER_URL", "REPOSITORY", "RUN_ID"))
+    context = {"baseline_source": source}
+    if server and repo and run_id:
+        context["run_url"] = f"{server}/{repo}/actions/runs/{run_id}"
+    pictures = html.draw(comparison, args.out)
+    pictures += [paths.FIGURES_DIR / f"{name}.png" for name in ("confusion_matrix", "feature_importance")]
+    write_text(args.out / "report.md", markdown.render(comparison, context))
+    write_text(args.out / "report.html", html.render(markdown.render(comparison, context, limit=None), pictures))
+    verdict = comparison.verdict
+    write_json(args.out / "verdict.json", {**judge.summary(verdict), "baseline": source})
+    print(f"report: {verdict.icon} {verdict.sentence} -> {args.out / 'report.md'}")
+    if verdict.status == "worse" and settings.fail_on_regression:
+        raise MlopsError(f"{verdict.sentence} (report.fail_on_regression is true in {args.params})")
+    return 0
