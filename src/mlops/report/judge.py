@@ -29,6 +29,7 @@ STATUS_WORDS = {
     "unchanged": "no detectable change",
     "none": "no baseline yet",
     "unknown": "no interval",
+    "invalid": "data validation failed",
 }
 
 
@@ -51,13 +52,13 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # better | worse | unchanged | none | unknown
+    status: str  # better | worse | unchanged | none (no baseline) | unknown (no interval) | invalid (bad data)
     sentence: str
     evidence: Evidence | None = None
 
     @property
     def icon(self) -> str:
-        return {"better": "✅", "worse": "❌", "unchanged": "⚪"}.get(self.status, "ℹ️")
+        return {"better": "✅", "worse": "❌", "invalid": "❌", "unchanged": "⚪"}.get(self.status, "ℹ️")
 
     @property
     def words(self) -> str:
@@ -272,6 +273,13 @@ def judge(pr: Run, base: Run | None, settings: ReportParams, evidence: Evidence 
     if metric not in pr.metrics:
         raise MlopsError(
             f"params.yaml report.metric '{metric}' is not in {paths.METRICS}; choose one of: {', '.join(pr.metrics)}"
+        )
+    if pr.validation and pr.validation["success"] is False:
+        rows = pr.facts.get("dataset_rows")
+        return Verdict(
+            "invalid",
+            f"data validation failed on {rows if rows is not None else 'the'} rows of {paths.RAW}: the pipeline "
+            "stops before training, so the scores below are the last good run's; fix the data or review the suite",
         )
     if base is None or metric not in base.metrics:
         return Verdict("none", f"no baseline yet: {metric} is {pr.metrics[metric]:.4f}, nothing to compare with")

@@ -64,9 +64,13 @@ def significance(metric: str, interval: Interval) -> str:
 def headline(comparison: Comparison) -> str:
     verdict, metric = comparison.verdict, comparison.settings.metric
     against = f" against {comparison.base.label}" if comparison.base else ""
+    if verdict.status == "invalid":
+        return f"## {verdict.icon} Model report: {verdict.words}"
     if verdict.status in ("none", "unknown"):
         return f"## {verdict.icon} Model report: {metric} {comparison.pr.metrics[metric]:.4f}, {verdict.words}{against}"
-    return f"## {verdict.icon} Model report: {verdict.words} in {metric}{against}"
+    worse = len(comparison.slices.worse) if comparison.slices else 0
+    caveat = f", but {worse} slice{'s' if worse > 1 else ''} got worse" if worse else ""
+    return f"## {verdict.icon} Model report: {verdict.words} in {metric}{against}{caveat}"
 
 
 def verdict_section(comparison: Comparison, context: dict[str, str]) -> str:

@@ -177,7 +177,7 @@ def score(metric: str, predictions: Predictions, weights: np.ndarray) -> np.ndar
         losses = _log_loss(predictions) if metric == "log_loss" else _brier_rows(predictions)
         return observed @ losses / observed.sum(axis=1)
     if metric == "roc_auc":
-        return np.array([_roc_auc(predictions, row) for row in observed])
+        return _roc_auc(predictions, observed)
     if metric not in LABEL_METRICS:
         raise ValueError(f"no interval for metric '{metric}'; known: {', '.join(sorted(SCORED))}")
     size = predictions.classes
@@ -245,24 +245,27 @@ def _brier_rows(predictions: Predictions) -> np.ndarray:
     return ((predictions.proba - truth) ** 2).sum(axis=1)
 
 
-def _roc_auc(predictions: Predictions, weights: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+def _roc_auc(predictions: Predictions, weights: np.ndarray) -> np.ndarray:
+    """Binary: the positive class's ROC AUC; multiclass: the macro average of one-vs-rest AUCs."""
+    if predictions.classes == 2:
+        return _weighted_auc(predictions.actual == 1, predictions.proba[:, 1], weights)
+    areas = [
+        _weighted_auc(predictions.actual == k, predictions.proba[:, k], weights) for k in range(predictions.classes)
+    ]
+    return np.mean(areas, axis=0)
 
-    keep = weights > 0
-    actual = predictions.actual[keep]
-    if len(np.unique(actual)) < 2:
-        return float("nan")
-    try:
-        if predictions.classes == 2:
-            return float(roc_auc_score(actual == 1, predictions.proba[keep, 1], sample_weight=weights[keep]))
-        return float(
-            roc_auc_score(
-                actual, predictions.proba[keep], multi_class="ovr", labels=range(predictions.classes),
-                sample_weight=weights[keep],
-            )
-        )  # fmt: skip
-    except ValueError:  # a class missing from this resample
-        return float("nan")
+
+def _weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The Mann-Whitney form of the ROC AUC under each row of weights; tied scores count one half."""
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    sorted_weights, is_positive = weights[:, order], positive[order]
+    positives = np.add.reduceat(sorted_weights * is_positive, starts, axis=1)
+    negatives = np.add.reduceat(sorted_weights * ~is_positive, starts, axis=1)
+    below = np.cumsum(negatives, axis=1) - negatives
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (positives * (below + negatives / 2)).sum(axis=1) / (positives.sum(axis=1) * negatives.sum(axis=1))
 
 
 def brier(predictions: Predictions) -> float:

@@ -1,0 +1,148 @@
+"""Synthetic pipeline runs for the report's tests: every file a run leaves, from made-up data.
+
+A run is a dataset (two numeric features and one categorical, `segment`, a binary label)
+and a "model" that gets each row right with a chosen probability per segment. From that
+come the test-split predictions, the metrics, the plots and the cross-validation files,
+through the pipeline's own functions (prepare's split, crossval's folds, evaluate's metrics).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mlops import paths
+from mlops.config import ReportParams
+from mlops.crossval import fold_plan, plan_id, row_keys
+from mlops.evaluate import compute_metrics, curves, per_class
+from mlops.io import write_json, write_table
+from mlops.prepare import prepare
+
+CLASSES = ["no", "yes"]
+SETTINGS = ReportParams(bootstrap=1000)
+
+
+def dataset(rows: int = 600, seed: int = 0, segments: dict[str, float] | None = None, extra_columns: int = 0):
+    """A binary dataset: `x1`, `x2` numeric, `segment` categorical (shares as given), target `label`."""
+    segments = segments or {"a": 0.45, "b": 0.45, "c": 0.10}
+    rng = np.random.default_rng(seed)
+    columns = {
+        "x1": rng.normal(0, 1, rows).round(4),
+        "x2": rng.normal(5, 2, rows).round(4),
+        "segment": rng.choice(list(segments), rows, p=list(segments.values())),
+    }
+    columns.update({f"extra_{index:04d}": rng.normal(0, 1, rows).round(3) for index in range(extra_columns)})
+    frame = pd.DataFrame(columns)
+    frame["label"] = np.where(frame["x1"] + rng.normal(0, 0.5, rows) > 0, "yes", "no")
+    return frame
+
+
+@dataclass
+class Model:
+    """Right with probability `accuracy`, or `by_segment[segment]` in those segments; `seed` its noise."""
+
+    accuracy: float
+    seed: int
+    by_segment: dict[str, float] = field(default_factory=dict)
+
+    def predict(self, frame: pd.DataFrame, salt: int = 0):
+        rng = np.random.default_rng([self.seed, salt])
+        chance = frame["segment"].map(self.by_segment).fillna(self.accuracy).to_numpy()
+        right = rng.random(len(frame)) < chance
+        actual = frame["label"].to_numpy()
+        predicted = np.where(right, actual, np.where(actual == "yes", "no", "yes"))
+        confidence = np.clip(0.5 + rng.beta(4, 2, len(frame)) / 2, 0.5, 0.995)
+        p_yes = np.where(predicted == "yes", confidence, 1 - confidence).round(6)
+        return predicted, np.column_stack([1 - p_yes, p_yes])
+
+
+def write_run(
+    root: Path,
+    data: pd.DataFrame,
+    model: Model,
+    params: dict,
+    commit: str,
+    validation: tuple[bool, str] = (True, "**Data validation passed**: 12 of 12 expectations met."),
+    settings: ReportParams = SETTINGS,
+) -> Path:
+    """Every file the report reads, as one pipeline run would leave them under `root`."""
+    train, test, schema = prepare(data, "label", params["prepare"]["test_size"], params["seed"])
+    write_table(train, root / paths.TRAIN)
+    write_table(test, root / paths.TEST)
+    schema.save(root / paths.SCHEMA)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    predicted, proba = model.predict(test)
+    truth, guess = test["label"], pd.Series(predicted)
+    write_json(root / paths.METRICS, compute_metrics(truth, guess, proba, CLASSES))
+    write_json(root / paths.PER_CLASS, per_class(truth, guess, CLASSES))
+    frame = pd.DataFrame(proba, columns=[f"proba_{label}" for label in CLASSES])
+    write_table(frame.assign(actual=truth, predicted=guess), root / paths.PREDICTIONS)
+    write_table(pd.DataFrame({"actual": truth, "predicted": guess}), root / paths.PLOTS_DIR / "confusion_matrix.csv")
+    roc, pr = curves(truth, proba, CLASSES)
+    write_table(roc, root / paths.PLOTS_DIR / "roc.csv")
+    write_table(pr, root / paths.PLOTS_DIR / "precision_recall.csv")
+    importance = [c for c in data.columns if c != "label"]
+    write_table(
+        pd.DataFrame({"feature": importance, "importance": np.linspace(0.3, 0.0, len(importance)).round(4)}),
+        root / paths.PLOTS_DIR / "feature_importance.csv",
+    )
+    write_crossval(root, pd.concat([train, test], ignore_index=True), model, settings)
+
+    digest = json.dumps(sorted(row_keys(data).tolist()))
+    md5 = __import__("hashlib").md5(digest.encode()).hexdigest()
+    lock = {"schema": "2.0", "stages": {"ingest": {"outs": [{"path": str(paths.RAW), "md5": md5}]}}}
+    (root / paths.DVC_LOCK).write_text(yaml.safe_dump(lock))
+    write_json(
+        root / paths.PR_REPORT_DIR / "facts.json",
+        {"commit": commit, "model_bytes": 2_400_000, "onnx_bytes": 610_000, "train_seconds": 0.42,
+         "train_rows": len(train), "test_rows": len(test), "dataset_rows": len(data), "model_version": "3",
+         "onnx_latency_ms_p50": 0.021, "onnx_latency_ms_p95": 0.034},
+    )  # fmt: skip
+    success, summary = validation
+    write_json(root / paths.VALIDATION_RESULT, {"success": success})
+    (root / paths.VALIDATION_SUMMARY).write_text(summary + "\n")
+    return root
+
+
+def write_crossval(root: Path, frame: pd.DataFrame, model: Model, settings: ReportParams) -> None:
+    """reports/cv/ as the crossval stage writes it, with the model's out-of-fold predictions."""
+    keys = row_keys(frame)
+    labels = frame["label"].to_numpy()
+    used, plan = fold_plan(keys, labels, settings.cv_folds, settings.cv_repeats, settings.cv_seed, settings.cv_max_rows)
+    metrics: dict[str, list[float]] = {}
+    blocks = []
+    for repeat, fold, _, test in plan:
+        part = frame.iloc[test]
+        predicted, proba = model.predict(part, salt=repeat * 100 + fold + 1)
+        for name, value in compute_metrics(part["label"], pd.Series(predicted), proba, CLASSES).items():
+            metrics.setdefault(name, []).append(value)
+        block = pd.DataFrame(proba, columns=[f"proba_{label}" for label in CLASSES])
+        blocks.append(
+            block.assign(key=keys[test], repeat=repeat, fold=fold, actual=part["label"].to_numpy(), predicted=predicted)
+        )
+    test_rows = len(used) // settings.cv_folds
+    write_table(pd.concat(blocks, ignore_index=True), root / paths.CV_PREDICTIONS)
+    write_json(
+        root / paths.CV_SCORES,
+        {"plan": plan_id(keys[used], settings.cv_folds, settings.cv_repeats, settings.cv_seed, settings.cv_max_rows),
+         "folds": settings.cv_folds, "repeats": settings.cv_repeats, "cv_seed": settings.cv_seed, "rows": len(used),
+         "rows_available": len(frame), "train_rows": len(used) - test_rows, "test_rows": test_rows,
+         "fits": len(plan), "seconds": 1.5, "metrics": metrics},
+    )  # fmt: skip
+
+
+def params(seed: int = 42, test_size: float = 0.2, **train) -> dict:
+    return {
+        "seed": seed,
+        "data": {"source": "data/source/synthetic.csv", "target": "label"},
+        "prepare": {"test_size": test_size},
+        "train": {"estimator": "random_forest", "hyperparameters": train or {"n_estimators": 100}},
+        "mlflow": {"experiment": "tests", "registered_model": "tests-model"},
+        "report": {"metric": "f1", "max_drop": 0.01, "fail_on_regression": False},
+    }
