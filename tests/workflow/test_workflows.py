@@ -158,13 +158,15 @@ def test_train_job_writes_the_report_uploads_it_and_fills_the_step_summary(pull_
     runner, train, _ = pull_request_run
     assert train.failed is None, f"{train.failed.name}:\n{train.failed.stdout}\n{train.failed.stderr}"
     report = (train.workspace / "reports/pr/report.md").read_text()
-    assert report.startswith("## ✅ Model report: f1")
+    assert re.match(r"## (✅|⚪|❌) Model report: (better|no detectable change|worse) in f1 against main@", report)
+    assert "over 5×2 paired folds of 569 rows" in report  # main's committed per-fold scores pair with the PR's
     assert "`train.hyperparameters.n_estimators` | 100 | 50 |" in report  # the param the PR changed
     assert "Baseline: main@" in report and "metrics committed on main" in report
     assert "xychart-beta" in report and "https://github.com/example/ml-template/actions/runs/4242" in report
     assert train.summary.strip() == report.strip()
     output = runner.artifacts / "pipeline-output"
-    for name in ("reports/metrics.json", "reports/pr/report.html", "models/model.skops", "params.yaml"):
+    carried = ("reports/cv/scores.json", "reports/cv/predictions.parquet", "data/predictions/test.csv")  # a baseline's
+    for name in ("reports/metrics.json", "reports/pr/report.html", "models/model.skops", "params.yaml", *carried):
         assert (output / name).is_file(), name
     assert (runner.artifacts / "pr-report" / "pr-number").read_text().strip() == "7"
 

@@ -264,7 +264,7 @@ def calibration(predictions: Predictions) -> Calibration:
 
 def signed(value: float, digits: int = 3) -> str:
     """+0.013 / −0.010 (a real minus sign, as in print)."""
-    text = f"{value:+.{digits}f}"
+    text = f"{value + 0.0 if round(value, digits) else 0.0:+.{digits}f}"  # no "−0.000"
     return text.replace("-", "−")
 
 
