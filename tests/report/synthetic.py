@@ -18,10 +18,10 @@ import yaml
 
 from mlops import paths
 from mlops.config import ReportParams
-from mlops.crossval import fold_plan, plan_id, row_keys
-from mlops.evaluate import compute_metrics, curves, per_class
 from mlops.io import write_json, write_table
-from mlops.prepare import prepare
+from mlops.pipeline.crossval import fold_plan, plan_id, row_keys
+from mlops.pipeline.evaluate import compute_metrics, curves, per_class
+from mlops.pipeline.prepare import prepare
 
 CLASSES = ["no", "yes"]
 SETTINGS = ReportParams(bootstrap=1000)

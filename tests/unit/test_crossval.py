@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from mlops.config import Params
-from mlops.crossval import cross_validate, fold_plan, plan_id, row_keys
 from mlops.errors import MlopsError
-from mlops.prepare import prepare
+from mlops.pipeline.crossval import cross_validate, fold_plan, plan_id, row_keys
+from mlops.pipeline.prepare import prepare
 from tests.unit.conftest import MINIMAL_PARAMS
 
 

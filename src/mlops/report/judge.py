@@ -18,7 +18,7 @@ import numpy as np
 from mlops import paths
 from mlops.config import ReportParams
 from mlops.errors import MlopsError
-from mlops.evaluate import direction
+from mlops.pipeline.evaluate import direction
 from mlops.report import statistics
 from mlops.report.runs import Run
 from mlops.report.statistics import Interval, Predictions
@@ -392,7 +392,7 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     elif pr.cv["plan"] != base.cv["plan"]:
         slices_missing = "the runs cross-validated different rows or folds, so their rows cannot be paired"
     else:
-        from mlops.crossval import row_keys
+        from mlops.pipeline.crossval import row_keys
 
         prepared = pd.concat([pr.table(paths.TRAIN), pr.table(paths.TEST)], ignore_index=True)
         prepared = prepared.assign(key=row_keys(prepared))

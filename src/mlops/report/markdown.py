@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from mlops.evaluate import direction
+from mlops.pipeline.evaluate import direction
 from mlops.report.judge import Comparison, signed
 from mlops.report.runs import Run, short
 from mlops.report.statistics import Interval

@@ -128,7 +128,7 @@ def dataset_md5(dvc_lock: str | None) -> str | None:
 
 def test_predictions(run: Run):
     """The run's test-split predictions with each row's key (`key`), or None when they are not at hand."""
-    from mlops.crossval import row_keys
+    from mlops.pipeline.crossval import row_keys
 
     predictions, test = run.table(paths.PREDICTIONS), run.table(paths.TEST)
     if predictions is None or test is None or len(predictions) != len(test):

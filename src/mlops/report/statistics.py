@@ -2,7 +2,7 @@
 
 Pure functions of numpy arrays (scipy for the distributions); no files, no rendering.
 Every difference is this run minus the baseline, in the metric's own units; whether a
-larger value is better is the metric's direction (`mlops.evaluate.direction`), applied by
+larger value is better is the metric's direction (`mlops.pipeline.evaluate.direction`), applied by
 the caller when it judges.
 
 - `corrected_t`: paired cross-validation scores, with Nadeau and Bengio's correction for

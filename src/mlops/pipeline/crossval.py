@@ -71,8 +71,8 @@ def cross_validate(frame, schema: Schema, params: Params):
     import numpy as np
     import pandas as pd
 
-    from mlops.evaluate import compute_metrics
-    from mlops.train import fit
+    from mlops.pipeline.evaluate import compute_metrics
+    from mlops.pipeline.train import fit
 
     settings = params.report
     keys = row_keys(frame)
