@@ -143,7 +143,7 @@ def as_predictions(frame, classes: list[str], rows=None) -> Predictions:
 def compare_test(new, old, classes: list[str], metrics: list[str], settings: ReportParams) -> TestComparison:
     """Bootstrap intervals of each metric's difference on the test split; McNemar's test when paired.
 
-    `new`, `old`: test predictions with each row's `key` (runs.test_predictions).
+    `new`, `old`: test predictions with each row's `key` (runs.holdout_predictions).
     """
     paired = len(new) == len(old) and np.array_equal(np.sort(new["key"]), np.sort(old["key"]))
     if paired:
@@ -169,7 +169,7 @@ def compare_test(new, old, classes: list[str], metrics: list[str], settings: Rep
     return result
 
 
-def test_evidence(metric: str, test: TestComparison) -> Evidence | None:
+def holdout_evidence(metric: str, test: TestComparison) -> Evidence | None:
     if metric not in test.intervals:
         return None
     kind = "paired" if test.paired else "unpaired"
@@ -353,13 +353,13 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     """Every comparison the report shows; the verdict from the strongest evidence at hand."""
     import pandas as pd
 
-    from mlops.report.runs import test_predictions
+    from mlops.report.runs import holdout_predictions
     from mlops.schema import Schema
 
     schema_path = pr.root / paths.SCHEMA if pr.root else None
     schema = Schema.load(schema_path) if schema_path and schema_path.is_file() else None
     classes = schema.classes if schema else list(pr.per_class)
-    pr_test = test_predictions(pr)
+    pr_test = holdout_predictions(pr)
     calibrations = {}
     if pr_test is not None:
         calibrations["this PR"] = calibration(as_predictions(pr_test, classes))
@@ -372,7 +372,7 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
         if evidence:
             cv_by_metric[name] = evidence
 
-    base_test = test_predictions(base)
+    base_test = holdout_predictions(base)
     test, test_missing = None, ""
     if pr_test is None:
         test_missing = "this run has no per-row test predictions (data/predictions/test.csv)"
@@ -389,7 +389,7 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     pr_oof, base_oof = pr.table(paths.CV_PREDICTIONS), base.table(paths.CV_PREDICTIONS)
     if pr_oof is None or base_oof is None or schema is None:
         slices_missing = "both runs' out-of-fold predictions (reports/cv/predictions.parquet) are needed"
-    elif pr.cv["plan"] != base.cv["plan"]:
+    elif not (pr.cv and base.cv) or pr.cv["plan"] != base.cv["plan"]:
         slices_missing = "the runs cross-validated different rows or folds, so their rows cannot be paired"
     else:
         from mlops.pipeline.crossval import row_keys
@@ -399,7 +399,7 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
         numeric = important_numeric(pr, schema.numeric, settings.slice_numeric_features)
         slices = compare_slices(pr_oof, base_oof, prepared, numeric, schema.categorical, classes, settings)
 
-    evidence = cv_by_metric.get(settings.metric) or (test_evidence(settings.metric, test) if test else None)
+    evidence = cv_by_metric.get(settings.metric) or (holdout_evidence(settings.metric, test) if test else None)
     return Comparison(
         pr, base, settings, judge(pr, base, settings, evidence), cv_by_metric, test, test_missing,
         slices, slices_missing, calibrations,

@@ -126,7 +126,7 @@ def dataset_md5(dvc_lock: str | None) -> str | None:
     return None
 
 
-def test_predictions(run: Run):
+def holdout_predictions(run: Run):
     """The run's test-split predictions with each row's key (`key`), or None when they are not at hand."""
     from mlops.pipeline.crossval import row_keys
 
