@@ -71,6 +71,33 @@ def env_of(container: dict) -> dict[str, str]:
     return {item["name"]: item["value"] for item in container.get("env", []) if "value" in item}
 
 
+def assert_locked_down(pod: dict) -> None:
+    """A pod spec's security settings: unprivileged, read-only root, writes only to emptyDirs."""
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert all(set(volume) == {"name", "emptyDir"} for volume in volumes.values()), "only emptyDir volumes"
+    for container in pod["containers"]:
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["readOnlyRootFilesystem"] is True
+        assert security.get("privileged", False) is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        assert "add" not in security["capabilities"]
+        resources = container["resources"]
+        assert {"cpu", "memory"} <= set(resources["requests"]) and {"cpu", "memory"} <= set(resources["limits"])
+        # Every directory the service writes to is a mounted emptyDir.
+        mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+        env = env_of(container)
+        written = {"PROMETHEUS_MULTIPROC_DIR", "TMPDIR"} | ({"MLOPS_PREDICTION_LOG_DIR"} & set(env))
+        for variable in sorted(written):
+            assert variable in env, f"{variable} is unset: the service would write to the read-only root"
+            assert env[variable] in mounts, f"{variable}={env[variable]} is not on a writable volume"
+            assert mounts[env[variable]] in volumes
+
+
 @pytest.fixture(scope="session")
 def service_app(tmp_path_factory):
     """The prediction service's Flask app around a small synthetic model."""

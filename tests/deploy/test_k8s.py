@@ -12,6 +12,7 @@ from tests.deploy.conftest import (
     IMAGE,
     K8S,
     OVERLAYS,
+    assert_locked_down,
     by_kind,
     env_of,
     gunicorn_binds,
@@ -100,27 +101,7 @@ def test_pods_run_unprivileged_on_a_read_only_root_without_a_token(overlay):
     assert one(documents, "ServiceAccount")["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == one(documents, "ServiceAccount")["metadata"]["name"]
     assert pod["automountServiceAccountToken"] is False
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] > 0
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
-    volumes = {volume["name"]: volume for volume in pod["volumes"]}
-    assert all(set(volume) == {"name", "emptyDir"} for volume in volumes.values()), "only emptyDir volumes"
-    for container in pod["containers"]:
-        security = container["securityContext"]
-        assert security["allowPrivilegeEscalation"] is False
-        assert security["readOnlyRootFilesystem"] is True
-        assert security.get("privileged", False) is False
-        assert security["capabilities"]["drop"] == ["ALL"]
-        assert "add" not in security["capabilities"]
-        resources = container["resources"]
-        assert {"cpu", "memory"} <= set(resources["requests"]) and {"cpu", "memory"} <= set(resources["limits"])
-        # Every directory the service writes to is a mounted emptyDir.
-        mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
-        env = env_of(container)
-        for variable in ("PROMETHEUS_MULTIPROC_DIR", "MLOPS_PREDICTION_LOG_DIR", "TMPDIR"):
-            assert env[variable] in mounts, f"{variable}={env[variable]} is not on a writable volume"
-            assert mounts[env[variable]] in volumes
+    assert_locked_down(pod)
     namespace = one(documents, "Namespace")["metadata"]["labels"]
     assert namespace["pod-security.kubernetes.io/enforce"] == "restricted"
 
