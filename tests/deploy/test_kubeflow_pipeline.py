@@ -118,8 +118,11 @@ def test_kfp_gives_the_metrics_and_predictions_dvc_gave(project, kfp_outputs):
     pd.testing.assert_frame_equal(
         pd.read_csv(reports / "data/predictions/test.csv"), pd.read_csv(root / "data/predictions/test.csv")
     )
-    logged = json.loads(artifact(pipeline_root, "evaluate", "metrics").read_text())
-    assert logged == {name: value for name, value in dvc_metrics.items() if isinstance(value, (int, float))}
+    (task_outputs,) = pipeline_root.glob("*/evaluate/executor_output.json")
+    (metrics,) = json.loads(task_outputs.read_text())["artifacts"]["metrics"]["artifacts"]
+    assert metrics["metadata"] == {
+        name: value for name, value in dvc_metrics.items() if isinstance(value, (int, float))
+    }
 
 
 @pytest.mark.slow
@@ -132,4 +135,5 @@ def test_kfp_exports_the_model_the_service_loads(project, kfp_outputs):
     metadata, predictor = runtime.load(models)
     assert runtime.self_test(metadata, predictor) is None
     dvc_metadata = json.loads((root / "models/metadata.json").read_text())
-    assert metadata["classes"] == dvc_metadata["classes"] and metadata["features"] == dvc_metadata["features"]
+    assert metadata["classes"] == dvc_metadata["classes"] and metadata["schema"] == dvc_metadata["schema"]
+    assert metadata["metrics"] == dvc_metadata["metrics"]
