@@ -79,6 +79,7 @@ lock: venv ## Re-pin requirements*.txt from requirements*.in
 	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements-serve.txt requirements-serve.in
 	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements.txt requirements.in
 	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements-dev.txt requirements-dev.in
+	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements-kserve.txt requirements-kserve.in
 
 mlflow-ui: venv ## Browse runs and registered models at http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -141,10 +141,15 @@ def post(url: str, body: bytes, timeout: float = 30) -> tuple[int, dict]:
         return exc.code, {"error": exc.read().decode(errors="replace")[:500]}
 
 
-def start(server: Server, log_path: Path) -> subprocess.Popen:
+def pinned(command: list[str], cpus: str | None) -> list[str]:
+    """The command run only on these CPUs (taskset's list, e.g. "0"), or as it is."""
+    return ["taskset", "--cpu-list", cpus, *command] if cpus else command
+
+
+def start(server: Server, log_path: Path, cpus: str | None = None) -> subprocess.Popen:
     with open(log_path, "wb") as log:
         return subprocess.Popen(
-            server.command,
+            pinned(server.command, cpus),
             cwd=ROOT,
             env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **server.env},
             stdout=log,
@@ -194,13 +199,29 @@ def wait_until_correct(url: str, body: bytes, expected: list[str], process: subp
         raise SystemExit(f"bench: error: {url} answered {status} with wrong predictions: {str(answer)[:300]}")
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) the live processes of a process group have used so far.
+
+    Divided by the requests served, it is what one request costs the server whatever else
+    the machine runs: the throughput one core gives, free of other load on the cores.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # fields after the command: state, ppid, pgrp, ...
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def run_wrk(url: str, body_path: Path, seconds: int, connections: int, threads: int) -> dict:
+def run_wrk(url: str, body_path: Path, seconds: int, connections: int, threads: int, cpus: str | None = None) -> dict:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
-    command += ["-s", str(HERE / "post.lua"), url]
+    command = pinned([*command, "-s", str(HERE / "post.lua"), url], cpus)
     result = subprocess.run(
         command, env={**os.environ, "BENCH_BODY": str(body_path)}, capture_output=True, text=True, timeout=seconds + 60
     )
@@ -228,13 +249,17 @@ def bench_server(server: Server, port: int, cases: dict[int, list[dict]], expect
         bodies[rows] = tmp / f"{server.key}-{rows}.json"
         bodies[rows].write_text(json.dumps(server.body(records)))
     print(f"bench: {server.title}: starting", file=sys.stderr, flush=True)
-    process = start(server, log_path)
+    process = start(server, log_path, args.server_cpus)
     results = {}
     try:
         for rows, body_path in bodies.items():
             wait_until_correct(url, body_path.read_bytes(), expected[rows], process, log_path)
-            run_wrk(url, body_path, args.warmup, args.connections, args.threads)
-            results[rows] = run_wrk(url, body_path, args.duration, args.connections, args.threads)
+            run_wrk(url, body_path, args.warmup, args.connections, args.threads, args.load_cpus)
+            cpu_before = group_cpu_seconds(process.pid)
+            results[rows] = run_wrk(url, body_path, args.duration, args.connections, args.threads, args.load_cpus)
+            cpu_ms = (group_cpu_seconds(process.pid) - cpu_before) * 1000 / max(results[rows]["requests"], 1)
+            results[rows]["cpu_ms_per_request"] = round(cpu_ms, 4)
+            results[rows]["req_s_per_core"] = round(1000 / cpu_ms, 1) if cpu_ms else None
             results[rows]["rows_s"] = results[rows]["req_s"] * rows
             print(f"bench: {server.title}, {rows} row(s)/request: {json.dumps(results[rows])}", file=sys.stderr)
     finally:
@@ -315,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="worker processes of every server")
     parser.add_argument("--batch", type=int, default=1000, help="rows per request in the batch case (0: skip)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--server-cpus", help="run the servers only on these CPUs (taskset list, e.g. 0: one pod's one-core request)"
+    )
+    parser.add_argument("--load-cpus", help="run wrk only on these CPUs (e.g. 1: apart from the server)")
     args = parser.parse_args(argv)
 
     keys = [key.strip() for key in args.servers.split(",") if key.strip()]
@@ -363,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{args.workers} workers per server, wrk {args.threads} thread(s) x {args.connections} connections, "
           f"{args.duration} s per case after {args.warmup} s warm-up; ratios to (b) mlflow models serve.")  # fmt: skip
+    if args.server_cpus:
+        print(f"servers on CPU(s) {args.server_cpus}, wrk on CPU(s) {args.load_cpus or 'any'}")
     print(f"model: {model}")
     for line in targets(results):
         print(line)

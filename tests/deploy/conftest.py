@@ -1,0 +1,120 @@
+"""What the deployment files are checked against: the service as the code defines it.
+
+Routes come from the Flask app's url_map (built around a small synthetic model), the port
+from the gunicorn config evaluated in the container's environment (the image's ENV plus
+the manifest's env), so the checks follow the service wherever it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+
+K8S = REPO_ROOT / "deploy" / "k8s"
+OVERLAYS = sorted(path.name for path in (K8S / "overlays").iterdir() if path.is_dir())
+# A well-formed digest: rendering never pulls the image.
+IMAGE = "ghcr.io/example-org/example-model@sha256:" + "0123456789abcdef" * 4
+
+
+def render(overlay: str, image: str = IMAGE) -> list[dict]:
+    result = subprocess.run([K8S / "render", overlay, image], capture_output=True, text=True, check=True)
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+def by_kind(documents: list[dict], kind: str) -> list[dict]:
+    return [document for document in documents if document["kind"] == kind]
+
+
+def one(documents: list[dict], kind: str) -> dict:
+    (found,) = by_kind(documents, kind)
+    return found
+
+
+def image_env(dockerfile: Path = REPO_ROOT / "Dockerfile") -> dict[str, str]:
+    """The ENV of the Dockerfile's last stage (PATH left out: it refers to the base image's)."""
+    lines = dockerfile.read_text().replace("\\\n", " ").splitlines()
+    last_stage = max(i for i, line in enumerate(lines) if line.upper().startswith("FROM "))
+    env = {}
+    for line in lines[last_stage:]:
+        if line.upper().startswith("ENV "):
+            for pair in shlex.split(line[4:]):
+                name, _, value = pair.partition("=")
+                env[name] = value
+    env.pop("PATH", None)
+    return env
+
+
+def gunicorn_binds(container_env: dict[str, str]) -> list[tuple[str, int]]:
+    """Where gunicorn listens in a container with this environment (host, port) pairs."""
+    env = {"PATH": os.environ["PATH"], **image_env(), **container_env}
+    code = "import json, mlops.serving.gunicorn_conf as c; print(json.dumps(c.bind))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    binds = json.loads(out)
+    binds = [binds] if isinstance(binds, str) else binds
+    pairs = []
+    for bind in binds:
+        host, _, port = bind.rpartition(":")
+        pairs.append((host.strip("[]"), int(port)))
+    return pairs
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {item["name"]: item["value"] for item in container.get("env", []) if "value" in item}
+
+
+def assert_locked_down(pod: dict) -> None:
+    """A pod spec's security settings: unprivileged, read-only root, writes only to emptyDirs."""
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert all(set(volume) == {"name", "emptyDir"} for volume in volumes.values()), "only emptyDir volumes"
+    for container in pod["containers"]:
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["readOnlyRootFilesystem"] is True
+        assert security.get("privileged", False) is False
+        assert security["capabilities"]["drop"] == ["ALL"]
+        assert "add" not in security["capabilities"]
+        resources = container["resources"]
+        assert {"cpu", "memory"} <= set(resources["requests"]) and {"cpu", "memory"} <= set(resources["limits"])
+        # Every directory the service writes to is a mounted emptyDir.
+        mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+        env = env_of(container)
+        written = {"PROMETHEUS_MULTIPROC_DIR", "TMPDIR"} | ({"MLOPS_PREDICTION_LOG_DIR"} & set(env))
+        for variable in sorted(written):
+            assert variable in env, f"{variable} is unset: the service would write to the read-only root"
+            assert env[variable] in mounts, f"{variable}={env[variable]} is not on a writable volume"
+            assert mounts[env[variable]] in volumes
+
+
+@pytest.fixture(scope="session")
+def service_app(tmp_path_factory):
+    """The prediction service's Flask app around a small synthetic model."""
+    from mlops.serving.app import create_app
+    from tests.serving.conftest import build_project
+
+    root = tmp_path_factory.mktemp("deploy-project")
+    build_project(root)
+    return create_app(root / "models")
+
+
+def route_matches(app, path: str, method: str) -> bool:
+    """True when the app has a route answering `method path`."""
+    from werkzeug.exceptions import HTTPException
+
+    try:
+        app.url_map.bind("localhost").match(path, method=method)
+    except HTTPException:
+        return False
+    return True

@@ -1,0 +1,171 @@
+""".gitlab-ci.yml run by gitlab-ci-local (npm) in shell mode, on a repository of synthetic data.
+
+Network-bound steps run against STAND-INS, as in the GitHub workflow tests: `cml` records the
+merge-request note it would post (tests/workflow/runner.py's CML recorder), `docker` records
+the build, login and pushes it would do; `make venv` finds a ready .venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT, copy_repository, env_for
+from tests.serving.conftest import TARGET, make_dataset
+from tests.workflow.runner import CML_RECORDER, Runner
+
+pytestmark = pytest.mark.slow
+
+GITLAB_CI_LOCAL = "gitlab-ci-local@4.65.1"  # the newest that runs on Node 20
+TOOLS_DIR = REPO_ROOT / ".cache" / "gitlab-ci-local"
+
+DOCKER_STAND_IN = """#!/usr/bin/env bash
+# STAND-IN for docker (no engine, no registry here): records each call, reads a login's password.
+n=$(find "$DOCKER_RECORD" -name "*.json" | wc -l)
+stdin=""
+if [ "$1" = login ]; then stdin=$(cat); fi
+python3 -c 'import json, sys; print(json.dumps({"args": sys.argv[2:], "stdin": sys.argv[1]}))' "$stdin" "$@" \
+  > "$DOCKER_RECORD/$n.json"
+"""
+
+
+@pytest.fixture(scope="module")
+def gitlab_ci_local() -> Path:
+    binary = TOOLS_DIR / "node_modules" / ".bin" / "gitlab-ci-local"
+    if not binary.exists():
+        TOOLS_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(TOOLS_DIR), "--no-audit", "--no-fund", "--silent", GITLAB_CI_LOCAL],
+            check=True,
+            timeout=600,
+        )
+    return binary
+
+
+def git(root: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args]
+    return subprocess.run(command, cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory) -> Path:
+    """A bare origin whose main holds a project on synthetic data, with its pipeline's results."""
+    root = copy_repository(tmp_path_factory.mktemp("gitlab-project"))
+    frame = make_dataset(rows=240, seed=5).select_dtypes(exclude=["object", "string"])
+    frame[TARGET] = make_dataset(rows=240, seed=5)[TARGET]
+    frame.to_csv(root / "data/source/synthetic.csv", index=False)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params.update(
+        seed=1,
+        data={"source": "data/source/synthetic.csv", "target": TARGET},
+        train={"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}},
+    )
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = env_for(root)
+    for command in (["mlops", "ingest"], ["mlops", "expectations", "infer"], ["dvc", "repro"]):
+        done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "synthetic project")
+    bare = tmp_path_factory.mktemp("origin") / "project.git"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(root), str(bare)], check=True)
+    return bare, root / ".dvc" / "cache"
+
+
+def pipeline(gitlab_ci_local, origin, tmp_path, branch: str, variables: dict[str, str], change=None):
+    """Clone origin at a new `branch` (committing `change` there), run the pipeline; records.
+
+    The clone starts with the DVC cache of main's run, as a CI cache restores it."""
+    origin, dvc_cache = origin
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "--quiet", str(origin), str(work)], check=True)
+    shutil.copytree(dvc_cache, work / ".dvc" / "cache")
+    if branch != "main":
+        git(work, "checkout", "-q", "-b", branch)
+    if change:
+        change(work)
+        git(work, "commit", "-qam", "change")
+    Runner.stand_in_venv(work)
+    tools, cml_record, docker_record = tmp_path / "tools", tmp_path / "cml", tmp_path / "docker"
+    for folder in (tools, cml_record, docker_record):
+        folder.mkdir()
+    (tools / "cml").write_text(CML_RECORDER.replace("PYTHON", sys.executable, 1))
+    (tools / "docker").write_text(DOCKER_STAND_IN)
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
+        "CML_RECORD_DIR": str(cml_record),
+        "DOCKER_RECORD": str(docker_record),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+    }
+    command = [str(gitlab_ci_local), "--force-shell-executor", "--no-color"]
+    command += ["--variable", "CI_DEFAULT_BRANCH=main", "--variable", "REPO_TOKEN=stand-in-token"]
+    for name, value in variables.items():
+        command += ["--variable", f"{name}={value}"]
+    result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
+    calls = sorted(cml_record.glob("call-*.json"))
+    docker = [json.loads(path.read_text()) for path in sorted(docker_record.glob("*.json"), key=lambda p: int(p.stem))]
+    return work, result, [json.loads(path.read_text()) for path in calls], docker
+
+
+def more_trees(work: Path) -> None:
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["train"]["hyperparameters"]["n_estimators"] = 20
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_a_merge_request_validates_trains_and_gets_one_note_with_the_report(gitlab_ci_local, origin, tmp_path):
+    variables = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "3"}
+    variables["CI_PROJECT_URL"] = "https://gitlab.example/group/project"
+    work, result, calls, docker = pipeline(gitlab_ci_local, origin, tmp_path, "more-trees", variables, more_trees)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-6000:]
+    passed = {line.split()[-1] for line in log.splitlines() if line.strip().startswith("PASS")}
+    assert passed == {"validate", "train", "report"}, log[-3000:]
+    assert docker == [], "a merge request publishes nothing"
+    (call,) = calls
+    assert call["command"] == "update"
+    assert call["options"]["driver"] == "gitlab"
+    assert call["options"]["target"] == "pr/3"
+    assert call["options"]["repo"] == variables["CI_PROJECT_URL"]
+    assert call["options"]["watermark-title"] == "mlops-model-report"
+    posted = (tmp_path / "cml" / "comment-0.md").read_text()
+    assert posted == (work / "reports/pr/report.md").read_text()
+    assert "n_estimators" in posted  # the report names the parameter the request changed
+
+
+def test_the_default_branch_pushes_the_image_to_the_gitlab_registry(gitlab_ci_local, origin, tmp_path):
+    variables = {
+        "CI_PIPELINE_SOURCE": "push",
+        "CI_COMMIT_BRANCH": "main",
+        "CI_REGISTRY": "registry.gitlab.example",
+        "CI_REGISTRY_IMAGE": "registry.gitlab.example/group/project",
+        "CI_REGISTRY_USER": "gitlab-ci-token",
+        "CI_REGISTRY_PASSWORD": "stand-in-password",
+    }
+    work, result, calls, docker = pipeline(gitlab_ci_local, origin, tmp_path, "main", variables)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
+    log = result.stdout + result.stderr
+    assert {line.split()[-1] for line in log.splitlines() if line.strip().startswith("PASS")} == {
+        "validate",
+        "train",
+        "publish",
+    }
+    assert calls == [], "no merge request, no note"
+    sha = git(work, "rev-parse", "HEAD")
+    image = variables["CI_REGISTRY_IMAGE"]
+    assert docker[0]["args"] == ["build", "--tag", f"{image}:{sha}", "--tag", f"{image}:latest", "."]
+    assert docker[1]["args"][0] == "login" and docker[1]["stdin"] == "stand-in-password"
+    assert docker[1]["args"][-1] == variables["CI_REGISTRY"]
+    assert [call["args"] for call in docker[2:]] == [["push", f"{image}:{sha}"], ["push", f"{image}:latest"]]
+    # the build context holds the model the train job produced
+    assert (work / "models/model.onnx").is_file() and (work / "models/metadata.json").is_file()

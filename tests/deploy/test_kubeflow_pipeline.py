@@ -1,0 +1,139 @@
+"""The Kubeflow pipeline (pipelines/): compiled, and run with KFP's local runner to the same
+results as `dvc repro` on the same synthetic data and seed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT, copy_repository, env_for
+from tests.serving.conftest import TARGET, make_dataset
+
+STAGES = ["ingest", "validate", "prepare", "train", "evaluate", "export"]
+
+
+def compiled_pipeline(path) -> dict:
+    code = f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); from pipelines.pipeline import compile_pipeline; "
+    subprocess.run(
+        [sys.executable, "-c", code + f"compile_pipeline(__import__('pathlib').Path({str(path)!r}))"], check=True
+    )
+    return yaml.safe_load(path.read_text())
+
+
+def test_the_committed_ir_is_what_the_pipeline_compiles_to(tmp_path):
+    fresh = compiled_pipeline(tmp_path / "pipeline.yaml")
+    committed = yaml.safe_load((REPO_ROOT / "pipelines/pipeline.yaml").read_text())
+    assert fresh == committed, "pipelines/pipeline.yaml is stale: run `python pipelines/pipeline.py` and commit it"
+
+
+def test_the_ir_has_the_six_stages_in_the_dvc_order():
+    spec = yaml.safe_load((REPO_ROOT / "pipelines/pipeline.yaml").read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    dvc_stages = list(yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"])
+    assert sorted(tasks) == sorted(dvc_stages) == sorted(STAGES)
+    # Each task waits for the stages whose files it reads (as dvc.yaml's deps say).
+    upstream = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
+    assert upstream["validate"] == {"ingest"}
+    assert upstream["prepare"] == {"ingest", "validate"}
+    assert upstream["train"] == {"ingest", "prepare"}
+    assert upstream["evaluate"] == {"prepare", "train"}
+    assert upstream["export"] == {"prepare", "train", "evaluate"}
+    for name in STAGES:  # every step runs the project's stage code, not a copy of it
+        executor = spec["deploymentSpec"]["executors"][f"exec-{name}"]["container"]
+        assert f'run_stage("{name}"' in executor["command"][-1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the repository on synthetic data: its suite inferred, then `dvc repro`."""
+    root = copy_repository(tmp_path_factory.mktemp("kfp-project"))
+    env = env_for(root)
+    # Numeric features only: an inferred suite fails its own data's text columns on their type
+    # (pandas 3's `str` dtype against expect_column_values_to_be_in_type_list).
+    frame = make_dataset(rows=300, seed=3).select_dtypes(exclude=["object", "string"])
+    frame[TARGET] = make_dataset(rows=300, seed=3)[TARGET]
+    frame.to_csv(root / "data/source/synthetic.csv", index=False)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params.update(
+        seed=7,
+        data={"source": "data/source/synthetic.csv", "target": TARGET},
+        prepare={"test_size": 0.25},
+        train={"estimator": "random_forest", "hyperparameters": {"n_estimators": 15}},
+    )
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def run(*command):
+        result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
+
+    run("mlops", "ingest")
+    run("mlops", "expectations", "infer")
+    run("dvc", "repro")
+    return root, params
+
+
+@pytest.fixture(scope="module")
+def kfp_outputs(project, tmp_path_factory):
+    """Run the pipeline with kfp.local, each step a subprocess of this interpreter."""
+    root, params = project
+    pipeline_root = tmp_path_factory.mktemp("kfp-root")
+    code = (
+        "import json, sys; from kfp import local; "
+        f"sys.path.insert(0, {str(REPO_ROOT)!r}); from pipelines.pipeline import training_pipeline; "
+        f"local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root={str(pipeline_root)!r}); "
+        f"training_pipeline(params=sys.argv[1], project_dir={str(root)!r})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(params)], cwd=root, capture_output=True, text=True, timeout=1200
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return pipeline_root, result.stdout
+
+
+def artifact(pipeline_root, task: str, name: str):
+    (found,) = pipeline_root.glob(f"*/{task}/{name}")
+    return found
+
+
+@pytest.mark.slow
+def test_every_stage_ran_in_kfp(kfp_outputs):
+    pipeline_root, log = kfp_outputs
+    for stage in STAGES:
+        assert any(path.is_dir() for path in pipeline_root.glob(f"*/{stage}")), f"{stage} left no outputs"
+    assert "SUCCESS" in log
+
+
+@pytest.mark.slow
+def test_kfp_gives_the_metrics_and_predictions_dvc_gave(project, kfp_outputs):
+    root, _ = project
+    pipeline_root, _ = kfp_outputs
+    reports = artifact(pipeline_root, "evaluate", "reports")
+    dvc_metrics = json.loads((root / "reports/metrics.json").read_text())
+    assert json.loads((reports / "reports/metrics.json").read_text()) == dvc_metrics
+    pd.testing.assert_frame_equal(
+        pd.read_csv(reports / "data/predictions/test.csv"), pd.read_csv(root / "data/predictions/test.csv")
+    )
+    (task_outputs,) = pipeline_root.glob("*/evaluate/executor_output.json")
+    (metrics,) = json.loads(task_outputs.read_text())["artifacts"]["metrics"]["artifacts"]
+    assert metrics["metadata"] == {
+        name: value for name, value in dvc_metrics.items() if isinstance(value, (int, float))
+    }
+
+
+@pytest.mark.slow
+def test_kfp_exports_the_model_the_service_loads(project, kfp_outputs):
+    from mlops.serving import runtime
+
+    root, _ = project
+    pipeline_root, _ = kfp_outputs
+    models = artifact(pipeline_root, "export", "serving_model") / "models"
+    metadata, predictor = runtime.load(models)
+    assert runtime.self_test(metadata, predictor) is None
+    dvc_metadata = json.loads((root / "models/metadata.json").read_text())
+    assert metadata["classes"] == dvc_metadata["classes"] and metadata["schema"] == dvc_metadata["schema"]
+    assert metadata["metrics"] == dvc_metadata["metrics"]
