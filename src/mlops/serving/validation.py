@@ -101,6 +101,7 @@ class Validator:
         missing = metadata.get("missing_category", "")
         reject = metadata.get("unknown_categories", "reject") == "reject"
         self.columns: list[str] = [f["name"] for f in features]
+        self.numeric: list[bool] = [f["kind"] == "numeric" for f in features]
         self.column_set = frozenset(self.columns)
         self.position = {name: index for index, name in enumerate(self.columns)}
         self.converters = [
@@ -195,13 +196,35 @@ class Validator:
         rows = [[row[i] for i in order] if type(row) is list and len(row) == len(order) else row for row in data]
         return self.instances(rows, "dataframe_split.data")
 
-    def columnar(self, columns: Any, field: str) -> dict[str, list]:
-        """The MLflow tensor-style form: {column: [value per row], ...}."""
+    def from_columns(self, columns: Any, field: str) -> dict[str, list]:
+        """The column-oriented form: {column: [value per row], ...}, each column checked as a whole."""
+        if type(columns) is not dict:
+            raise RequestError(400, "invalid_request", f"{field} must be an object {{column: [value per row]}}")
         problem = self.column_problem(0, columns)
         if problem["missing"] or problem["unknown"]:
+            del problem["row"]
             raise RequestError(400, "invalid_columns", f"{field}: {problem['problem']}", problem)
-        lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
+        lengths = {len(v) if type(v) is list else -1 for v in columns.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise RequestError(400, "invalid_request", f"{field}: each column must be a list, all of the same length")
         count = lengths.pop()
-        return self.instances([[columns[name][i] for name in self.columns] for i in range(count)], field)
+        self.check_count(count)
+        out: dict[str, list] = {}
+        problems: list[dict[str, Any]] = []
+        for name, convert in zip(self.columns, self.converters, strict=True):
+            values = columns[name]
+            try:
+                out[name] = [convert(value) for value in values]
+            except Invalid:  # the slow path, only for a bad request: find every bad row of this column
+                for index, value in enumerate(values):
+                    try:
+                        convert(value)
+                    except Invalid as exc:
+                        problems.append({"row": index, "column": name, "problem": str(exc)})
+                        if len(problems) >= MAX_PROBLEMS:
+                            break
+            if len(problems) >= MAX_PROBLEMS:
+                break
+        if problems:
+            raise self.invalid(problems, count)
+        return out
