@@ -69,6 +69,22 @@ def build_project(root, estimator=None, data=None, **serve) -> None:
         export.export(params(**serve))
 
 
+def make_numeric_dataset(rows: int = 200, seed: int = 1) -> pd.DataFrame:
+    """Numeric columns only (one with missing values), two classes: a model the [N, F] tensor form fits."""
+    rng = np.random.default_rng(seed)
+    length, width = rng.normal(5, 1, rows), rng.normal(2, 0.5, rows)
+    label = np.where(length + 2 * width + rng.normal(0, 0.3, rows) > 9, "yes", "no")
+    width[rng.random(rows) < 0.05] = np.nan
+    return pd.DataFrame({"length": length, "width": width, TARGET: label})
+
+
+@pytest.fixture(scope="session")
+def numeric_model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("numeric-project")
+    build_project(root, data=make_numeric_dataset())
+    return root / "models"
+
+
 @pytest.fixture(scope="session")
 def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")

@@ -12,7 +12,7 @@ from mlops.serving.responses import json_response, read_json_body
 from mlops.serving.service import PredictionService
 from mlops.serving.validation import RequestError
 
-ERROR_PREFIX = "/v1/"  # errors under this path are {"error": "..."}
+ERROR_PREFIX = "/v1/models"  # errors under this path are {"error": "..."} (Vertex routes may sit under /v1/)
 
 
 def check_name(service: PredictionService, name: str) -> None:
