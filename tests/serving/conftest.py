@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.conftest import free_port
 
 TARGET = "label"
 
@@ -146,3 +153,73 @@ def make_app(model_dir, monkeypatch):
 @pytest.fixture
 def client(make_app):
     return make_app().test_client()
+
+
+class Server:
+    """The service under gunicorn on a free loopback port, given in `port_variable` (PORT, AIP_HTTP_PORT, ...).
+
+    `entrypoint`: start it as the image does, `python -m mlops.serving serve`.
+    """
+
+    def __init__(self, model_dir, workdir, workers: int = 2, port_variable="PORT", entrypoint=False, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.stdout, self.stderr = workdir / "stdout.log", workdir / "stderr.log"
+        environment = {
+            **os.environ, "MLOPS_MODEL_DIR": str(model_dir), "WEB_CONCURRENCY": str(workers),
+            "MLOPS_GRACEFUL_TIMEOUT": "10", **env, port_variable: str(self.port),
+        }  # fmt: skip
+        for name in ("PROMETHEUS_MULTIPROC_DIR", "AIP_HTTP_PORT", "SAGEMAKER_BIND_TO_PORT", "PORT"):
+            if name != port_variable and name not in env:
+                environment.pop(name, None)
+        command = (
+            ["-m", "mlops.serving", "serve"]
+            if entrypoint
+            else ["-m", "gunicorn", "-c", "python:mlops.serving.gunicorn_conf"]
+        )
+        with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, *command], cwd=workdir, env=environment, stdout=out, stderr=err,
+            )  # fmt: skip
+
+    def wait_ready(self, seconds: float = 30, path: str = "/ready") -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited {self.process.returncode}: {self.stderr.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"not ready after {seconds}s: {self.stderr.read_text()}")
+
+    def workers(self) -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return sorted(int(pid) for pid in found.split())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def serve(model_dir, tmp_path):
+    servers = []
+
+    def start(directory=None, ready=True, **kwargs):
+        server = Server(directory or model_dir, tmp_path, **kwargs)
+        servers.append(server)
+        if ready:
+            server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

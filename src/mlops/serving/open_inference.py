@@ -9,7 +9,8 @@
 Inputs: one per column, named as the column, shape [N] or [N, 1] (numeric columns FP32,
 FP64 or an integer type; categorical columns BYTES, BOOL or an integer type), or, when
 every column is numeric, one [N, F] tensor of any name with the columns in schema order.
-`data` is flat (row-major) or nested as the shape says; null is a missing value. Outputs:
+`data` is flat (row-major) or nested as the shape says; null is a missing value, and so is
+NaN in a float tensor (tritonclient writes a missing float as NaN). Outputs:
 `label` (BYTES, [N]) and `probabilities` (FP32, [N, classes], in the order /v2/models/<name>
 lists under parameters.classes). Errors are {"error": "..."}. Binary tensor data (the
 binary-data extension) is refused with a 400: send tensors as JSON.
@@ -40,7 +41,8 @@ VALUE_TYPES = {
     "BYTES": (str, type(None)),
 }
 OUTPUTS = ("label", "probabilities")
-REQUEST_KEYS = {"id", "parameters", "inputs", "outputs"}
+# "model_name": KServe's client sends it in the body too (the protocol has it in the URL only).
+REQUEST_KEYS = {"id", "parameters", "inputs", "outputs", "model_name"}
 INPUT_KEYS = {"name", "shape", "datatype", "parameters", "data"}
 
 
@@ -103,6 +105,8 @@ def check_values(values: list, datatype: str, where: str) -> list:
         raise bad(f"{where}: value {index} ({str(values[index])[:40]!r}) does not fit datatype {datatype}")
     if datatype == "BOOL":
         return [None if value is None else str(value) for value in values]
+    if datatype in FLOATS and any(value != value for value in values):
+        return [None if value != value else value for value in values]  # NaN: tritonclient's missing value
     return values
 
 
@@ -132,6 +136,8 @@ def decode(body: Any, service: PredictionService) -> tuple[dict[str, list], list
     unknown = sorted(str(key) for key in body if key not in REQUEST_KEYS)
     if unknown:
         raise bad(f"unknown field(s) {unknown}; a request has id, parameters, inputs, outputs")
+    if "model_name" in body and body["model_name"] != service.name:
+        raise bad(f"model_name {body['model_name']!r} is not the model in the URL, {service.name!r}")
     if "id" in body and type(body["id"]) is not str:
         raise bad("id must be a string")
     if "parameters" in body and type(body["parameters"]) is not dict:
