@@ -151,6 +151,10 @@ def test_tritonclient_v2(serve, records, expected):
             label.decode() if isinstance(label, bytes) else label for label in result.as_numpy("label")
         ] == expected[0]
         assert np.abs(result.as_numpy("probabilities") - expected[1]).max() < 1e-5
+        unnamed = client.infer(MODEL, inputs)  # names no outputs: asks for binary ones, reads the JSON answer
+        assert [
+            label.decode() if isinstance(label, bytes) else label for label in unnamed.as_numpy("label")
+        ] == expected[0]
         with pytest.raises(triton.InferenceServerException, match="no model 'nope'"):
             client.infer("nope", inputs, outputs=outputs)
     finally:

@@ -249,6 +249,12 @@ def test_vertex_routes_come_from_the_environment(make_app, records, expected):
     assert post(client, predict, {"rows": []}).status_code == 400
 
 
+def test_a_vertex_route_the_service_has_keeps_its_meaning(make_app, records):
+    client = make_app(AIP_HEALTH_ROUTE="/ready", AIP_PREDICT_ROUTE="/predict").test_client()
+    assert client.get("/ready").get_json()["status"] == "ready"
+    assert "probabilities" in post(client, "/predict", {"instances": records[:1]}).get_json()
+
+
 def test_a_vertex_route_that_is_not_a_path_stops_the_start(make_app):
     from mlops.serving.runtime import StartupError
 
