@@ -8,25 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops.serving.validation import FLOAT32_MAX
-
 JSON = "application/json"
-
-
-def column_schema(feature: dict[str, Any], reject_unknown: bool) -> dict[str, Any]:
-    if feature["kind"] == "numeric":
-        low, high = feature.get("minimum"), feature.get("maximum")
-        seen = f"; seen in training: {low} to {high}" if low is not None and high is not None else ""
-        return {
-            "type": ["number", "null"],
-            "minimum": -FLOAT32_MAX,
-            "maximum": FLOAT32_MAX,
-            "description": f"numeric; null when missing{seen}",
-        }
-    categories = feature.get("categories", [])
-    if reject_unknown:
-        return {"enum": [*categories, "", None], "description": 'categorical; null or "" when missing'}
-    return {"type": ["string", "null"], "description": f"categorical; known: {categories}; null when missing"}
 
 
 def error_response(description: str) -> dict[str, Any]:
@@ -39,9 +21,7 @@ def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def document(service, app) -> dict[str, Any]:
     metadata, max_rows = service.metadata, service.max_rows
-    features = metadata["schema"]["features"]
-    reject = metadata.get("unknown_categories", "reject") == "reject"
-    columns = {f["name"]: column_schema(f, reject) for f in features}
+    columns = service.validator.contract  # the schemas the validator checks requests with
     names = list(columns)
     classes = metadata["classes"]
     record = {

@@ -8,6 +8,7 @@ it turns its request into validated columns with `service.validator`, calls
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from mlops.serving.metrics import Metrics
 from mlops.serving.runtime import StartupError
 from mlops.serving.validation import RequestError, Validator
 
+log = logging.getLogger("mlops.serving")
 DEFAULT_MODEL_DIR = "models"
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -67,6 +69,8 @@ class PredictionService:
         self.version = str(self.metadata["version"])
         self.classes = list(self.metadata["classes"])
         self.problem = runtime.self_test(self.metadata, self.predictor)  # None when ready
+        expected = self.validator.expected
+        self.watch = RangeWatch(expected, self.validator.missing) if expected else None
         self.metrics = Metrics(str(self.metadata["name"]), self.version)
         self.prediction_log = PredictionLog.from_env()  # None unless MLOPS_PREDICTION_LOG_DIR is set
 
@@ -81,9 +85,51 @@ class PredictionService:
     def predict(self, columns: dict[str, list]) -> Prediction:
         """Predict validated columns ({column: [value per row]}, from `self.validator`)."""
         self.check_ready()
+        if self.watch is not None:
+            unexpected = self.watch(columns)
+            if unexpected:
+                self.metrics.count_out_of_range(unexpected)
+                log.warning("values outside what training saw (predicted anyway): %s", format_counts(unexpected))
         labels, probabilities = self.predictor.predict(columns)
         self.metrics.count_predictions(labels)
         probabilities = np.asarray(probabilities, dtype=np.float64).round(6).tolist()
         if self.prediction_log is not None:
             self.prediction_log.record(as_rows(columns), labels, probabilities, self.version)
         return Prediction(labels, probabilities)
+
+
+class RangeWatch:
+    """Counts values training never had (serve.out_of_range: accept): below the minimum, above the maximum, missing."""
+
+    def __init__(self, expected: dict[str, dict], missing: str):
+        numeric = {name: bounds for name, bounds in expected.items() if "minimum" in bounds}
+        self.names = list(numeric)
+        nan = float("nan")  # no bound: every comparison with NaN is False
+        self.low = np.array([nan if b["minimum"] is None else b["minimum"] for b in numeric.values()])[:, None]
+        self.high = np.array([nan if b["maximum"] is None else b["maximum"] for b in numeric.values()])[:, None]
+        self.not_nullable = np.array([not b["nullable"] for b in numeric.values()], dtype=bool)
+        self.categorical = [name for name, bounds in expected.items() if "minimum" not in bounds]
+        self.missing = missing
+
+    def __call__(self, columns: dict[str, list]) -> dict[tuple[str, str], int]:
+        """{(column, "below_minimum" | "above_maximum" | "missing"): count}, nonzero counts only."""
+        counts: dict[tuple[str, str], int] = {}
+        if self.names:
+            block = np.array([columns[name] for name in self.names], dtype=np.float64)  # (columns, rows)
+            found = {
+                "below_minimum": np.count_nonzero(block < self.low, axis=1),
+                "above_maximum": np.count_nonzero(block > self.high, axis=1),
+                "missing": np.count_nonzero(np.isnan(block), axis=1) * self.not_nullable,
+            }
+            for problem, per_column in found.items():
+                for index in np.flatnonzero(per_column):
+                    counts[(self.names[index], problem)] = int(per_column[index])
+        for name in self.categorical:
+            count = sum(1 for value in columns[name] if value == self.missing)
+            if count:
+                counts[(name, "missing")] = count
+        return counts
+
+
+def format_counts(counts: dict[tuple[str, str], int]) -> str:
+    return ", ".join(f"{column} {problem.replace('_', ' ')}: {count}" for (column, problem), count in counts.items())
