@@ -102,28 +102,28 @@ class RangeWatch:
     """Counts values training never had (serve.out_of_range: accept): below the minimum, above the maximum, missing."""
 
     def __init__(self, expected: dict[str, dict], missing: str):
-        numeric = {name: bounds for name, bounds in expected.items() if "minimum" in bounds}
-        self.names = list(numeric)
-        nan = float("nan")  # no bound: every comparison with NaN is False
-        self.low = np.array([nan if b["minimum"] is None else b["minimum"] for b in numeric.values()])[:, None]
-        self.high = np.array([nan if b["maximum"] is None else b["maximum"] for b in numeric.values()])[:, None]
-        self.not_nullable = np.array([not b["nullable"] for b in numeric.values()], dtype=bool)
+        self.numeric = [
+            (name, bounds["minimum"], bounds["maximum"], bounds["nullable"])
+            for name, bounds in expected.items()
+            if "minimum" in bounds
+        ]
         self.categorical = [name for name, bounds in expected.items() if "minimum" not in bounds]
         self.missing = missing
 
     def __call__(self, columns: dict[str, list]) -> dict[tuple[str, str], int]:
         """{(column, "below_minimum" | "above_maximum" | "missing"): count}, nonzero counts only."""
         counts: dict[tuple[str, str], int] = {}
-        if self.names:
-            block = np.array([columns[name] for name in self.names], dtype=np.float64)  # (columns, rows)
+        for name, low, high, nullable in self.numeric:
+            values = columns[name]
+            total = sum(values)  # NaN (a missing value) if any is; validated values are finite
+            if total == total and (low is None or min(values) >= low) and (high is None or max(values) <= high):
+                continue  # the common case, at the speed of three built-in passes
             found = {
-                "below_minimum": np.count_nonzero(block < self.low, axis=1),
-                "above_maximum": np.count_nonzero(block > self.high, axis=1),
-                "missing": np.count_nonzero(np.isnan(block), axis=1) * self.not_nullable,
+                "below_minimum": sum(1 for v in values if v < low) if low is not None else 0,
+                "above_maximum": sum(1 for v in values if v > high) if high is not None else 0,
+                "missing": sum(1 for v in values if v != v) if not nullable else 0,
             }
-            for problem, per_column in found.items():
-                for index in np.flatnonzero(per_column):
-                    counts[(self.names[index], problem)] = int(per_column[index])
+            counts.update({(name, problem): count for problem, count in found.items() if count})
         for name in self.categorical:
             count = sum(1 for value in columns[name] if value == self.missing)
             if count:
