@@ -10,7 +10,7 @@ Configuration comes from the environment (see docs/serving.md):
   AIP_HEALTH_ROUTE, AIP_PREDICT_ROUTE   Vertex AI's routes, when Vertex sets them
 
 Every error is JSON with a 4xx status (503 while the model is not ready):
-{"error": {"code", "message", "details"}}, or {"error": "message"} under /v1/ and /v2 as
+{"error": {"code", "message", "details"}}, or {"error": "message"} under /v1/models and /v2 as
 KServe and the Open Inference Protocol say. A bug becomes a logged traceback and a bare
 500, never a traceback in the response.
 """

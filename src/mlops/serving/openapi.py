@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops.serving import open_inference
+
 JSON = "application/json"
 
 
@@ -234,8 +236,6 @@ def plain_error(description: str) -> dict[str, Any]:
 
 def platform_paths(service, app, instances, classes, bad_request) -> dict[str, Any]:
     """KServe V1, Open Inference Protocol V2 and Vertex AI routes."""
-    from mlops.serving import open_inference
-
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": [service.name]}}
     version = {
         "name": "version",
