@@ -182,7 +182,7 @@ class Server:
                 [sys.executable, *command], cwd=workdir, env=environment, stdout=out, stderr=err,
             )  # fmt: skip
 
-    def wait_ready(self, seconds: float = 30, path: str = "/ready") -> None:
+    def wait_ready(self, seconds: float = 90, path: str = "/ready") -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
