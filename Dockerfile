@@ -1,6 +1,6 @@
 # The prediction service with the model of the last pipeline run (docs/container.md).
 #   make image                      # runs `make run` first if models/ is empty
-#   docker run --rm -p 8000:8000 mlops-template-serving
+#   docker run --rm -p 8080:8080 mlops-template-serving         # also: IMAGE serve (SageMaker)
 # The build context is the repository; .dockerignore lets in only what is copied below.
 
 ARG BASE_IMAGE=python:3.11-slim
@@ -47,7 +47,8 @@ LABEL org.opencontainers.image.title="mlops-template-serving" \
       org.opencontainers.image.source="${SOURCE_URL}" \
       org.opencontainers.image.revision="${GIT_COMMIT}" \
       org.opencontainers.image.version="${MODEL_VERSION}" \
-      org.opencontainers.image.created="${CREATED}"
+      org.opencontainers.image.created="${CREATED}" \
+      com.amazonaws.sagemaker.capabilities.accept-bind-to-port="true"
 
 RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin app
 
@@ -60,14 +61,17 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 \
-    PORT=8000 \
     MLOPS_MODEL_DIR=/app/models
 
 USER 10001:10001
-EXPOSE 8000
+# The port: AIP_HTTP_PORT (Vertex AI), SAGEMAKER_BIND_TO_PORT or PORT when the platform sets
+# one, else 8080 (mlops/serving/ports.py). The image sets none of them.
+EXPOSE 8080
 # No curl in a slim image: the check is a few lines of the Python that is there anyway.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; from mlops.serving.ports import listen_port; urllib.request.urlopen(f'http://127.0.0.1:{listen_port(os.environ)}/health', timeout=4)"]
 
-# gunicorn is PID 1: it gets SIGTERM from `docker stop` and lets in-flight requests finish.
-CMD ["gunicorn", "--config", "python:mlops.serving.gunicorn_conf"]
+# `IMAGE serve` (as SageMaker starts it) or `IMAGE`: the entrypoint execs gunicorn, which is
+# then PID 1, gets SIGTERM from `docker stop` and lets in-flight requests finish.
+ENTRYPOINT ["python", "-m", "mlops.serving"]
+CMD ["serve"]

@@ -32,7 +32,7 @@ run: venv ## Run the whole pipeline (DVC reruns only what changed) and print the
 	dvc repro
 	@echo; dvc metrics show
 
-serve: venv ## Serve the last pipeline run's model on 127.0.0.1:8000 (PORT overrides; docs/serving.md)
+serve: venv ## Serve the last pipeline run's model on 127.0.0.1:8080 (PORT overrides; docs/serving.md)
 	gunicorn -c python:mlops.serving.gunicorn_conf
 
 # The serving image: Docker where a Docker engine answers, else podman (set up by podman_env.py).
@@ -99,7 +99,7 @@ monitor-up: venv ## Start service + Prometheus + Grafana + MLflow (deploy/compos
 	mlops alert-rules
 	mkdir -p data/production/logs reports/drift
 	$(MONITOR_STACK) up -d --build
-	@echo "service http://127.0.0.1:8000  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  mlflow http://127.0.0.1:5000"
+	@echo "service http://127.0.0.1:8080  prometheus http://127.0.0.1:9090  grafana http://127.0.0.1:3000  mlflow http://127.0.0.1:5000"
 
 monitor-down: ## Stop the monitoring stack (its data volumes are kept; add -v to drop them)
 	$(MONITOR_STACK) down

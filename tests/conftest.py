@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mlops.cli import TELEMETRY_OFF
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+KSERVE_REQUIREMENTS = REPO_ROOT / "requirements-kserve.txt"
 
 # The tests never send telemetry, whoever runs them, and find the project's commands
 # (mlops, dvc) in the interpreter's own environment even when it is not activated.
@@ -46,3 +49,30 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def kserve_python() -> str:
+    """A Python with requirements-kserve.txt installed, in a virtualenv of its own under .cache/
+    (kserve cannot share .venv: it pins pandas<3). Made once, reused while the pins are unchanged."""
+    venv = REPO_ROOT / ".cache" / "kserve-venv"
+    python = venv / "bin" / "python"
+    stamp = venv / ".requirements"
+    wanted = KSERVE_REQUIREMENTS.read_text()
+    if not (python.exists() and stamp.exists() and stamp.read_text() == wanted):
+        uv = shutil.which("uv")
+        if uv:
+            commands = [
+                [uv, "venv", "-q", "--allow-existing", "-p", sys.executable, str(venv)],
+                [uv, "pip", "install", "-q", "--python", str(python), "-r", str(KSERVE_REQUIREMENTS)],
+            ]
+        else:
+            commands = [
+                [sys.executable, "-m", "venv", str(venv)],
+                [str(python), "-m", "pip", "install", "-q", "-r", str(KSERVE_REQUIREMENTS)],
+            ]
+        for command in commands:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+            assert result.returncode == 0, f"could not install the kserve package: {result.stderr[-2000:]}"
+        stamp.write_text(wanted)
+    return str(python)

@@ -3,7 +3,9 @@
 One server at a time on 127.0.0.1, each with the same number of worker processes, driven
 by wrk at the same concurrency after a warm-up, first with single-row requests, then with
 batches of rows:
-  (a) service   this project's service (gunicorn + Flask + onnxruntime, validation and metrics on)
+  (a) service   this project's service (gunicorn + Flask + onnxruntime, validation and metrics on);
+      v2, csv   the same service through the Open Inference Protocol (POST /v2/models/<name>/infer,
+                one input per column) and SageMaker's CSV (POST /invocations, text/csv)
   (b) mlflow    `mlflow models serve` on the version the pipeline registered (--env-manager local)
   (c) naive     Flask + gunicorn, the scikit-learn pipeline loaded with joblib, pandas per request
   (d) bare      Flask + gunicorn around the ONNX session: no validation, no metrics (a ceiling)
@@ -49,7 +51,9 @@ class Server:
     command: list[str]
     env: dict[str, str]
     path: str
-    body: Callable[[list[dict]], dict]
+    body: Callable[[list[dict]], dict | str]
+    content_type: str = "application/json"
+    labels: Callable[[dict], list] = lambda answer: answer.get("predictions", [])
 
 
 def free_port() -> int:
@@ -66,20 +70,26 @@ def servers(port: int, workers: int, model_dir: Path, joblib_path: Path) -> dict
     flask_app = [str(BIN / "gunicorn"), "--workers", str(workers), "--bind", bind, "--chdir", str(HERE)]
     mlflow_serve = [str(BIN / "mlflow"), "models", "serve", "--env-manager", "local", "--host", "127.0.0.1"]
     instances = lambda rows: {"instances": rows}  # noqa: E731
+    service = [str(BIN / "gunicorn"), "--config", "python:mlops.serving.gunicorn_conf"]
+    service_env = {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "MLOPS_MODEL_DIR": str(model_dir),
+    }
+    name = json.loads((model_dir / "metadata.json").read_text())["name"]
     return {
-        "service": Server(
-            "service",
-            "(a) this service",
-            [str(BIN / "gunicorn"), "--config", "python:mlops.serving.gunicorn_conf"],
-            {
-                "HOST": "127.0.0.1",
-                "PORT": str(port),
-                "WEB_CONCURRENCY": str(workers),
-                "MLOPS_MODEL_DIR": str(model_dir),
-            },
-            "/predict",
-            instances,
+        "service": Server("service", "(a) this service", service, service_env, "/predict", instances),
+        "v2": Server(
+            "v2",
+            "(a) V2 /infer",
+            service,
+            service_env,
+            f"/v2/models/{name}/infer",
+            lambda rows: {"inputs": v2_inputs(rows, model_dir)},
+            labels=lambda answer: answer.get("outputs", [{}])[0].get("data", []),
         ),
+        "csv": Server("csv", "(a) CSV /invocations", service, service_env, "/invocations", csv_body, "text/csv"),
         "mlflow": Server(
             "mlflow",
             "(b) mlflow models serve",
@@ -107,6 +117,25 @@ def servers(port: int, workers: int, model_dir: Path, joblib_path: Path) -> dict
     }
 
 
+def v2_inputs(rows: list[dict], model_dir: Path) -> list[dict]:
+    """One Open Inference Protocol input per column, as a V2 client sends them."""
+    features = json.loads((model_dir / "metadata.json").read_text())["schema"]["features"]
+    return [
+        {
+            "name": f["name"],
+            "shape": [len(rows)],
+            "datatype": "FP64" if f["kind"] == "numeric" else "BYTES",
+            "data": [row[f["name"]] for row in rows],
+        }
+        for f in features
+    ]
+
+
+def csv_body(rows: list[dict]) -> str:
+    """Rows as SageMaker Batch Transform sends them: no header, schema order, empty for missing."""
+    return "".join(",".join("" if value is None else repr(value) for value in row.values()) + "\n" for row in rows)
+
+
 def test_rows(root: Path) -> tuple[list[dict], list[str]]:
     """The test split as JSON records (missing values as null) and the pipeline's predictions for them."""
     import pandas as pd
@@ -132,8 +161,8 @@ def make_joblib_model(root: Path, directory: Path) -> Path:
     return path
 
 
-def post(url: str, body: bytes, timeout: float = 30) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+def post(url: str, body: bytes, timeout: float = 30, content_type: str = "application/json") -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
@@ -181,20 +210,20 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_until_correct(url: str, body: bytes, expected: list[str], process: subprocess.Popen, log_path: Path) -> None:
+def wait_until_correct(server: Server, url: str, body: bytes, expected: list[str], process, log_path: Path) -> None:
     """Wait for the first answer; it must hold the pipeline's predictions."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
             raise SystemExit(f"bench: error: {url} exited with status {process.returncode}:\n{tail(log_path)}")
         try:
-            status, answer = post(url, body, timeout=10)
+            status, answer = post(url, body, timeout=10, content_type=server.content_type)
             break
         except OSError:
             if time.monotonic() > deadline:
                 raise SystemExit(f"bench: error: {url} did not answer in {START_TIMEOUT}s:\n{tail(log_path)}") from None
             time.sleep(0.5)
-    got = [str(label) for label in answer.get("predictions", [])]
+    got = [str(label) for label in server.labels(answer)]
     if status != 200 or got != expected:
         raise SystemExit(f"bench: error: {url} answered {status} with wrong predictions: {str(answer)[:300]}")
 
@@ -219,11 +248,17 @@ def tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def run_wrk(url: str, body_path: Path, seconds: int, connections: int, threads: int, cpus: str | None = None) -> dict:
+def run_wrk(
+    url: str, body_path: Path, seconds: int, connections: int, threads: int, content_type: str, cpus: str | None = None
+) -> dict:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
     command = pinned([*command, "-s", str(HERE / "post.lua"), url], cpus)
     result = subprocess.run(
-        command, env={**os.environ, "BENCH_BODY": str(body_path)}, capture_output=True, text=True, timeout=seconds + 60
+        command,
+        env={**os.environ, "BENCH_BODY": str(body_path), "BENCH_CONTENT_TYPE": content_type},
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if result.returncode != 0 or line is None:
@@ -246,17 +281,20 @@ def bench_server(server: Server, port: int, cases: dict[int, list[dict]], expect
     log_path = tmp / f"{server.key}.log"
     bodies = {}
     for rows, records in cases.items():
-        bodies[rows] = tmp / f"{server.key}-{rows}.json"
-        bodies[rows].write_text(json.dumps(server.body(records)))
+        bodies[rows] = tmp / f"{server.key}-{rows}.body"
+        body = server.body(records)
+        bodies[rows].write_text(body if isinstance(body, str) else json.dumps(body))
     print(f"bench: {server.title}: starting", file=sys.stderr, flush=True)
     process = start(server, log_path, args.server_cpus)
     results = {}
     try:
         for rows, body_path in bodies.items():
-            wait_until_correct(url, body_path.read_bytes(), expected[rows], process, log_path)
-            run_wrk(url, body_path, args.warmup, args.connections, args.threads, args.load_cpus)
+            wait_until_correct(server, url, body_path.read_bytes(), expected[rows], process, log_path)
+            run_wrk(url, body_path, args.warmup, args.connections, args.threads, server.content_type, args.load_cpus)
             cpu_before = group_cpu_seconds(process.pid)
-            results[rows] = run_wrk(url, body_path, args.duration, args.connections, args.threads, args.load_cpus)
+            results[rows] = run_wrk(
+                url, body_path, args.duration, args.connections, args.threads, server.content_type, args.load_cpus
+            )
             cpu_ms = (group_cpu_seconds(process.pid) - cpu_before) * 1000 / max(results[rows]["requests"], 1)
             results[rows]["cpu_ms_per_request"] = round(cpu_ms, 4)
             results[rows]["req_s_per_core"] = round(1000 / cpu_ms, 1) if cpu_ms else None
@@ -327,12 +365,20 @@ def targets(results: dict[str, dict[int, dict]]) -> list[str]:
         out.append(f"service vs bare ONNX handler, single rows: {share:.0%} of its req/s (target >= 80%)")
     if service:
         out.append(f"service p99, single rows: {service['p99_ms']:.2f} ms (target < 5 ms)")
+    for key, title in (("v2", "V2 /infer"), ("csv", "CSV /invocations")):
+        for rows, result in results.get(key, {}).items():
+            base = results.get("service", {}).get(rows)
+            if base:
+                share = result["rows_s"] / base["rows_s"]
+                out.append(f"{title} vs /predict, {rows:,} row(s)/request: {share:.0%} of its rows/s (target >= 85%)")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--servers", default="service,mlflow,naive,bare", help="which, in order (default: all four)")
+    parser.add_argument(
+        "--servers", default="service,v2,csv,mlflow,naive,bare", help="which, in order (default: all of them)"
+    )
     parser.add_argument("--duration", type=int, default=12, help="seconds measured per server and batch size")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load before each measurement")
     parser.add_argument("--connections", type=int, default=4, help="concurrent connections (wrk -c)")

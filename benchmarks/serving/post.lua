@@ -1,8 +1,9 @@
--- wrk script: POST the JSON body in the file $BENCH_BODY; at the end print one line of results as JSON.
+-- wrk script: POST the body in the file $BENCH_BODY (as $BENCH_CONTENT_TYPE, default JSON); at the end
+-- print one line of results as JSON.
 local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = file:read("*a")
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE") or "application/json"
 file:close()
 
 function done(summary, latency, requests)

@@ -82,6 +82,11 @@ class ServeParams(Section):
     unknown_categories: Literal["reject", "ignore"] = Field(
         default="reject", description="a category not seen in training: reject the request (400) or let it through"
     )
+    out_of_range: Literal["accept", "reject"] = Field(
+        default="accept",
+        description="a number outside the training range or a missing value where training had none: "
+        "predict and count it (accept) or refuse the request (reject, 400)",
+    )
     max_batch_rows: int = Field(default=10_000, gt=0, description="most rows one request may hold")
     parity_tolerance: float = Field(default=1e-5, gt=0, description="largest ONNX vs scikit-learn probability gap")
 

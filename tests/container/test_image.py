@@ -93,36 +93,44 @@ def image(engine, project, metadata):
         engine("rmi", "-f", tag, check=False)
 
 
-def http(url: str, body: dict | None = None, timeout: float = 10) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+def http(url: str, body: dict | str | None = None, timeout: float = 10, content_type="application/json"):
+    """(status, parsed JSON answer, or {} for an empty one)."""
+    data = None if body is None else (body if isinstance(body, str) else json.dumps(body)).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
+            return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def start_container(engine, image, port: int, ready_path: str, *args: str, env: dict[str, str] | None = None):
+    """Run the image (with `args` after it, e.g. "serve") publishing `port`; (name, base URL) once ready_path is 200."""
+    name = "mlops-serving-test-" + uuid.uuid4().hex[:12]
+    host_port = free_port()
+    flags = [f"--env={key}={value}" for key, value in (env or {}).items()]
+    engine("run", "-d", "--name", name, "-p", f"127.0.0.1:{host_port}:{port}", *flags, *engine.run_flags, image, *args)
+    url = f"http://127.0.0.1:{host_port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if http(url + ready_path, timeout=2)[0] == 200:
+                return name, url
+        except (OSError, ValueError):
+            pass
+        running = engine("inspect", "--format", "{{.State.Running}}", name, check=False)
+        if running != "true" or time.monotonic() > deadline:
+            logs = engine("logs", name, check=False)
+            engine("rm", "-f", *engine.rm_flags, name, check=False)
+            pytest.fail(f"the container never became ready (running: {running}); its log:\n{logs[-3000:]}")
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def container(engine, image):
-    """(name, base URL) of the running image, once /ready answers 200."""
-    name = "mlops-serving-test-" + uuid.uuid4().hex[:12]
-    port = free_port()
+    """(name, base URL) of the image run as it is, with no platform variables: port 8080."""
+    name, url = start_container(engine, image, 8080, "/ready")
     try:
-        engine("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", *engine.run_flags, image)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if http(url + "/ready", timeout=2)[0] == 200:
-                    break
-            except (OSError, ValueError):
-                pass
-            running = engine("inspect", "--format", "{{.State.Running}}", name, check=False)
-            if running != "true" or time.monotonic() > deadline:
-                logs = engine("logs", name, check=False)
-                pytest.fail(f"the container never became ready (running: {running}); its log:\n{logs[-3000:]}")
-            time.sleep(0.5)
         yield name, url
     finally:
         engine("rm", "-f", *engine.rm_flags, name, check=False)
@@ -197,7 +205,9 @@ def test_the_image_has_labels_a_port_and_only_the_serving_packages(engine, image
     assert labels["org.opencontainers.image.revision"] == "0123abc"
     assert labels["org.opencontainers.image.version"] == metadata["version"]
     assert labels["org.opencontainers.image.source"] == "https://example.org/x"
-    assert "8000/tcp" in config["ExposedPorts"]
+    assert "8080/tcp" in config["ExposedPorts"]
+    assert labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    assert not {"PORT", "AIP_HTTP_PORT", "SAGEMAKER_BIND_TO_PORT"} & {v.split("=")[0] for v in config["Env"]}
     assert config["User"] not in ("", "0", "root")
     installed = engine(
         "exec", name, "python", "-c",
@@ -206,3 +216,64 @@ def test_the_image_has_labels_a_port_and_only_the_serving_packages(engine, image
     assert installed == "", f"the image should not contain {installed}"
     size = int(engine("image", "inspect", "--format", "{{.Size}}", image))
     print(f"image size: {size / 1e6:.0f} MB")
+
+
+@pytest.fixture(scope="session")
+def test_split(project, metadata):
+    """(records of the test split, the pipeline's predictions for them)."""
+    frame = pd.read_parquet(project / "data/prepared/test.parquet")
+    expected = pd.read_csv(project / "data/predictions/test.csv")["predicted"].astype(str).tolist()
+    return feature_records(frame, metadata["schema"]["target"]), expected
+
+
+def csv_rows(records: list[dict]) -> str:
+    return "".join(",".join("" if v is None else repr(v) for v in record.values()) + "\n" for record in records)
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_kserve_v1_and_v2_routes_answer_the_pipelines_predictions(container, metadata, test_split):
+    _, url = container
+    records, expected = test_split
+    name = metadata["name"]
+    assert http(url + "/")[1] == {"status": "alive"}
+    assert http(url + f"/v1/models/{name}:predict", {"instances": records}) == (200, {"predictions": expected})
+    assert http(url + "/v2/health/ready") == (200, {"ready": True})
+    columns = http(url + f"/v2/models/{name}")[1]["inputs"]
+    inputs = [
+        {"name": c["name"], "shape": [len(records)], "datatype": c["datatype"], "data": [r[c["name"]] for r in records]}
+        for c in columns
+    ]
+    status, answer = http(url + f"/v2/models/{name}/infer", {"id": "c-1", "inputs": inputs})
+    assert status == 200 and answer["id"] == "c-1" and answer["outputs"][0]["data"] == expected
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_sagemaker_starts_it_as_image_serve_on_its_port(engine, image, test_split):
+    records, expected = test_split
+    name, url = start_container(engine, image, 9090, "/ping", "serve", env={"SAGEMAKER_BIND_TO_PORT": "9090"})
+    try:
+        assert http(url + "/invocations", {"instances": records}) == (200, {"predictions": expected})
+        assert http(url + "/invocations", csv_rows(records), content_type="text/csv") == (
+            200,
+            {"predictions": expected},
+        )
+        status, answer = http(url + "/invocations", "1,2\n", content_type="text/csv")
+        assert status == 400 and answer["error"]["code"] == "invalid_instances"
+    finally:
+        engine("rm", "-f", *engine.rm_flags, name, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.container
+def test_vertex_ai_runs_it_with_its_port_and_routes(engine, image, test_split):
+    records, expected = test_split
+    health, predict = "/v1/endpoints/1/deployedModels/2", "/v1/endpoints/1/deployedModels/2:predict"
+    env = {"AIP_HTTP_PORT": "7080", "AIP_HEALTH_ROUTE": health, "AIP_PREDICT_ROUTE": predict, "PORT": "9999"}
+    name, url = start_container(engine, image, 7080, health, env=env)
+    try:
+        body = {"instances": records, "parameters": {}}
+        assert http(url + predict, body) == (200, {"predictions": expected})
+    finally:
+        engine("rm", "-f", *engine.rm_flags, name, check=False)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,6 @@ from tests.conftest import REPO_ROOT
 from tests.deploy.conftest import assert_locked_down, env_of, gunicorn_binds, one, render, route_matches
 
 MANIFEST = REPO_ROOT / "deploy" / "kserve" / "inferenceservice.yaml"
-REQUIREMENTS = REPO_ROOT / "requirements-kserve.txt"
 CHECKER = Path(__file__).with_name("kserve_check.py")
 
 
@@ -25,23 +22,6 @@ def inference_service() -> dict:
 def predictor_container(service: dict) -> dict:
     (container,) = service["spec"]["predictor"]["containers"]
     return container
-
-
-@pytest.fixture(scope="session")
-def kserve_python() -> Path:
-    """An interpreter with the pinned `kserve` package, in a virtualenv of its own under .cache/
-    (kserve cannot share the project's environment: it needs pandas<3). Built once per pin."""
-    pins = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    venv = REPO_ROOT / ".cache" / f"kserve-venv-{pins}"
-    python = venv / "bin" / "python"
-    if not (venv / ".installed").exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
-            check=True,
-        )
-        (venv / ".installed").touch()
-    return python
 
 
 def check(python: Path, manifest: Path) -> subprocess.CompletedProcess:
@@ -94,7 +74,7 @@ def test_the_predictor_speaks_v2_on_the_services_port(service_app):
     assert int(annotations["prometheus.kserve.io/port"]) in bound_ports
     assert route_matches(service_app, annotations["prometheus.kserve.io/path"], "GET")
     client = service_app.test_client()
-    model = service_app.extensions["mlops"]["metadata"]["name"]
+    model = service_app.extensions["mlops"]["service"].name
     v2_routes = [
         ("GET", "/v2/health/live"),
         ("GET", "/v2/health/ready"),

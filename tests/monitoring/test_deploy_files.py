@@ -99,7 +99,7 @@ def test_the_compose_stack_is_valid_and_wires_the_pieces_together():
     assert all(port.startswith("127.0.0.1:") for s in services.values() for port in s.get("ports", []))
     assert services["service"]["environment"]["MLOPS_PREDICTION_LOG_DIR"]  # logging on in the stack
     prometheus = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
-    assert prometheus["scrape_configs"][0]["static_configs"][0]["targets"] == ["service:8000"]
+    assert prometheus["scrape_configs"][0]["static_configs"][0]["targets"] == ["service:8080"]
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="no docker client")

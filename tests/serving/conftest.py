@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.conftest import free_port
 
 TARGET = "label"
 
@@ -67,6 +74,22 @@ def build_project(root, estimator=None, data=None, **serve) -> None:
         accuracy = (model.predict(schema.features_frame(test_frame)) == schema.target_series(test_frame)).mean()
         write_json(paths.METRICS, {"accuracy": round(float(accuracy), 6)})
         export.export(params(**serve))
+
+
+def make_numeric_dataset(rows: int = 200, seed: int = 1) -> pd.DataFrame:
+    """Numeric columns only (one with missing values), two classes: a model the [N, F] tensor form fits."""
+    rng = np.random.default_rng(seed)
+    length, width = rng.normal(5, 1, rows), rng.normal(2, 0.5, rows)
+    label = np.where(length + 2 * width + rng.normal(0, 0.3, rows) > 9, "yes", "no")
+    width[rng.random(rows) < 0.05] = np.nan
+    return pd.DataFrame({"length": length, "width": width, TARGET: label})
+
+
+@pytest.fixture(scope="session")
+def numeric_model_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("numeric-project")
+    build_project(root, data=make_numeric_dataset())
+    return root / "models"
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +153,73 @@ def make_app(model_dir, monkeypatch):
 @pytest.fixture
 def client(make_app):
     return make_app().test_client()
+
+
+class Server:
+    """The service under gunicorn on a free loopback port, given in `port_variable` (PORT, AIP_HTTP_PORT, ...).
+
+    `entrypoint`: start it as the image does, `python -m mlops.serving serve`.
+    """
+
+    def __init__(self, model_dir, workdir, workers: int = 2, port_variable="PORT", entrypoint=False, **env):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.stdout, self.stderr = workdir / "stdout.log", workdir / "stderr.log"
+        environment = {
+            **os.environ, "MLOPS_MODEL_DIR": str(model_dir), "WEB_CONCURRENCY": str(workers),
+            "MLOPS_GRACEFUL_TIMEOUT": "10", **env, port_variable: str(self.port),
+        }  # fmt: skip
+        for name in ("PROMETHEUS_MULTIPROC_DIR", "AIP_HTTP_PORT", "SAGEMAKER_BIND_TO_PORT", "PORT"):
+            if name != port_variable and name not in env:
+                environment.pop(name, None)
+        command = (
+            ["-m", "mlops.serving", "serve"]
+            if entrypoint
+            else ["-m", "gunicorn", "-c", "python:mlops.serving.gunicorn_conf"]
+        )
+        with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, *command], cwd=workdir, env=environment, stdout=out, stderr=err,
+            )  # fmt: skip
+
+    def wait_ready(self, seconds: float = 90, path: str = "/ready") -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited {self.process.returncode}: {self.stderr.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"not ready after {seconds}s: {self.stderr.read_text()}")
+
+    def workers(self) -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return sorted(int(pid) for pid in found.split())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def serve(model_dir, tmp_path):
+    servers = []
+
+    def start(directory=None, ready=True, **kwargs):
+        server = Server(directory or model_dir, tmp_path, **kwargs)
+        servers.append(server)
+        if ready:
+            server.wait_ready()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,6 +1,7 @@
 """The Flask app through its test client: every route, every kind of bad request."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -177,9 +178,17 @@ def test_openapi_request_schema_comes_from_the_model_schema(client):
     record = spec["components"]["schemas"]["Record"]
     assert record["required"] == ["size", "weight", "color", "grade"]
     assert set(record["properties"]["color"]["enum"]) == {"blue", "green", "red", "", None}
-    assert {"/predict", "/invocations", "/ping", "/health", "/ready", "/metadata", "/metrics", "/openapi.json"} == set(
-        spec["paths"]
-    )
+
+
+def test_openapi_documents_every_route_of_the_app(make_app):
+    app = make_app(AIP_HEALTH_ROUTE="/vertex/health", AIP_PREDICT_ROUTE="/vertex/models/m:predict")
+    spec = app.test_client().get("/openapi.json").get_json()
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule): rule.methods - {"HEAD", "OPTIONS"}
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+    }
+    assert {path: {method.upper() for method in operations} for path, operations in spec["paths"].items()} == routes
 
 
 def test_the_sklearn_runtime_serves_the_same_predictions(make_app, model_dir, tmp_path, records, expected):

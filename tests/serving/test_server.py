@@ -12,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -21,70 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-
 pytestmark = pytest.mark.slow
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
 CONNECTIONS = 4
-
-
-class Server:
-    def __init__(self, model_dir, workdir, workers: int = 2, **env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stdout, self.stderr = workdir / "stdout.log", workdir / "stderr.log"
-        environment = {
-            **os.environ, "PORT": str(self.port), "MLOPS_MODEL_DIR": str(model_dir), "WEB_CONCURRENCY": str(workers),
-            "MLOPS_GRACEFUL_TIMEOUT": "10", **env,
-        }  # fmt: skip
-        environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "python:mlops.serving.gunicorn_conf"],
-                cwd=workdir, env=environment, stdout=out, stderr=err,
-            )  # fmt: skip
-
-    def wait_ready(self, seconds: float = 30) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"gunicorn exited {self.process.returncode}: {self.stderr.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + "/ready", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"not ready after {seconds}s: {self.stderr.read_text()}")
-
-    def workers(self) -> list[int]:
-        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return sorted(int(pid) for pid in found.split())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-@pytest.fixture
-def serve(model_dir, tmp_path):
-    servers = []
-
-    def start(directory=None, ready=True, **kwargs):
-        server = Server(directory or model_dir, tmp_path, **kwargs)
-        servers.append(server)
-        if ready:
-            server.wait_ready()
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def post_json(url: str, body) -> dict:

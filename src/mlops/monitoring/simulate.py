@@ -1,6 +1,6 @@
 """`mlops simulate`: production-like traffic from the test split, optionally shifted.
 
-    mlops simulate --url http://127.0.0.1:8000 --rows 500 --shift "worst radius=1"
+    mlops simulate --url http://127.0.0.1:8080 --rows 500 --shift "worst radius=1"
     mlops simulate --output data/production/ --shift "mean texture=1.5" --label-noise 0.3
 
 Rows are drawn with replacement from the test split. `--shift FEATURE=STDS` adds STDS
@@ -27,7 +27,7 @@ from mlops.errors import MlopsError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--url", help="base URL of the running service, e.g. http://127.0.0.1:8000")
+    target.add_argument("--url", help="base URL of the running service, e.g. http://127.0.0.1:8080")
     target.add_argument("--output", help="write a CSV batch: a .csv path, or a directory for a dated file")
     parser.add_argument("--rows", type=int, help="rows to send or write (default: as many as the test split)")
     parser.add_argument("--batch-size", type=int, default=32, help="rows per /predict request (default: %(default)s)")

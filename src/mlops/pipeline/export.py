@@ -108,6 +108,7 @@ def build_metadata(params: Params, schema: Schema, classes: list[str], inputs, p
         "runtime": params.serve.runtime,
         "parity": parity_gap,
         "unknown_categories": params.serve.unknown_categories,
+        "out_of_range": params.serve.out_of_range,
         "max_batch_rows": params.serve.max_batch_rows,
     }
 

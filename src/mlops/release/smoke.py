@@ -22,7 +22,7 @@ BATCH = 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait this long for GET /ready first")
     parser.add_argument("--timeout", type=float, default=30, metavar="SECONDS", help="per request (default: 30)")
     parser.add_argument("--test", type=Path, default=paths.TEST, help="rows to post (default: %(default)s)")

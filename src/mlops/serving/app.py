@@ -1,37 +1,35 @@
 """The Flask app: `create_app()` loads the model once and returns the WSGI app gunicorn runs.
 
+The service's own routes are here; each other protocol is an adapter module around the same
+`PredictionService`: invocations (MLflow, SageMaker), kserve_v1, open_inference (V2), vertex.
 Configuration comes from the environment (see docs/serving.md):
   MLOPS_MODEL_DIR        the directory the export stage wrote (default: models)
+  MLOPS_MODEL_NAME       the model's name in KServe and V2 URLs (default: the registered model's)
   MLOPS_MAX_BATCH_ROWS   most rows per request (default: serve.max_batch_rows from metadata.json)
   MLOPS_MAX_BODY_BYTES   largest request body (default: 16 MiB)
+  AIP_HEALTH_ROUTE, AIP_PREDICT_ROUTE   Vertex AI's routes, when Vertex sets them
 
-Every error is JSON, {"error": {"code", "message", "details"}}, with a 4xx status (503
-while the model is not ready); a bug becomes a logged traceback and a bare 500, never a
-traceback in the response.
+Every error is JSON with a 4xx status (503 while the model is not ready):
+{"error": {"code", "message", "details"}}, or {"error": "message"} under /v1/models and /v2 as
+KServe and the Open Inference Protocol say. A bug becomes a logged traceback and a bare
+500, never a traceback in the response.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from mlops.monitoring import drift_gauge
-from mlops.monitoring.prediction_log import PredictionLog
-from mlops.serving import openapi, runtime
-from mlops.serving.metrics import CONTENT_TYPE, Metrics
-from mlops.serving.runtime import StartupError
-from mlops.serving.validation import RequestError, Validator
-
-DEFAULT_MODEL_DIR = "models"
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+from mlops.serving import invocations, kserve_v1, open_inference, openapi, vertex
+from mlops.serving.metrics import CONTENT_TYPE
+from mlops.serving.responses import json_response, read_json_body
+from mlops.serving.service import PredictionService
+from mlops.serving.validation import RequestError
 
 HTTP_CODES = {
     400: "bad_request",
@@ -40,84 +38,29 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
+PLAIN_ERROR_PREFIXES = (kserve_v1.ERROR_PREFIX, open_inference.ERROR_PREFIX)
 
 
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise StartupError(f"{name}={raw!r} is not a whole number") from None
-    if value <= 0:
-        raise StartupError(f"{name}={raw!r} must be positive")
-    return value
-
-
-def json_response(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, separators=(",", ":")), status=status, mimetype="application/json")
-
-
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+def error_response(status: int, code: str, message: str, details=None) -> Response:
+    path = request.path
+    if path.startswith(PLAIN_ERROR_PREFIXES):
+        return json_response({"error": message}, status)
     return json_response({"error": {"code": code, "message": message, "details": details}}, status)
-
-
-def read_json_body() -> Any:
-    if request.mimetype != "application/json":
-        raise RequestError(
-            415,
-            "unsupported_media_type",
-            f"the body must be JSON sent with Content-Type: application/json, not {request.mimetype or 'none'!r}",
-        )
-    body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: werkzeug raises 413
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise RequestError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
-
-
-def as_rows(columns: dict[str, list]) -> list[dict[str, Any]]:
-    """Validated columns back to {column: value} rows for the prediction log; NaN becomes null."""
-    names = list(columns)
-    return [
-        {name: None if value != value else value for name, value in zip(names, values, strict=True)}
-        for values in zip(*columns.values(), strict=True)
-    ]
 
 
 def create_app(model_dir: str | Path | None = None) -> Flask:
     """Load the model (StartupError if it cannot be served) and build the app around it."""
-    model_dir = Path(model_dir or os.environ.get("MLOPS_MODEL_DIR") or DEFAULT_MODEL_DIR)
-    metadata, predictor = runtime.load(model_dir)
-    max_rows = env_int("MLOPS_MAX_BATCH_ROWS", int(metadata.get("max_batch_rows") or 10_000))
-    max_body = env_int("MLOPS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
-    validator = Validator(metadata, max_rows)
-    version = str(metadata["version"])
-    classes = list(metadata["classes"])
-    problem = runtime.self_test(metadata, predictor)
-    metrics = Metrics(str(metadata["name"]), version)
-    spec = json.dumps(openapi.document(metadata, max_rows))
+    service = PredictionService(model_dir)
+    metadata, version, classes = service.metadata, service.version, service.classes
     public_metadata = {
         **metadata,
-        "limits": {"max_batch_rows": max_rows, "max_body_bytes": max_body},
+        "limits": {"max_batch_rows": service.max_rows, "max_body_bytes": service.max_body},
     }
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = max_body
-
-    prediction_log = PredictionLog.from_env()  # None unless MLOPS_PREDICTION_LOG_DIR is set
-    app.extensions["mlops"] = {"metadata": metadata, "ready_problem": problem, "prediction_log": prediction_log}
-
-    def predict(columns: dict[str, list]) -> tuple[list[str], list[list[float]]]:
-        if problem:
-            raise RequestError(503, "model_not_ready", problem)
-        labels, probabilities = predictor.predict(columns)
-        metrics.count_predictions(labels)
-        probabilities = np.asarray(probabilities, dtype=np.float64).round(6).tolist()
-        if prediction_log is not None:
-            prediction_log.record(as_rows(columns), labels, probabilities, version)
-        return labels, probabilities
+    app.config["MAX_CONTENT_LENGTH"] = service.max_body
+    app.extensions["mlops"] = {"service": service, "prediction_log": service.prediction_log}
+    metrics = service.metrics
 
     @app.before_request
     def start_timer() -> None:
@@ -141,38 +84,15 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
                 "invalid_request",
                 'the body must be {"instances": [...]}: a list of {column: value} objects or rows',
             )
-        labels, probabilities = predict(validator.instances(body["instances"]))
+        prediction = service.predict(service.validator.instances(body["instances"]))
         return json_response(
-            {"predictions": labels, "probabilities": probabilities, "classes": classes, "model_version": version}
+            {
+                "predictions": prediction.labels,
+                "probabilities": prediction.probabilities,
+                "classes": classes,
+                "model_version": version,
+            }
         )
-
-    @app.post("/invocations")
-    def invocations() -> Response:
-        body = read_json_body()
-        keys = [key for key in MLFLOW_KEYS if type(body) is dict and key in body]
-        extra = (
-            sorted(str(key) for key in body if key not in MLFLOW_KEYS and key != "params") if type(body) is dict else []
-        )
-        if len(keys) != 1 or extra:
-            raise RequestError(
-                400,
-                "invalid_request",
-                f"the body must be a JSON object with exactly one of {', '.join(MLFLOW_KEYS)}",
-                {"found": keys, "unknown": extra},
-            )
-        key, value = keys[0], body[keys[0]]
-        if key == "dataframe_split":
-            columns = validator.split(value)
-        elif key in ("instances", "inputs") and type(value) is dict:
-            columns = validator.columnar(value, key)
-        else:
-            columns = validator.instances(value, key)
-        labels, _ = predict(columns)
-        return json_response({"predictions": labels})
-
-    @app.get("/ping")
-    def ping() -> Response:
-        return Response("", status=503 if problem else 200, mimetype="text/plain")
 
     @app.get("/health")
     def health() -> Response:
@@ -180,8 +100,7 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
 
     @app.get("/ready")
     def ready() -> Response:
-        if problem:
-            return error_response(503, "model_not_ready", problem)
+        service.check_ready()
         return json_response({"status": "ready", "model": metadata["name"], "model_version": version})
 
     @app.get("/metadata")
@@ -193,13 +112,19 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
         body = metrics.exposition() + drift_gauge.metrics_text().encode()
         return Response(body, mimetype=None, content_type=CONTENT_TYPE)
 
+    invocations.register(app, service)
+    kserve_v1.register(app, service)
+    open_inference.register(app, service)
+    vertex.register(app, service)
+    spec = json.dumps(openapi.document(service, app))
+
     @app.get("/openapi.json")
     def openapi_route() -> Response:
         return Response(spec, mimetype="application/json")
 
     @app.errorhandler(RequestError)
     def request_error(exc: RequestError) -> Response:
-        return json_response(exc.body(), exc.status)
+        return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -207,7 +132,7 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
         response = error_response(status, HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
         if status == 413:
             response = error_response(
-                413, "payload_too_large", f"the body is larger than {max_body} bytes: split the batch"
+                413, "payload_too_large", f"the body is larger than {service.max_body} bytes: split the batch"
             )
         if status == 405 and getattr(exc, "valid_methods", None):
             response.headers["Allow"] = ", ".join(exc.valid_methods)

@@ -1,10 +1,14 @@
 """gunicorn settings for the prediction service: `gunicorn -c python:mlops.serving.gunicorn_conf`.
 
 Configured from the environment, so a container needs no other file:
-  HOST (127.0.0.1), PORT (8000)       where to listen
+  HOST (127.0.0.1)                    the address to listen on
+  AIP_HTTP_PORT, SAGEMAKER_BIND_TO_PORT, PORT (8080)
+                                      the port: the first of these set (Vertex AI, SageMaker,
+                                      most other hosts), else 8080
   WEB_CONCURRENCY (CPU cores)         worker processes, each with its own copy of the model
   MLOPS_TIMEOUT (30)                  seconds a request may take before its worker is restarted
-  MLOPS_GRACEFUL_TIMEOUT (30)         seconds in-flight requests get to finish on SIGTERM
+  MLOPS_GRACEFUL_TIMEOUT (25)         seconds in-flight requests get to finish on SIGTERM
+                                      (under the 30 s SageMaker and most orchestrators allow)
   MLOPS_MODEL_DIR (models)            the export stage's output
   MLOPS_LOG_LEVEL (info)
 
@@ -26,12 +30,17 @@ import time
 
 from gunicorn.glogging import Logger
 
+from mlops.serving.ports import listen_port
+
 wsgi_app = "mlops.serving.app:create_app()"
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+try:
+    bind = f"{os.environ.get('HOST', '127.0.0.1')}:{listen_port(os.environ)}"
+except ValueError as exc:
+    sys.exit(f"mlops serve: error: {exc}")
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
 worker_class = "sync"  # the work is CPU-bound and short: one request per process at a time
 timeout = int(os.environ.get("MLOPS_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("MLOPS_GRACEFUL_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("MLOPS_GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
 loglevel = os.environ.get("MLOPS_LOG_LEVEL", "info")
 accesslog = "-"

@@ -35,6 +35,12 @@ class Metrics:
         self.predictions = Counter(
             "mlops_predictions", "Predicted rows by predicted class", ["class"], registry=self.registry
         )
+        self.out_of_range = Counter(
+            "mlops_out_of_range",
+            "Values outside the training range, or missing where training had none, by column (predicted anyway)",
+            ["column", "problem"],
+            registry=self.registry,
+        )
         model_info = Gauge(
             "mlops_model_info", "The model being served", ["name", "version"], registry=self.registry,
             multiprocess_mode="max",
@@ -57,6 +63,10 @@ class Metrics:
             if child is None:
                 child = self._class_children[label] = self.predictions.labels(label)
             child.inc(count)
+
+    def count_out_of_range(self, counts: dict[tuple[str, str], int]) -> None:
+        for (column, problem), count in counts.items():
+            self.out_of_range.labels(column, problem).inc(count)
 
     def exposition(self) -> bytes:
         if not self.multiprocess:

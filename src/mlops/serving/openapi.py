@@ -1,28 +1,16 @@
-"""The OpenAPI 3.1 document of the service, with request schemas generated from the model's input schema."""
+"""The OpenAPI 3.1 document of the service, with request schemas generated from the model's input schema.
+
+It covers every route the app has: this service's, MLflow/SageMaker's, KServe V1, the Open
+Inference Protocol V2 and, when Vertex AI set them, Vertex's routes.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mlops.serving.validation import FLOAT32_MAX
+from mlops.serving import open_inference
 
 JSON = "application/json"
-
-
-def column_schema(feature: dict[str, Any], reject_unknown: bool) -> dict[str, Any]:
-    if feature["kind"] == "numeric":
-        low, high = feature.get("minimum"), feature.get("maximum")
-        seen = f"; seen in training: {low} to {high}" if low is not None and high is not None else ""
-        return {
-            "type": ["number", "null"],
-            "minimum": -FLOAT32_MAX,
-            "maximum": FLOAT32_MAX,
-            "description": f"numeric; null when missing{seen}",
-        }
-    categories = feature.get("categories", [])
-    if reject_unknown:
-        return {"enum": [*categories, "", None], "description": 'categorical; null or "" when missing'}
-    return {"type": ["string", "null"], "description": f"categorical; known: {categories}; null when missing"}
 
 
 def error_response(description: str) -> dict[str, Any]:
@@ -33,10 +21,9 @@ def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
-def document(metadata: dict[str, Any], max_rows: int) -> dict[str, Any]:
-    features = metadata["schema"]["features"]
-    reject = metadata.get("unknown_categories", "reject") == "reject"
-    columns = {f["name"]: column_schema(f, reject) for f in features}
+def document(service, app) -> dict[str, Any]:
+    metadata, max_rows = service.metadata, service.max_rows
+    columns = service.validator.contract  # the schemas the validator checks requests with
     names = list(columns)
     classes = metadata["classes"]
     record = {
@@ -140,7 +127,16 @@ def document(metadata: dict[str, Any], max_rows: int) -> dict[str, Any]:
             "/invocations": {
                 "post": {
                     "summary": "Predict (MLflow scoring protocol, as used by MLflow clients and SageMaker)",
-                    "requestBody": {"required": True, "content": {JSON: {"schema": invocation}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            JSON: {"schema": invocation},
+                            "text/csv": {
+                                "schema": {"type": "string"},
+                                "description": "rows without a header, values in schema order",
+                            },
+                        },
+                    },
                     "responses": {
                         "200": json_response(
                             "predicted classes",
@@ -154,6 +150,7 @@ def document(metadata: dict[str, Any], max_rows: int) -> dict[str, Any]:
                     },
                 }
             },
+            **platform_paths(service, app, instances, classes, bad_request),
             "/ping": {
                 "get": {
                     "summary": "200 when the model is ready (SageMaker health check)",
@@ -212,6 +209,11 @@ def document(metadata: dict[str, Any], max_rows: int) -> dict[str, Any]:
                         "model_version": {"type": "string"},
                     },
                 },
+                "PlainError": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
                 "Error": {
                     "type": "object",
                     "required": ["error"],
@@ -226,3 +228,119 @@ def document(metadata: dict[str, Any], max_rows: int) -> dict[str, Any]:
             }
         },
     }
+
+
+def plain_error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/PlainError"}}}}
+
+
+def platform_paths(service, app, instances, classes, bad_request) -> dict[str, Any]:
+    """KServe V1, Open Inference Protocol V2 and Vertex AI routes."""
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": [service.name]}}
+    version = {
+        "name": "version",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": [service.version]},
+    }
+    plain = {status: plain_error(answer["description"]) for status, answer in bad_request.items()}
+    plain["404"] = plain_error("no such model or version")
+    labels = {
+        "type": "object",
+        "required": ["predictions"],
+        "properties": {"predictions": {"type": "array", "items": {"enum": classes}}},
+    }
+    instances_body = {
+        "type": "object",
+        "required": ["instances"],
+        "properties": {"instances": instances, "parameters": {"type": "object"}},
+        "additionalProperties": False,
+    }
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
+            "datatype": {"enum": sorted(open_inference.DATATYPES)},
+            "parameters": {"type": "object"},
+            "data": {"type": "array"},
+        },
+    }
+    infer_request = {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "items": tensor, "minItems": 1},
+            "outputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"enum": ["label", "probabilities"]}},
+                },
+            },
+        },
+        "additionalProperties": False,
+    }
+    infer_response = {
+        "type": "object",
+        "required": ["model_name", "id", "outputs"],
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "outputs": {"type": "array", "items": {**tensor, "properties": {**tensor["properties"], "parameters": {}}}},
+        },
+    }
+    ok = lambda description: json_response(description, {"type": "object"})  # noqa: E731
+    readiness = {"200": ok("ready"), "503": plain_error("not ready")}
+
+    def get(summary, responses, parameters=()):
+        return {"get": {"summary": summary, "parameters": list(parameters), "responses": responses}}
+
+    def post(summary, schema, response, parameters=(), errors=plain):
+        return {
+            "post": {
+                "summary": summary,
+                "parameters": list(parameters),
+                "requestBody": {"required": True, "content": {JSON: {"schema": schema}}},
+                "responses": {"200": response, **errors},
+            }
+        }
+
+    infer = post("Open Inference Protocol inference", infer_request, json_response("outputs", infer_response), [name])
+    infer_versioned = {"post": {**infer["post"], "parameters": [name, version]}}
+    paths = {
+        "/": get("KServe V1 liveness", {"200": ok("alive")}),
+        "/v1/models": get("KServe V1: the models served", {"200": ok("model names")}),
+        "/v1/models/{name}": get("KServe V1: is the model ready", readiness, [name]),
+        "/v1/models/{name}:predict": post(
+            "KServe V1 prediction", instances_body, json_response("classes", labels), [name]
+        ),
+        "/v2": get("Open Inference Protocol: server metadata", {"200": ok("server metadata")}),
+        "/v2/health/live": get("Open Inference Protocol: liveness", {"200": ok("live")}),
+        "/v2/health/ready": get("Open Inference Protocol: readiness", readiness),
+        "/v2/models/{name}": get("Open Inference Protocol: model metadata", {"200": ok("inputs and outputs")}, [name]),
+        "/v2/models/{name}/versions/{version}": get(
+            "Open Inference Protocol: model metadata", {"200": ok("inputs and outputs")}, [name, version]
+        ),
+        "/v2/models/{name}/ready": get("Open Inference Protocol: model readiness", readiness, [name]),
+        "/v2/models/{name}/versions/{version}/ready": get(
+            "Open Inference Protocol: model readiness", readiness, [name, version]
+        ),
+        "/v2/models/{name}/infer": infer,
+        "/v2/models/{name}/versions/{version}/infer": infer_versioned,
+    }
+    endpoints = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
+    if "vertex_health" in endpoints:
+        paths[endpoints["vertex_health"]] = get(
+            "Vertex AI health", {"200": ok("ready"), "503": error_response("not ready")}
+        )
+    if "vertex_predict" in endpoints:
+        paths[endpoints["vertex_predict"]] = post(
+            "Vertex AI prediction", instances_body, json_response("classes", labels), errors=bad_request
+        )
+    return paths

@@ -4,10 +4,9 @@ Everything a request can get wrong becomes a `RequestError` (a 4xx status, a cod
 message and details naming the rows and columns at fault). The checks are plain Python
 over the parsed JSON, one converter per column built once at start-up: no pandas.
 
-Accepted values: numeric columns take JSON numbers (finite, within 32-bit float range)
-or null for missing; categorical columns take strings (integers are read as their text,
-as in training) or null / "" for missing. Unknown categories are rejected or let through
-to the encoder (which ignores them) as metadata.json's `unknown_categories` says.
+What each column accepts is its JSON Schema in the request contract (contract.py, also
+published in /openapi.json): numbers within bounds, or null for missing; categories as
+strings (integers are read as their text, as in training), or null / "" for missing.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-FLOAT32_MAX = 3.4028234663852886e38
+from mlops.serving.contract import EXPECTED, FLOAT32_MAX, request_contract
+
 MAX_PROBLEMS = 20  # reported per request; more are counted, not listed
 
 INSTANCE_FORMATS = "a list of objects {column: value} or of rows [value, ...] in schema order"
@@ -40,26 +40,43 @@ def json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
-def number_converter() -> Callable[[Any], float]:
+def number_converter(schema: dict[str, Any]) -> Callable[[Any], float]:
+    """A numeric column's check, from its JSON Schema (mlops.serving.contract)."""
+    low, high = schema["minimum"], schema["maximum"]
+    nullable = "null" in schema["type"]
+
+    def out_of_bounds(value: float) -> Invalid:
+        if value != value or abs(value) == math.inf:
+            return Invalid("must be a finite number within 32-bit float range (null for a missing value)")
+        if abs(value) > FLOAT32_MAX:
+            return Invalid("is outside 32-bit float range")
+        return Invalid(f"{value} is outside the allowed range {low} to {high} (serve.out_of_range: reject)")
+
     def convert(value: Any) -> float:
         kind = type(value)
         if kind is float:
-            if -FLOAT32_MAX <= value <= FLOAT32_MAX:  # False for NaN and infinities too
+            if low <= value <= high:  # False for NaN too
                 return value
-            raise Invalid("must be a finite number within 32-bit float range (null for a missing value)")
+            raise out_of_bounds(value)
         if kind is int:
-            if -FLOAT32_MAX <= value <= FLOAT32_MAX:
+            if low <= value <= high:
                 return float(value)
-            raise Invalid("is outside 32-bit float range")
+            raise out_of_bounds(float(value) if abs(value) < 2**1024 else math.inf)
         if value is None:
-            return math.nan  # missing: the model's imputer fills it in, as in training
-        raise Invalid(f"must be a number or null, got {json_type(value)}")
+            if nullable:
+                return math.nan  # missing: the model's imputer fills it in, as in training
+            raise Invalid("must not be null: it had no missing values in training (serve.out_of_range: reject)")
+        raise Invalid(f"must be a number{' or null' if nullable else ''}, got {json_type(value)}")
 
     return convert
 
 
-def category_converter(categories: list[str], missing: str, reject_unknown: bool) -> Callable[[Any], str]:
-    known = frozenset(categories) | {missing}
+def category_converter(schema: dict[str, Any], missing: str) -> Callable[[Any], str]:
+    """A categorical column's check, from its JSON Schema: an `enum` of the known categories, or any string."""
+    reject_unknown = "enum" in schema
+    categories = [c for c in schema.get("enum", []) if c not in ("", None)]
+    allow_missing = None in schema.get("enum", []) or "null" in schema.get("type", [])
+    known = frozenset(categories) | ({missing} if allow_missing else set())
     listed = ", ".join(repr(c) for c in categories[:10]) + (", ..." if len(categories) > 10 else "")
 
     def convert(value: Any) -> str:
@@ -67,7 +84,9 @@ def category_converter(categories: list[str], missing: str, reject_unknown: bool
         if kind is str:
             text = value.strip()
         elif value is None:
-            return missing
+            if allow_missing:
+                return missing
+            raise Invalid("must not be missing: it had no missing values in training (serve.out_of_range: reject)")
         elif kind is int:
             text = str(value)
         elif kind is float and value.is_integer():
@@ -76,6 +95,8 @@ def category_converter(categories: list[str], missing: str, reject_unknown: bool
             raise Invalid(f"must be a string or null, got {json_type(value)}")
         if text in known:
             return text
+        if text == missing:
+            raise Invalid("must not be missing: it had no missing values in training (serve.out_of_range: reject)")
         if reject_unknown:
             shown = text if len(text) <= 40 else text[:40] + "..."
             raise Invalid(f"unknown category {shown!r}; known: {listed}")
@@ -98,17 +119,18 @@ class Validator:
 
     def __init__(self, metadata: dict[str, Any], max_rows: int):
         features = metadata["schema"]["features"]
-        missing = metadata.get("missing_category", "")
-        reject = metadata.get("unknown_categories", "reject") == "reject"
-        self.columns: list[str] = [f["name"] for f in features]
+        missing = self.missing = metadata.get("missing_category", "")
+        self.contract = request_contract(metadata)
+        self.columns: list[str] = list(self.contract)
+        self.numeric: list[bool] = [f["kind"] == "numeric" for f in features]
         self.column_set = frozenset(self.columns)
         self.position = {name: index for index, name in enumerate(self.columns)}
         self.converters = [
-            number_converter()
-            if f["kind"] == "numeric"
-            else category_converter(f.get("categories", []), missing, reject)
-            for f in features
+            number_converter(schema) if numeric else category_converter(schema, missing)
+            for schema, numeric in zip(self.contract.values(), self.numeric, strict=True)
         ]
+        # Columns whose out-of-range values and unexpected nulls are counted (serve.out_of_range: accept).
+        self.expected = {name: schema[EXPECTED] for name, schema in self.contract.items() if EXPECTED in schema}
         self.max_rows = max_rows
 
     def check_count(self, count: int) -> None:
@@ -195,13 +217,35 @@ class Validator:
         rows = [[row[i] for i in order] if type(row) is list and len(row) == len(order) else row for row in data]
         return self.instances(rows, "dataframe_split.data")
 
-    def columnar(self, columns: Any, field: str) -> dict[str, list]:
-        """The MLflow tensor-style form: {column: [value per row], ...}."""
+    def from_columns(self, columns: Any, field: str) -> dict[str, list]:
+        """The column-oriented form: {column: [value per row], ...}, each column checked as a whole."""
+        if type(columns) is not dict:
+            raise RequestError(400, "invalid_request", f"{field} must be an object {{column: [value per row]}}")
         problem = self.column_problem(0, columns)
         if problem["missing"] or problem["unknown"]:
+            del problem["row"]
             raise RequestError(400, "invalid_columns", f"{field}: {problem['problem']}", problem)
-        lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
+        lengths = {len(v) if type(v) is list else -1 for v in columns.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise RequestError(400, "invalid_request", f"{field}: each column must be a list, all of the same length")
         count = lengths.pop()
-        return self.instances([[columns[name][i] for name in self.columns] for i in range(count)], field)
+        self.check_count(count)
+        out: dict[str, list] = {}
+        problems: list[dict[str, Any]] = []
+        for name, convert in zip(self.columns, self.converters, strict=True):
+            values = columns[name]
+            try:
+                out[name] = [convert(value) for value in values]
+            except Invalid:  # the slow path, only for a bad request: find every bad row of this column
+                for index, value in enumerate(values):
+                    try:
+                        convert(value)
+                    except Invalid as exc:
+                        problems.append({"row": index, "column": name, "problem": str(exc)})
+                        if len(problems) >= MAX_PROBLEMS:
+                            break
+            if len(problems) >= MAX_PROBLEMS:
+                break
+        if problems:
+            raise self.invalid(problems, count)
+        return out

@@ -1,0 +1,96 @@
+"""POST /invocations and GET /ping: MLflow's scoring protocol, which is also Amazon SageMaker's.
+
+/invocations takes JSON in any of MLflow's input forms, or `text/csv` as SageMaker Batch
+Transform sends it: one row per line, no header, values in schema order, an empty field
+for a missing value. The answer is {"predictions": [...]}, or with `Accept: text/csv` one
+predicted class per line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Flask, Response, request
+
+from mlops.serving.responses import json_response, read_json_body
+from mlops.serving.service import PredictionService
+from mlops.serving.validation import MAX_PROBLEMS, RequestError
+
+MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+CSV = "text/csv"
+
+
+def register(app: Flask, service: PredictionService) -> None:
+    @app.post("/invocations")
+    def invocations() -> Response:
+        if request.mimetype == CSV:
+            columns = csv_columns(request.get_data(cache=False), service)
+        else:
+            columns = json_columns(read_json_body(), service)
+        labels = service.predict(columns).labels
+        if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
+            return Response("".join(f"{label}\n" for label in labels), mimetype=CSV)
+        return json_response({"predictions": labels})
+
+    @app.get("/ping")
+    def ping() -> Response:
+        return Response("", status=200 if service.ready else 503, mimetype="text/plain")
+
+
+def json_columns(body, service: PredictionService) -> dict[str, list]:
+    validator = service.validator
+    keys = [key for key in MLFLOW_KEYS if type(body) is dict and key in body]
+    extra = sorted(str(key) for key in body if key not in MLFLOW_KEYS and key != "params") if type(body) is dict else []
+    if len(keys) != 1 or extra:
+        raise RequestError(
+            400,
+            "invalid_request",
+            f"the body must be a JSON object with exactly one of {', '.join(MLFLOW_KEYS)}",
+            {"found": keys, "unknown": extra},
+        )
+    key, value = keys[0], body[keys[0]]
+    if key == "dataframe_split":
+        return validator.split(value)
+    if key in ("instances", "inputs") and type(value) is dict:
+        return validator.from_columns(value, key)
+    return validator.instances(value, key)
+
+
+def csv_columns(body: bytes, service: PredictionService) -> dict[str, list]:
+    """CSV rows in schema order to validated columns; numbers parsed for numeric columns, "" as missing."""
+    validator = service.validator
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(400, "invalid_csv", f"the CSV body is not UTF-8 text: {exc}") from None
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text)) if row]
+    except csv.Error as exc:
+        raise RequestError(400, "invalid_csv", f"the body is not valid CSV: {exc}") from None
+    width = len(validator.columns)
+    problems = []
+    if rows and rows[0] == validator.columns:
+        raise RequestError(400, "invalid_csv", "the first line is a header: send rows only, in schema order")
+    for index, row in enumerate(rows):
+        if len(row) != width:
+            problems.append({"row": index, "problem": f"has {len(row)} values; expected {width}, in schema order"})
+            if len(problems) >= MAX_PROBLEMS:
+                break
+    if problems:
+        raise validator.invalid(problems, len(rows))
+    columns = {}
+    for position, (name, numeric) in enumerate(zip(validator.columns, validator.numeric, strict=True)):
+        values = [row[position] for row in rows]
+        columns[name] = [number(value) for value in values] if numeric else [value or None for value in values]
+    return validator.from_columns(columns, "the CSV rows")
+
+
+def number(text: str):
+    """A CSV field of a numeric column: a float, None when empty, else the text (which validation rejects)."""
+    if not text.strip():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text

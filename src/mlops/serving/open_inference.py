@@ -1,0 +1,259 @@
+"""The Open Inference Protocol (KServe V2; also spoken by Triton and Seldon MLServer), REST over JSON.
+
+  GET  /v2                                         server metadata
+  GET  /v2/health/live, /v2/health/ready           {"live": true}, {"ready": true} (503 until ready)
+  GET  /v2/models/<name>[/versions/<v>]            inputs and outputs: name, datatype, shape
+  GET  /v2/models/<name>[/versions/<v>]/ready      {"name", "ready"}
+  POST /v2/models/<name>[/versions/<v>]/infer      {"id"?, "parameters"?, "inputs": [...], "outputs"?}
+
+Inputs: one per column, named as the column, shape [N] or [N, 1] (numeric columns FP32,
+FP64 or an integer type; categorical columns BYTES, BOOL or an integer type), or, when
+every column is numeric, one [N, F] tensor of any name with the columns in schema order.
+`data` is flat (row-major) or nested as the shape says; null is a missing value, and so is
+NaN in a float tensor (tritonclient writes a missing float as NaN). Outputs:
+`label` (BYTES, [N]) and `probabilities` (FP32, [N, classes], in the order /v2/models/<name>
+lists under parameters.classes). Errors are {"error": "..."}. Binary tensor data (the
+binary-data extension) is refused with a 400: send tensors as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from flask import Flask, Response, request
+
+from mlops.serving.responses import json_response, read_json_body
+from mlops.serving.service import PredictionService
+from mlops.serving.validation import RequestError
+
+ERROR_PREFIX = "/v2"  # errors under this path are {"error": "..."}
+FLOATS = {"FP16", "FP32", "FP64"}
+INTEGERS = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+NUMERIC_TYPES = FLOATS | INTEGERS
+CATEGORICAL_TYPES = {"BYTES", "BOOL"} | INTEGERS
+DATATYPES = NUMERIC_TYPES | {"BYTES", "BOOL"}
+VALUE_TYPES = {
+    **dict.fromkeys(FLOATS, (float, int, type(None))),
+    **dict.fromkeys(INTEGERS, (int, type(None))),
+    "BOOL": (bool, type(None)),
+    "BYTES": (str, type(None)),
+}
+OUTPUTS = ("label", "probabilities")
+# "model_name": KServe's client sends it in the body too (the protocol has it in the URL only).
+REQUEST_KEYS = {"id", "parameters", "inputs", "outputs", "model_name"}
+INPUT_KEYS = {"name", "shape", "datatype", "parameters", "data"}
+
+
+def bad(message: str, status: int = 400, code: str = "invalid_request") -> RequestError:
+    return RequestError(status, code, message)
+
+
+def check_model(service: PredictionService, name: str, version: str | None) -> None:
+    if name != service.name:
+        raise bad(f"no model {name!r} here; this server serves {service.name!r}", 404, "model_not_found")
+    if version is not None and version != service.version:
+        raise bad(f"model {name!r} has no version {version!r}; it has {service.version!r}", 404, "version_not_found")
+
+
+def model_metadata(service: PredictionService) -> dict[str, Any]:
+    validator = service.validator
+    inputs = [
+        {"name": name, "datatype": "FP32" if numeric else "BYTES", "shape": [-1]}
+        for name, numeric in zip(validator.columns, validator.numeric, strict=True)
+    ]
+    outputs = [
+        {"name": "label", "datatype": "BYTES", "shape": [-1]},
+        {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(service.classes)]},
+    ]
+    platform = "onnxruntime_onnx" if service.metadata["runtime"] == "onnx" else "sklearn_skops"
+    return {
+        "name": service.name,
+        "versions": [service.version],
+        "platform": platform,
+        "inputs": inputs,
+        "outputs": outputs,
+        "parameters": {"classes": service.classes},
+    }
+
+
+def flatten(data: Any, shape: list[int], where: str) -> list:
+    """`data` as a flat row-major list: flat already, or nested as deep as `shape` says."""
+    if type(data) is not list:
+        raise bad(f"{where}: data must be a JSON array")
+    flat = data
+    for _ in range(len(shape) - 1):
+        if not flat or type(flat[0]) is not list:
+            break
+        if not all(type(item) is list for item in flat):
+            raise bad(f"{where}: data mixes arrays and values")
+        flat = [value for item in flat for value in item]
+    if any(type(value) in (list, dict) for value in flat):
+        raise bad(f"{where}: data is nested deeper than its shape {shape}")
+    expected = math.prod(shape)
+    if len(flat) != expected:
+        raise bad(f"{where}: shape {shape} holds {expected} values, data has {len(flat)}")
+    return flat
+
+
+def check_values(values: list, datatype: str, where: str) -> list:
+    """The values, if each fits the datatype (null, a missing value, fits any); BOOL becomes its text."""
+    allowed = VALUE_TYPES[datatype]
+    if not all(type(value) in allowed for value in values):
+        index = next(i for i, value in enumerate(values) if type(value) not in allowed)
+        raise bad(f"{where}: value {index} ({str(values[index])[:40]!r}) does not fit datatype {datatype}")
+    if datatype == "BOOL":
+        return [None if value is None else str(value) for value in values]
+    if datatype in FLOATS and any(value != value for value in values):
+        return [None if value != value else value for value in values]  # NaN: tritonclient's missing value
+    return values
+
+
+def decode_input(item: Any, index: int) -> tuple[str, list[int], str, Any]:
+    if type(item) is not dict:
+        raise bad(f"inputs[{index}] must be an object with name, shape, datatype and data")
+    missing = [key for key in ("name", "shape", "datatype", "data") if key not in item]
+    unknown = sorted(str(key) for key in item if key not in INPUT_KEYS)
+    if missing or unknown:
+        raise bad(f"inputs[{index}]: missing {missing}, unknown {unknown}; it takes name, shape, datatype, data")
+    name, shape, datatype, parameters = item["name"], item["shape"], item["datatype"], item.get("parameters")
+    if type(name) is not str:
+        raise bad(f"inputs[{index}].name must be a string")
+    if type(shape) is not list or not shape or not all(type(n) is int and n >= 0 for n in shape):
+        raise bad(f"input {name!r}: shape must be a list of non-negative integers, got {shape!r}")
+    if datatype not in DATATYPES:
+        raise bad(f"input {name!r}: datatype {datatype!r} is not one of {sorted(DATATYPES)}")
+    if type(parameters) is dict and "binary_data_size" in parameters:
+        raise bad(f"input {name!r}: binary tensor data is not supported: send the data as JSON")
+    return name, shape, datatype, item["data"]
+
+
+def decode(body: Any, service: PredictionService) -> tuple[dict[str, list], list[str]]:
+    """(validated columns, requested output names) from an inference request body."""
+    if type(body) is not dict or type(body.get("inputs")) is not list or not body["inputs"]:
+        raise bad('the body must be {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
+    unknown = sorted(str(key) for key in body if key not in REQUEST_KEYS)
+    if unknown:
+        raise bad(f"unknown field(s) {unknown}; a request has id, parameters, inputs, outputs")
+    if "model_name" in body and body["model_name"] != service.name:
+        raise bad(f"model_name {body['model_name']!r} is not the model in the URL, {service.name!r}")
+    if "id" in body and type(body["id"]) is not str:
+        raise bad("id must be a string")
+    if "parameters" in body and type(body["parameters"]) is not dict:
+        raise bad("parameters must be an object")
+    outputs = requested_outputs(body.get("outputs"))
+    validator = service.validator
+    inputs = [decode_input(item, index) for index, item in enumerate(body["inputs"])]
+    if len(inputs) == 1 and len(inputs[0][1]) == 2 and inputs[0][0] not in validator.columns:
+        return decode_tensor(*inputs[0], service), outputs
+    columns: dict[str, list] = {}
+    rows = None
+    for name, shape, datatype, data in inputs:
+        if name in columns:
+            raise bad(f"input {name!r} is given twice")
+        if name not in validator.column_set:
+            break  # named with the rest below
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise bad(f"input {name!r}: shape must be [N] or [N, 1], got {shape}")
+        if rows is not None and shape[0] != rows:
+            raise bad(f"input {name!r} has {shape[0]} rows, the inputs before it {rows}: all must have as many")
+        rows = shape[0]
+        numeric = validator.numeric[validator.position[name]]
+        if datatype not in (NUMERIC_TYPES if numeric else CATEGORICAL_TYPES):
+            kind, allowed = ("numeric", NUMERIC_TYPES) if numeric else ("categorical", CATEGORICAL_TYPES)
+            raise bad(f"input {name!r}: a {kind} column takes datatype {' or '.join(sorted(allowed))}, not {datatype}")
+        where = f"input {name!r}"
+        columns[name] = check_values(flatten(data, shape, where), datatype, where)
+    names = [name for name, *_ in inputs]
+    missing = [name for name in validator.columns if name not in names]
+    extra = [name for name in names if name not in validator.column_set]
+    if missing or extra:
+        all_numeric = all(validator.numeric)
+        tensor = f", or one [N, {len(validator.columns)}] tensor" if all_numeric else ""
+        raise bad(
+            f"inputs: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, unknown {extra[:5]}: "
+            f"send one input per column, named as the column{tensor} (GET /v2/models/{service.name})"
+        )
+    return service.validator.from_columns(columns, "inputs"), outputs
+
+
+def decode_tensor(name: str, shape: list[int], datatype: str, data: Any, service: PredictionService) -> dict[str, list]:
+    validator = service.validator
+    width = len(validator.columns)
+    if not all(validator.numeric):
+        raise bad(f"input {name!r}: a [N, F] tensor needs every column numeric; send one input per column")
+    if shape[1] != width or datatype not in NUMERIC_TYPES:
+        raise bad(f"input {name!r}: expected shape [N, {width}] and a numeric datatype, got {shape} {datatype}")
+    where = f"input {name!r}"
+    flat = check_values(flatten(data, shape, where), datatype, where)
+    columns = {column: flat[position::width] for position, column in enumerate(validator.columns)}
+    return validator.from_columns(columns, f"input {name!r}")
+
+
+def requested_outputs(outputs: Any) -> list[str]:
+    if outputs is None:
+        return list(OUTPUTS)
+    if type(outputs) is not list or not all(type(o) is dict and type(o.get("name")) is str for o in outputs):
+        raise bad('outputs must be a list of {"name": ...}')
+    names = [output["name"] for output in outputs]
+    unknown = [name for name in names if name not in OUTPUTS]
+    if unknown:
+        raise bad(f"unknown output(s) {unknown}; this model has {list(OUTPUTS)}")
+    return names
+
+
+def encode(service: PredictionService, labels: list[str], probabilities: list[list[float]], outputs, request_id):
+    tensors = {
+        "label": {"name": "label", "datatype": "BYTES", "shape": [len(labels)], "data": labels},
+        "probabilities": {
+            "name": "probabilities",
+            "datatype": "FP32",
+            "shape": [len(labels), len(service.classes)],
+            "data": [p for row in probabilities for p in row],
+        },
+    }
+    return {
+        "model_name": service.name,
+        "model_version": service.version,
+        "id": request_id,
+        "outputs": [tensors[name] for name in outputs],
+    }
+
+
+def register(app: Flask, service: PredictionService) -> None:
+    @app.get("/v2")
+    def v2_server() -> Response:
+        return json_response({"name": "mlops-serving", "version": "2", "extensions": []})
+
+    @app.get("/v2/health/live")
+    def v2_live() -> Response:
+        return json_response({"live": True})
+
+    @app.get("/v2/health/ready")
+    def v2_ready() -> Response:
+        return json_response({"ready": service.ready}, 200 if service.ready else 503)
+
+    @app.get("/v2/models/<name>")
+    @app.get("/v2/models/<name>/versions/<version>")
+    def v2_metadata(name: str, version: str | None = None) -> Response:
+        check_model(service, name, version)
+        return json_response(model_metadata(service))
+
+    @app.get("/v2/models/<name>/ready")
+    @app.get("/v2/models/<name>/versions/<version>/ready")
+    def v2_model_ready(name: str, version: str | None = None) -> Response:
+        check_model(service, name, version)
+        return json_response({"name": service.name, "ready": service.ready}, 200 if service.ready else 503)
+
+    @app.post("/v2/models/<name>/infer")
+    @app.post("/v2/models/<name>/versions/<version>/infer")
+    def v2_infer(name: str, version: str | None = None) -> Response:
+        check_model(service, name, version)
+        if "Inference-Header-Content-Length" in request.headers:
+            raise bad("binary tensor data is not supported: send the request as JSON (binary_data=False)")
+        body = read_json_body(untyped_ok=True)  # tritonclient sends no Content-Type
+        columns, outputs = decode(body, service)
+        prediction = service.predict(columns)
+        request_id = body.get("id") or str(uuid.uuid4())
+        return json_response(encode(service, prediction.labels, prediction.probabilities, outputs, request_id))
