@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops import paths
 from mlops.errors import MlopsError
+from mlops.model import ESTIMATORS
 
-Estimator = Literal["random_forest", "logistic_regression", "gradient_boosting"]
+EstimatorName = Literal[tuple(ESTIMATORS)]  # the names model.py registers
 
 
 class Section(BaseModel):
@@ -32,7 +33,7 @@ class PrepareParams(Section):
 
 
 class TrainParams(Section):
-    estimator: Estimator
+    estimator: EstimatorName
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
 
 
