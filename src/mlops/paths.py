@@ -52,4 +52,4 @@ PR_REPORT_DIR = Path("reports/pr")  # mlops report: report.md, report.html, fact
 DRIFT_DIR = Path("reports/drift")  # mlops drift: drift.json, drift.md, drift.html
 DRIFT_REPORT = DRIFT_DIR / "drift.json"
 PRODUCTION_DIR = Path("data/production")  # sample production batches written by `mlops simulate --output`
-PROMETHEUS_TRAINING_MIX = Path("deploy/prometheus/rules/training_mix.yml")  # mlops alert-rules
+PROMETHEUS_RULES = Path("deploy/prometheus/rules/generated.yml")  # mlops alert-rules: training class mix, drift alert
