@@ -14,15 +14,15 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pandas as pd
 import pytest
 from podman_env import DEFAULT_CACHE_DIR, build_flags, ensure_base_image, find_engine, podman_env
 
-from tests.conftest import REPO_ROOT, copy_repository, env_for, free_port
+from mlops import http
+from mlops.http import free_port
+from tests.conftest import REPO_ROOT, copy_repository, env_for
 
 FORBIDDEN_PACKAGES = ("mlflow", "dvc", "great_expectations", "pytest", "sklearn", "pandas", "skl2onnx")
 
@@ -93,16 +93,6 @@ def image(engine, project, metadata):
         engine("rmi", "-f", tag, check=False)
 
 
-def http(url: str, body: dict | None = None, timeout: float = 10) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-
-
 @pytest.fixture(scope="session")
 def container(engine, image):
     """(name, base URL) of the running image, once /ready answers 200."""
@@ -114,7 +104,7 @@ def container(engine, image):
         deadline = time.monotonic() + 60
         while True:
             try:
-                if http(url + "/ready", timeout=2)[0] == 200:
+                if http.request(url + "/ready", timeout=2).status == 200:
                     break
             except (OSError, ValueError):
                 pass
@@ -142,11 +132,13 @@ def test_the_container_predicts_what_the_pipeline_predicted(container, project, 
     _, url = container
     test_split = pd.read_parquet(project / "data/prepared/test.parquet")
     expected = pd.read_csv(project / "data/predictions/test.csv")["predicted"].astype(str).tolist()
-    status, body = http(url + "/predict", {"instances": feature_records(test_split, metadata["schema"]["target"])})
+    reply = http.request(url + "/predict", {"instances": feature_records(test_split, metadata["schema"]["target"])})
+    status, body = reply.status, reply.json()
     assert status == 200, body
     assert body["predictions"] == expected
     assert body["model_version"] == metadata["version"]
-    status, body = http(url + "/predict", {"instances": [{"no such column": 1}]})
+    reply = http.request(url + "/predict", {"instances": [{"no such column": 1}]})
+    status, body = reply.status, reply.json()
     assert status == 400 and body["error"]["code"] == "invalid_instances"
 
 

@@ -14,13 +14,13 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from mlops import http
+from mlops.http import free_port
 
 from .conftest import REPO
 
@@ -54,8 +54,7 @@ def test_every_rule_passes_its_promtool_unit_test_and_has_one():
 
 
 def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
+    return http.request(url, timeout=5).json()
 
 
 def wait_for(check, timeout: float = 60.0, what: str = "condition"):
@@ -93,7 +92,7 @@ def running_prometheus(tmp_path: Path, target: str):
     ]
     api = f"http://127.0.0.1:{port}"
     with running_process(command, tmp_path / "prometheus.log"):
-        wait_for(lambda: urllib.request.urlopen(f"{api}/-/ready", timeout=2).status == 200, 30, "Prometheus ready")
+        wait_for(lambda: http.request(f"{api}/-/ready", timeout=2).status == 200, 30, "Prometheus ready")
         yield api
 
 
@@ -215,7 +214,7 @@ def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path)
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with running_process(gunicorn, tmp_path / "gunicorn.log", cwd=project, env=service_env):
-        wait_for(lambda: urllib.request.urlopen(f"{url}/health", timeout=2).status == 200, 60, "the service")
+        wait_for(lambda: http.request(f"{url}/health", timeout=2).status == 200, 60, "the service")
         (tmp_path / "prom").mkdir()
         with running_prometheus(tmp_path / "prom", f"127.0.0.1:{port}") as api:
             replay = [*mlops, "simulate", "--url", url, "--rows", "60", "--batch-size", "20"]
