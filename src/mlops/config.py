@@ -7,16 +7,28 @@ A wrong key or value stops the command with one line naming it, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from mlops import paths
 from mlops.errors import MlopsError
-from mlops.model import ESTIMATORS
 
-EstimatorName = Literal[tuple(ESTIMATORS)]  # the names model.py registers
+
+def registered_estimator(name: str) -> str:
+    """A name in model.ESTIMATORS, the one list of estimators (imported here, not at start-up:
+    it imports scikit-learn, which commands that fail before reading params never need)."""
+    from mlops.model import ESTIMATORS
+
+    if name not in ESTIMATORS:
+        expected = ", ".join(map(repr, ESTIMATORS))
+        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    return name
+
+
+EstimatorName = Annotated[str, AfterValidator(registered_estimator)]
 
 
 class Section(BaseModel):
