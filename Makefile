@@ -63,9 +63,10 @@ test: venv ## Run the full test suite
 test-fast: venv ## Run the tests that take seconds, not minutes
 	$(BIN)/python -m pytest -m "not slow and not container"
 
-lint: venv ## Check code style (ruff), the GitHub workflows and the Dockerfile
+lint: venv ## Check code style (ruff), repeated code and import cycles (pylint), the workflows, the Dockerfile
 	ruff check .
 	ruff format --check .
+	pylint src/mlops
 	actionlint
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	zizmor --offline --quiet .github/workflows

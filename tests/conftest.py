@@ -1,6 +1,5 @@
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,13 +41,6 @@ def copy_repository(destination: Path) -> Path:
 def env_for(root: Path) -> dict[str, str]:
     """Environment for commands run inside a copied repository: MLflow tracks inside the copy."""
     return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
-
-
-def free_port() -> int:
-    """A TCP port on the loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,28 @@ A wrong key or value stops the command with one line naming it, e.g.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from mlops import paths
 from mlops.errors import MlopsError
 
-Estimator = Literal["random_forest", "logistic_regression", "gradient_boosting"]
+
+def registered_estimator(name: str) -> str:
+    """A name in model.ESTIMATORS, the one list of estimators (imported here, not at start-up:
+    it imports scikit-learn, which commands that fail before reading params never need)."""
+    from mlops.model import ESTIMATORS
+
+    if name not in ESTIMATORS:
+        expected = ", ".join(map(repr, ESTIMATORS))
+        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    return name
+
+
+EstimatorName = Annotated[str, AfterValidator(registered_estimator)]
 
 
 class Section(BaseModel):
@@ -32,7 +45,7 @@ class PrepareParams(Section):
 
 
 class TrainParams(Section):
-    estimator: Estimator
+    estimator: EstimatorName
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, NamedTuple
 
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
@@ -19,17 +19,26 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from mlops.errors import MlopsError
 from mlops.schema import MISSING_CATEGORY, Schema
 
+
+class Estimator(NamedTuple):
+    make: type  # a scikit-learn classifier
+    scale: bool = False  # standardise numeric features first
+
+
+# The estimators `train.estimator` in params.yaml may name: to add one, add it here (import
+# it above). Linear models want standardised features; trees split on thresholds and need
+# none, and scaling them would only add float32 rounding in ONNX that can flip a split.
 ESTIMATORS = {
-    "random_forest": RandomForestClassifier,
-    "logistic_regression": LogisticRegression,
-    "gradient_boosting": GradientBoostingClassifier,
+    "random_forest": Estimator(RandomForestClassifier),
+    "logistic_regression": Estimator(LogisticRegression, scale=True),
+    "gradient_boosting": Estimator(GradientBoostingClassifier),
 }
 
 
 def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int):
     if name not in ESTIMATORS:
         raise MlopsError(f"unknown estimator '{name}'; choose one of: {', '.join(ESTIMATORS)}")
-    estimator_class = ESTIMATORS[name]
+    estimator_class = ESTIMATORS[name].make
     allowed = estimator_class().get_params()
     for key in hyperparameters:
         if key not in allowed:
@@ -38,13 +47,8 @@ def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int):
             raise MlopsError(
                 f"unknown hyperparameter '{key}' for {name}{hint}; see train.hyperparameters in params.yaml"
             )
-    settings = {"random_state": seed, **hyperparameters}
-    return estimator_class(**settings)
-
-
-# Estimators that need standardised numeric features. Trees split on thresholds and need
-# none; scaling them would only add float32 rounding in ONNX that can flip a split.
-NEEDS_SCALING = {"logistic_regression"}
+    seeded = {"random_state": seed} if "random_state" in allowed else {}  # not every estimator draws at random
+    return estimator_class(**(seeded | hyperparameters))
 
 
 def build_preprocessor(schema: Schema, scale: bool = True) -> ColumnTransformer:
@@ -68,9 +72,6 @@ def build_preprocessor(schema: Schema, scale: bool = True) -> ColumnTransformer:
 
 def build_model(schema: Schema, estimator: str, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     """The unfitted model for data of this schema."""
-    return Pipeline(
-        [
-            ("preprocess", build_preprocessor(schema, scale=estimator in NEEDS_SCALING)),
-            ("estimator", build_estimator(estimator, hyperparameters, seed)),
-        ]
-    )
+    classifier = build_estimator(estimator, hyperparameters, seed)
+    preprocess = build_preprocessor(schema, scale=ESTIMATORS[estimator].scale)
+    return Pipeline([("preprocess", preprocess), ("estimator", classifier)])

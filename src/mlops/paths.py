@@ -1,55 +1,55 @@
 """Where each stage reads and writes, relative to the repository root (where dvc.yaml is).
 
-dvc.yaml declares the same paths; keep the two in step.
+The pipeline's paths are declared once, in paths.yaml beside this module: dvc.yaml reads
+that file too (`vars:`). The rest are derived from them, or belong to the tools around
+the pipeline.
 """
 
 from pathlib import Path
 
-PARAMS = Path("params.yaml")
+import yaml
 
-SOURCE_DIR = Path("data/source")  # the user's own data files, tracked with `dvc add`
-RAW = Path("data/raw/dataset.csv")
+DECLARED: dict[str, str] = yaml.safe_load(Path(__file__).with_name("paths.yaml").read_text(encoding="utf-8"))["paths"]
 
-PREPARED_DIR = Path("data/prepared")
-TRAIN = PREPARED_DIR / "train.parquet"
-TEST = PREPARED_DIR / "test.parquet"
-SCHEMA = PREPARED_DIR / "schema.json"
 
-# Great Expectations file data context: the expectation suite for the raw data, committed.
-GX_DIR = Path("gx")
-SUITE_NAME = "raw_dataset"
-SUITE = GX_DIR / "expectations" / f"{SUITE_NAME}.json"
-VALIDATION_DIR = Path("reports/validation")
-VALIDATION_RESULT = VALIDATION_DIR / "result.json"
-VALIDATION_SUMMARY = VALIDATION_DIR / "summary.md"
+def declared(name: str) -> Path:
+    return Path(DECLARED[name])
+
+
+PARAMS = declared("params")
+SOURCE_DIR = declared("source_dir")
+RAW = declared("raw")
+
+# The Great Expectations file data context, and the suite in it (the data contract, committed).
+GX_DIR = declared("gx_dir")
+SUITE = declared("suite")
+SUITE_NAME = SUITE.stem
+VALIDATION_RESULT = declared("validation_result")
+VALIDATION_SUMMARY = declared("validation_summary")
+VALIDATION_DIR = VALIDATION_RESULT.parent
 DATA_DOCS_DIR = VALIDATION_DIR / "docs"  # GX Data Docs HTML, a build artifact (git-ignored)
 BATCH_VALIDATION_DIR = VALIDATION_DIR / "batch"  # results of `mlops validate --data PATH` (git-ignored)
 
-MODELS_DIR = Path("models")
-MODEL = MODELS_DIR / "model.skops"
-TRAINING_INFO = MODELS_DIR / "training.json"  # MLflow run, model version, dataset hash, timings
-ONNX_MODEL = MODELS_DIR / "model.onnx"  # what the prediction service runs
-METADATA = MODELS_DIR / "metadata.json"  # what the prediction service needs to know about it
+TRAIN = declared("train")
+TEST = declared("test")
+SCHEMA = declared("schema")
+MODEL = declared("model")
+TRAINING_INFO = declared("training_info")
+PREDICTIONS = declared("predictions")
+METRICS = declared("metrics")
+PER_CLASS = declared("per_class")
+PLOTS_DIR = declared("plots_dir")
+FIGURES_DIR = declared("figures_dir")
+CV_SCORES = declared("cv_scores")
+CV_PREDICTIONS = declared("cv_predictions")
+CV_DIR = CV_SCORES.parent
+ONNX_MODEL = declared("onnx_model")
+MODEL_METADATA = declared("model_metadata")
 
-REPORTS_DIR = Path("reports")
-METRICS = REPORTS_DIR / "metrics.json"
-PER_CLASS = REPORTS_DIR / "per_class.json"
-PLOTS_DIR = REPORTS_DIR / "plots"
-FIGURES_DIR = REPORTS_DIR / "figures"
-PREDICTIONS = Path("data/predictions/test.csv")
-CV_DIR = REPORTS_DIR / "cv"  # stage crossval: per-fold scores (committed) and out-of-fold predictions
-CV_SCORES = CV_DIR / "scores.json"
-CV_PREDICTIONS = CV_DIR / "predictions.parquet"
-
-# Outside the pipeline: contracted outputs of other stages that the report reads, and the report itself.
+# Outside the pipeline: the tools around it.
 DVC_LOCK = Path("dvc.lock")
-VALIDATION_DIR = REPORTS_DIR / "validation"
-VALIDATION_RESULT = VALIDATION_DIR / "result.json"
-VALIDATION_SUMMARY = VALIDATION_DIR / "summary.md"
-ONNX_MODEL = MODELS_DIR / "model.onnx"
-MODEL_METADATA = MODELS_DIR / "metadata.json"
-PR_REPORT_DIR = REPORTS_DIR / "pr"  # report.md, report.html, facts.json, figures
-DRIFT_DIR = REPORTS_DIR / "drift"  # mlops drift: drift.json, drift.md, drift.html
+PR_REPORT_DIR = Path("reports/pr")  # mlops report: report.md, report.html, facts.json, figures
+DRIFT_DIR = Path("reports/drift")  # mlops drift: drift.json, drift.md, drift.html
 DRIFT_REPORT = DRIFT_DIR / "drift.json"
 PRODUCTION_DIR = Path("data/production")  # sample production batches written by `mlops simulate --output`
-PROMETHEUS_TRAINING_MIX = Path("deploy/prometheus/rules/training_mix.yml")  # mlops alert-rules
+PROMETHEUS_RULES = Path("deploy/prometheus/rules/generated.yml")  # mlops alert-rules: training class mix, drift alert

@@ -128,7 +128,7 @@ def _run(cmd: list[str], env: dict[str, str] | None = None, timeout: int = 900, 
     except subprocess.TimeoutExpired as exc:
         raise error(f"timed out after {timeout}s: {shlex.join(cmd)}") from exc
     except FileNotFoundError as exc:
-        raise error(f"{cmd[0]} is not installed (see ci-apt-packages.txt)") from exc
+        raise error(f"{cmd[0]} is not installed (see .ci/apt-packages.txt)") from exc
     if proc.returncode != 0:
         tail = " | ".join(proc.stdout.strip().splitlines()[-10:])
         raise error(f"exit {proc.returncode} from {shlex.join(cmd)}: {tail}")
@@ -279,7 +279,7 @@ def main(argv: list[str]) -> int:
     cache_dir = Path(argv[1]) if len(argv) > 1 else DEFAULT_CACHE_DIR
     engine = find_engine()
     if engine is None:
-        print("neither docker nor podman is installed: apt-get install $(cat ci-apt-packages.txt)", file=sys.stderr)
+        print("neither docker nor podman is installed: see .ci/apt-packages.txt", file=sys.stderr)
         return 1
     try:
         flags = build_flags(engine)

@@ -14,15 +14,15 @@ import os
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pandas as pd
 import pytest
 from podman_env import DEFAULT_CACHE_DIR, build_flags, ensure_base_image, find_engine, podman_env
 
-from tests.conftest import REPO_ROOT, copy_repository, env_for, free_port
+from mlops import http
+from mlops.http import free_port
+from tests.conftest import REPO_ROOT, copy_repository, env_for
 
 FORBIDDEN_PACKAGES = ("mlflow", "dvc", "great_expectations", "pytest", "sklearn", "pandas", "skl2onnx")
 
@@ -93,15 +93,10 @@ def image(engine, project, metadata):
         engine("rmi", "-f", tag, check=False)
 
 
-def http(url: str, body: dict | str | None = None, timeout: float = 10, content_type="application/json"):
+def call(url: str, body: dict | str | None = None, timeout: float = 10, content_type="application/json"):
     """(status, parsed JSON answer, or {} for an empty one)."""
-    data = None if body is None else (body if isinstance(body, str) else json.dumps(body)).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    reply = http.request(url, body, timeout=timeout, content_type=content_type)
+    return reply.status, json.loads(reply.body or b"{}")
 
 
 def start_container(engine, image, port: int, ready_path: str, *args: str, env: dict[str, str] | None = None):
@@ -114,7 +109,7 @@ def start_container(engine, image, port: int, ready_path: str, *args: str, env: 
     deadline = time.monotonic() + 60
     while True:
         try:
-            if http(url + ready_path, timeout=2)[0] == 200:
+            if call(url + ready_path, timeout=2)[0] == 200:
                 return name, url
         except (OSError, ValueError):
             pass
@@ -150,11 +145,13 @@ def test_the_container_predicts_what_the_pipeline_predicted(container, project, 
     _, url = container
     test_split = pd.read_parquet(project / "data/prepared/test.parquet")
     expected = pd.read_csv(project / "data/predictions/test.csv")["predicted"].astype(str).tolist()
-    status, body = http(url + "/predict", {"instances": feature_records(test_split, metadata["schema"]["target"])})
+    reply = http.request(url + "/predict", {"instances": feature_records(test_split, metadata["schema"]["target"])})
+    status, body = reply.status, reply.json()
     assert status == 200, body
     assert body["predictions"] == expected
     assert body["model_version"] == metadata["version"]
-    status, body = http(url + "/predict", {"instances": [{"no such column": 1}]})
+    reply = http.request(url + "/predict", {"instances": [{"no such column": 1}]})
+    status, body = reply.status, reply.json()
     assert status == 400 and body["error"]["code"] == "invalid_instances"
 
 
@@ -236,15 +233,15 @@ def test_kserve_v1_and_v2_routes_answer_the_pipelines_predictions(container, met
     _, url = container
     records, expected = test_split
     name = metadata["name"]
-    assert http(url + "/")[1] == {"status": "alive"}
-    assert http(url + f"/v1/models/{name}:predict", {"instances": records}) == (200, {"predictions": expected})
-    assert http(url + "/v2/health/ready") == (200, {"ready": True})
-    columns = http(url + f"/v2/models/{name}")[1]["inputs"]
+    assert call(url + "/")[1] == {"status": "alive"}
+    assert call(url + f"/v1/models/{name}:predict", {"instances": records}) == (200, {"predictions": expected})
+    assert call(url + "/v2/health/ready") == (200, {"ready": True})
+    columns = call(url + f"/v2/models/{name}")[1]["inputs"]
     inputs = [
         {"name": c["name"], "shape": [len(records)], "datatype": c["datatype"], "data": [r[c["name"]] for r in records]}
         for c in columns
     ]
-    status, answer = http(url + f"/v2/models/{name}/infer", {"id": "c-1", "inputs": inputs})
+    status, answer = call(url + f"/v2/models/{name}/infer", {"id": "c-1", "inputs": inputs})
     assert status == 200 and answer["id"] == "c-1" and answer["outputs"][0]["data"] == expected
 
 
@@ -254,12 +251,12 @@ def test_sagemaker_starts_it_as_image_serve_on_its_port(engine, image, test_spli
     records, expected = test_split
     name, url = start_container(engine, image, 9090, "/ping", "serve", env={"SAGEMAKER_BIND_TO_PORT": "9090"})
     try:
-        assert http(url + "/invocations", {"instances": records}) == (200, {"predictions": expected})
-        assert http(url + "/invocations", csv_rows(records), content_type="text/csv") == (
+        assert call(url + "/invocations", {"instances": records}) == (200, {"predictions": expected})
+        assert call(url + "/invocations", csv_rows(records), content_type="text/csv") == (
             200,
             {"predictions": expected},
         )
-        status, answer = http(url + "/invocations", "1,2\n", content_type="text/csv")
+        status, answer = call(url + "/invocations", "1,2\n", content_type="text/csv")
         assert status == 400 and answer["error"]["code"] == "invalid_instances"
     finally:
         engine("rm", "-f", *engine.rm_flags, name, check=False)
@@ -274,6 +271,6 @@ def test_vertex_ai_runs_it_with_its_port_and_routes(engine, image, test_split):
     name, url = start_container(engine, image, 7080, health, env=env)
     try:
         body = {"instances": records, "parameters": {}}
-        assert http(url + predict, body) == (200, {"predictions": expected})
+        assert call(url + predict, body) == (200, {"predictions": expected})
     finally:
         engine("rm", "-f", *engine.rm_flags, name, check=False)

@@ -1,14 +1,15 @@
 """The container toolchain works here: build with pip through the proxy, run non-root, serve."""
 
 import json
-import socket
 import subprocess
 import time
-import urllib.request
 import uuid
 
 import pytest
 from podman_env import DEFAULT_CACHE_DIR, build_flags, ensure_base_image, find_engine, podman_env
+
+from mlops import http
+from mlops.http import free_port
 
 DOCKERFILE = """\
 FROM python:3.11-slim
@@ -27,17 +28,10 @@ CMD ["python", "-m", "http.server", "8000", "--bind", "0.0.0.0"]
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, deadline: float) -> bytes:
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                return resp.read()
+            return http.request(url, timeout=2).body
         except OSError:
             if time.monotonic() > deadline:
                 raise
@@ -74,7 +68,7 @@ def test_build_and_run_non_root_image(tmp_path):
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
     tag = f"localhost/podman-env-test:{uuid.uuid4().hex[:12]}"
     name = "podman-env-test-" + tag.rsplit(":", 1)[1]
-    port = _free_port()
+    port = free_port()
     try:
         engine_run(
             "build",

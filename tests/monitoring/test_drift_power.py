@@ -20,9 +20,7 @@ RESAMPLES = 20
 def setup(default_data):
     train, test, schema = default_data
     monitor = load_params(REPO / "params.yaml").monitor
-    thresholds = drift.Thresholds(
-        psi=monitor.psi_threshold, p_value=monitor.p_value, min_drifted=monitor.min_drifted_features, bins=monitor.bins
-    )
+    thresholds = drift.Thresholds.from_params(monitor)
     kinds = {f.name: f.kind for f in schema.features}
     return train, test, schema, thresholds, kinds
 

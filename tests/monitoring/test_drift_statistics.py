@@ -1,8 +1,13 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from mlops.config import MonitorParams
 from mlops.monitoring import drift
+
+DEFAULTS = drift.Thresholds.from_params(MonitorParams())
 
 
 def test_psi_is_zero_for_identical_samples_and_grows_with_the_shift():
@@ -41,7 +46,7 @@ def test_a_column_drifts_only_when_both_the_test_and_the_psi_say_so():
     slightly = pd.DataFrame({"x": rng.normal(0.08, size=20000)})  # significant on 20k rows, PSI tiny
     few = pd.DataFrame({"x": rng.normal(size=8)})
     few_shifted = few.assign(x=few["x"] * 8)  # PSI large on 8 rows, test not significant
-    thresholds = drift.Thresholds()
+    thresholds = DEFAULTS
     kinds = {"x": "numeric"}
     tiny = drift.compare(big, slightly, kinds, thresholds)["columns"][0]
     assert tiny["p_value"] < thresholds.p_value and tiny["psi"] < thresholds.psi and not tiny["drifted"]
@@ -55,7 +60,7 @@ def test_compare_sorts_worst_first_and_scores_the_largest_feature_psi():
     rng = np.random.default_rng(2)
     reference = pd.DataFrame({name: rng.normal(size=1000) for name in "abc"})
     current = reference.sample(500, random_state=0).assign(b=lambda f: f["b"] + 2)
-    result = drift.compare(reference, current, dict.fromkeys("abc", "numeric"), drift.Thresholds())
+    result = drift.compare(reference, current, dict.fromkeys("abc", "numeric"), DEFAULTS)
     assert result["columns"][0]["column"] == "b"
     assert result["drift_score"] == pytest.approx(result["columns"][0]["psi"], abs=1e-6)
     assert result["share_drifted"] == pytest.approx(1 / 3, abs=1e-6)
@@ -67,8 +72,8 @@ def test_min_drifted_features_raises_the_bar_for_the_data_verdict():
     reference = pd.DataFrame({name: rng.normal(size=1000) for name in "ab"})
     current = reference.assign(a=lambda f: f["a"] + 2)
     kinds = dict.fromkeys("ab", "numeric")
-    assert drift.compare(reference, current, kinds, drift.Thresholds(min_drifted=1))["data_drift"]
-    assert not drift.compare(reference, current, kinds, drift.Thresholds(min_drifted=2))["data_drift"]
+    assert drift.compare(reference, current, kinds, replace(DEFAULTS, min_drifted=1))["data_drift"]
+    assert not drift.compare(reference, current, kinds, replace(DEFAULTS, min_drifted=2))["data_drift"]
 
 
 def test_concept_drift_flags_a_drop_beyond_the_threshold_only():

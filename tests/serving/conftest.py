@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import free_port
+from mlops.http import free_port
 
 TARGET = "label"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import free_port
+from mlops.http import free_port
 
 pytestmark = pytest.mark.slow
 MODEL = "test-model"

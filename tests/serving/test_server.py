@@ -14,11 +14,11 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from mlops import http
 
 pytestmark = pytest.mark.slow
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (apt-get install wrk)")
@@ -26,9 +26,9 @@ CONNECTIONS = 4
 
 
 def post_json(url: str, body) -> dict:
-    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    reply = http.request(url, body)
+    assert reply.status == 200, reply.body
+    return reply.json()
 
 
 def wrk(url: str, seconds: int, body: dict, workdir) -> dict[str, float]:
@@ -63,7 +63,7 @@ def test_serves_predictions_and_counts_them_across_workers(serve, records, expec
     assert len(server.workers()) == 2
     for _ in range(10):
         assert post_json(server.url + "/predict", {"instances": records})["predictions"] == expected[0]
-    metrics = urllib.request.urlopen(server.url + "/metrics").read().decode()
+    metrics = http.request(server.url + "/metrics").body.decode()
     assert 'mlops_requests_total{route="/predict",status="200"} 10.0' in metrics
     assert 'mlops_model_info{name="test-model",version="7"} 1.0' in metrics
     access = [json.loads(line) for line in server.stdout.read_text().splitlines()]
@@ -120,7 +120,7 @@ def test_a_killed_worker_is_replaced_and_only_its_request_fails(serve, records, 
     assert results["requests"] > 100
     workers = server.workers()
     assert len(workers) == 2 and original[0] not in workers
-    assert urllib.request.urlopen(server.url + "/ready").status == 200
+    assert http.request(server.url + "/ready").status == 200
 
 
 def test_sigterm_lets_in_flight_requests_finish(serve, records, expected):

@@ -1,23 +1,21 @@
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from mlops.errors import MlopsError
+from mlops.model import ESTIMATORS
 from mlops.pipeline.prepare import prepare
 from mlops.pipeline.train import fit
 
 
-@pytest.mark.parametrize(
-    ("estimator", "hyperparameters"),
-    [
-        ("random_forest", {"n_estimators": 20}),
-        ("logistic_regression", {"C": 0.5, "max_iter": 500}),
-        ("gradient_boosting", {"n_estimators": 20}),
-    ],
-)
-def test_each_estimator_fits_mixed_data_with_missing_values(mixed_frame, estimator, hyperparameters):
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_each_estimator_fits_mixed_data_with_missing_values(mixed_frame, estimator):
     train, test, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
-    model = fit(train, schema, estimator, hyperparameters, seed=0)
+    model = fit(train, schema, estimator, {}, seed=0)
     features = schema.features_frame(test)
     proba = model.predict_proba(features)
     assert proba.shape == (len(test), 2)
@@ -63,3 +61,37 @@ def test_bad_hyperparameter_value_is_a_clear_error(mixed_frame):
     train, _, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
     with pytest.raises(MlopsError, match="could not fit random_forest: .*n_estimators"):
         fit(train, schema, "random_forest", {"n_estimators": -3}, seed=0)
+
+
+def test_a_new_estimator_is_one_entry_in_the_registry(tmp_path, mixed_frame):
+    """Registered in model.ESTIMATORS, a new estimator is accepted by params.yaml, trained and scaled as declared."""
+    import yaml
+
+    from tests.unit.conftest import MINIMAL_PARAMS
+
+    mixed_frame.to_csv(tmp_path / "data.csv", index=False)
+    params = {**MINIMAL_PARAMS, "data": {"source": "data.csv", "target": "churned"}}
+    params["train"] = {"estimator": "nearest_neighbours", "hyperparameters": {"n_neighbors": 7}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    script = textwrap.dedent(
+        """
+        from sklearn.neighbors import KNeighborsClassifier
+
+        from mlops import model
+        model.ESTIMATORS["nearest_neighbours"] = model.Estimator(KNeighborsClassifier, scale=True)
+
+        from mlops.config import load_params
+        from mlops.io import read_table
+        from mlops.pipeline.prepare import prepare
+        from mlops.pipeline.train import fit
+
+        params = load_params("params.yaml")
+        train, test, schema = prepare(read_table("data.csv"), "churned", test_size=0.25, seed=0)
+        fitted = fit(train, schema, params.train.estimator, params.train.hyperparameters, seed=0)
+        numeric_steps = fitted[0].named_transformers_["numeric"].named_steps
+        print(type(fitted[-1]).__name__, fitted[-1].n_neighbors, "scale" in numeric_steps)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["KNeighborsClassifier", "7", "True"]

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops.cli import STAGES
 from tests.workflow.runner import Runner, event_for, git, load_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,10 +72,16 @@ def test_permissions_timeouts_and_no_untrusted_interpolation(path):
 
 
 def test_superseded_runs_are_cancelled_per_branch():
-    for name in ("ci.yml", "train.yml", "pr-report.yml"):
+    # train.yml lets runs on the default branch finish: each one publishes.
+    cancel = {
+        "ci.yml": True,
+        "pr-report.yml": True,
+        "train.yml": "${{ github.ref_name != github.event.repository.default_branch }}",
+    }
+    for name, expected in cancel.items():
         concurrency = load_workflow(ROOT, name)["concurrency"]
         assert "github.ref" in concurrency["group"] or "head_branch" in concurrency["group"]
-        assert concurrency["cancel-in-progress"]
+        assert concurrency["cancel-in-progress"] == expected, name
 
 
 def test_cml_is_pinned_without_vega_and_updates_one_comment():
@@ -144,8 +149,6 @@ def pull_request_run(origin, tmp_path_factory):
 
 @pytest.mark.slow
 def test_validate_job_fails_fast_and_uploads_its_summary(origin, tmp_path):
-    if "validate" not in STAGES:
-        pytest.skip("SKIPPED LOUDLY: the `validate` stage (mlops validate) is not in this tree yet; this job needs it")
     sha = git("rev-parse", "main", cwd=origin)
     runner = Runner(origin, tmp_path, "push", event_for("push"), "refs/heads/main", sha)
     result = runner.run_job(load_workflow(origin, "train.yml"), "validate")
@@ -207,18 +210,6 @@ def test_publish_build_context_holds_the_model_the_pipeline_produced(pull_reques
     publisher = Runner(runner.origin, runner.tmp / "publish", "push", event_for("push"), "refs/heads/main", sha)
     publisher.artifacts = runner.artifacts  # the same run's artifact, as on GitHub
     result = publisher.run_job(load_workflow(runner.origin, "train.yml"), "publish")
-    missing = [
-        name
-        for name in ("models/model.onnx", "models/metadata.json", "Dockerfile")
-        if not (result.workspace / name).is_file()
-    ]
-    if missing:
-        assert result.failed is not None and result.failed.name == "Read the model version"
-        assert f"::error::{missing[0]} is missing" in result.failed.stdout
-        pytest.skip(
-            f"SKIPPED LOUDLY: {', '.join(missing)} not in this tree yet (export stage, Dockerfile); "
-            "the publish job stops at 'Read the model version' naming it, as checked"
-        )
     assert result.failed is None and result.stopped_at, result.failed
     for source in dockerfile_copy_sources(result.workspace / "Dockerfile"):
         assert list(result.workspace.glob(source)), f"Dockerfile COPY source {source} is not in the build context"

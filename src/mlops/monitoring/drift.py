@@ -25,10 +25,17 @@ MAX_HISTOGRAM_CATEGORIES = 20
 
 @dataclass(frozen=True)
 class Thresholds:
-    psi: float = 0.25
-    p_value: float = 0.001
-    min_drifted: int = 1
-    bins: int = 10
+    """When a column, and the data, count as drifted: `monitor:` in params.yaml."""
+
+    psi: float
+    p_value: float
+    min_drifted: int
+    bins: int
+
+    @classmethod
+    def from_params(cls, monitor) -> Thresholds:
+        """From config.MonitorParams, which holds the defaults."""
+        return cls(monitor.psi_threshold, monitor.p_value, monitor.min_drifted_features, monitor.bins)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -193,9 +193,7 @@ def analyse(args: argparse.Namespace) -> dict[str, Any]:
         }
     else:
         notes.append("prediction drift not checked: no predictions on the reference or the current side")
-    thresholds = drift.Thresholds(
-        psi=params.psi_threshold, p_value=params.p_value, min_drifted=params.min_drifted_features, bins=params.bins
-    )
+    thresholds = drift.Thresholds.from_params(params)
     n_tests = len(kinds) + len(prediction_kinds)
     columns = drift.compare_columns(reference_features, current_features, kinds, thresholds, n_tests=n_tests)
     if prediction_kinds:

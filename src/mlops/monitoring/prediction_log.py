@@ -1,7 +1,8 @@
 """Log each prediction's features and result to JSON Lines files, off the request path.
 
 The service calls `record` after answering; it only samples rows and puts them on a bounded
-queue, and a background thread serialises and writes them. When the queue is full (the disk
+queue (the standard library's QueueHandler), and a background thread (its QueueListener)
+serialises and writes them with a RotatingFileHandler. When the queue is full (the disk
 cannot keep up) rows are dropped and counted, never waited for: logging must not slow or
 break a prediction. Each process writes its own file, `predictions-<pid>.jsonl`, rotated
 by size to `.jsonl.1`, `.jsonl.2`, ... so several gunicorn workers never interleave lines.
@@ -16,13 +17,14 @@ Settings come from the environment, so the service needs no params file:
     MLOPS_PREDICTION_LOG_DIR      where to write; logging is off when unset
     MLOPS_PREDICTION_LOG_SAMPLE   share of rows to log, 0..1 (default 1)
     MLOPS_PREDICTION_LOG_MAX_MB   rotate a file past this size (default 10)
-    MLOPS_PREDICTION_LOG_BACKUPS  rotated files kept per process (default 5)
+    MLOPS_PREDICTION_LOG_BACKUPS  rotated files kept per process, at least 1 (default 5)
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
+import logging.handlers
 import os
 import queue
 import random
@@ -33,12 +35,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops.io import plain
+
 ENV_DIR = "MLOPS_PREDICTION_LOG_DIR"
 ENV_SAMPLE = "MLOPS_PREDICTION_LOG_SAMPLE"
 ENV_MAX_MB = "MLOPS_PREDICTION_LOG_MAX_MB"
 ENV_BACKUPS = "MLOPS_PREDICTION_LOG_BACKUPS"
 FILE_GLOB = "predictions-*.jsonl*"
-_STOP = object()
 
 
 class PredictionLog:
@@ -52,6 +55,8 @@ class PredictionLog:
     ) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ValueError(f"sample rate must be between 0 and 1, got {sample}")
+        if backups < 1:
+            raise ValueError(f"keep at least 1 rotated file, got {backups}")
         self.directory = Path(directory)
         self.sample = sample
         self.max_bytes = max_bytes
@@ -61,8 +66,8 @@ class PredictionLog:
         self._random = random.Random()
         self._lock = threading.Lock()
         self._pid: int | None = None
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self._thread: threading.Thread | None = None
+        self._handler: _QueueHandler | None = None
+        self._listener: _Listener | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> PredictionLog | None:
@@ -101,75 +106,81 @@ class PredictionLog:
                         "probabilities": probabilities[index] if probabilities is not None else None,
                     }
                 )
-            if not entries:
-                return
-            self._ensure_writer()
-            try:
-                self._queue.put_nowait(entries)
-            except queue.Full:
-                self.dropped += len(entries)
+            if entries:
+                self._writer().handle(logging.makeLogRecord({"entries": entries}))
         except Exception:  # logging must never break a prediction
             self.dropped += len(rows) if isinstance(rows, list) else 1
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self) -> None:
         """Write what is queued, then stop the writer thread."""
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None and thread.is_alive():
-            self._queue.put(_STOP)
-            thread.join(timeout)
+            listener, self._listener, self._handler = self._listener, None, None
+        if listener is not None and self._pid == os.getpid():
+            listener.stop()
+            for handler in listener.handlers:
+                handler.close()
 
-    def _ensure_writer(self) -> None:
+    def _writer(self) -> _QueueHandler:
         # A thread does not survive fork (gunicorn forks workers), so each process starts its own.
-        if self._thread is not None and self._pid == os.getpid():
-            return
+        if self._handler is not None and self._pid == os.getpid():
+            return self._handler
         with self._lock:
-            if self._thread is None or self._pid != os.getpid():
+            if self._handler is None or self._pid != os.getpid():
                 self._pid = os.getpid()
-                self._queue = queue.Queue(maxsize=self.queue_size)
-                self._thread = threading.Thread(
-                    target=self._write_loop, args=(self._queue,), name="prediction-log", daemon=True
-                )
-                self._thread.start()
-
-    def _write_loop(self, entries_queue: queue.Queue) -> None:
-        while True:
-            entries = entries_queue.get()
-            if entries is _STOP:
-                return
-            try:
-                data = "".join(json.dumps(entry, default=_plain) + "\n" for entry in entries).encode()
-                self._append(data)
-            except Exception as exc:
-                self.dropped += len(entries)
-                print(f"prediction log: could not write {len(entries)} row(s): {exc}", file=sys.stderr)
-
-    def _append(self, data: bytes) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_size + len(data) > self.max_bytes:
-                self._rotate(path)
-        with open(path, "ab") as handle:
-            handle.write(data)
-
-    def _rotate(self, path: Path) -> None:
-        if self.backups <= 0:
-            path.unlink()
-            return
-        for index in range(self.backups - 1, 0, -1):
-            older = path.with_name(f"{path.name}.{index}")
-            if older.exists():
-                os.replace(older, path.with_name(f"{path.name}.{index + 1}"))
-        os.replace(path, path.with_name(f"{path.name}.1"))
+                records: queue.Queue = queue.Queue(maxsize=self.queue_size)
+                files = _FileHandler(self, self.path, maxBytes=self.max_bytes, backupCount=self.backups)
+                self._listener = _Listener(records, files)
+                self._listener.start()
+                self._handler = _QueueHandler(self, records)
+            return self._handler
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
+class _QueueHandler(logging.handlers.QueueHandler):
+    """Puts a batch of rows on the queue as it is; a full queue drops it, counted."""
+
+    def __init__(self, log: PredictionLog, records: queue.Queue) -> None:
+        super().__init__(records)
+        self.log = log
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record  # serialised by the writer thread, not on the request path
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.log.dropped += len(record.entries)
+
+
+class _Listener(logging.handlers.QueueListener):
+    def enqueue_sentinel(self) -> None:
+        self.queue.put(self._sentinel)  # on close, wait for room rather than fail on a full queue
+
+
+class _JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        # The rotating handler formats each record twice (to check the size, then to write it).
+        if not hasattr(record, "lines"):
+            record.lines = "\n".join(json.dumps(plain(entry)) for entry in record.entries)
+        return record.lines
+
+
+class _FileHandler(logging.handlers.RotatingFileHandler):
+    """A size-rotated JSON Lines file; a failed write drops the rows, counted, with one line on stderr."""
+
+    def __init__(self, log: PredictionLog, path: Path, **rotation: Any) -> None:
+        super().__init__(path, encoding="utf-8", delay=True, **rotation)
+        self.log = log
+        self.setFormatter(_JsonLines())
+
+    def _open(self):
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.log.dropped += len(record.entries)
+        problem = sys.exc_info()[1]
+        print(f"prediction log: could not write {len(record.entries)} row(s): {problem}", file=sys.stderr)
 
 
 def log_files(path: Path | str) -> list[Path]:

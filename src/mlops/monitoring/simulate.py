@@ -16,12 +16,10 @@ import argparse
 import json
 import math
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mlops import paths
+from mlops import http, paths
 from mlops.errors import MlopsError
 
 
@@ -84,14 +82,6 @@ def shifted_rows(data, reference, schema, rows: int, shifts: dict[str, float], l
     return features
 
 
-def post_json(url: str, payload: dict, timeout: float) -> dict:
-    request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
 def replay(url: str, frame, columns: list[str], batch_size: int, timeout: float) -> dict[str, int]:
     """Post the rows to URL/predict; count requests, rows, errors and predicted classes."""
     endpoint = url.rstrip("/") + "/predict"
@@ -102,17 +92,17 @@ def replay(url: str, frame, columns: list[str], batch_size: int, timeout: float)
         batch = records[start : start + batch_size]
         counts["requests"] += 1
         try:
-            answer = post_json(endpoint, {"instances": batch}, timeout)
-        except urllib.error.HTTPError as exc:
-            counts["errors"] += 1
-            if counts["errors"] == 1:
-                print(f"simulate: {endpoint} answered {exc.code}: {exc.read()[:300].decode(errors='replace')}")
-            continue
-        except (urllib.error.URLError, OSError) as exc:
+            reply = http.request(endpoint, {"instances": batch}, timeout)
+        except OSError as exc:
             reason = getattr(exc, "reason", exc)
             raise MlopsError(f"cannot reach {endpoint} ({reason}): is the service running (make serve)?") from exc
+        if reply.status != 200:
+            counts["errors"] += 1
+            if counts["errors"] == 1:
+                print(f"simulate: {endpoint} answered {reply.status}: {reply.error_message()}")
+            continue
         counts["rows"] += len(batch)
-        for label in answer.get("predictions", []):
+        for label in reply.json().get("predictions", []):
             classes[str(label)] = classes.get(str(label), 0) + 1
     return counts | {f"predicted {label}": n for label, n in sorted(classes.items())}
 

@@ -132,7 +132,7 @@ def export(params: Params) -> dict[str, Any]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(paths.ONNX_MODEL)  # never leave an ONNX file of an older model beside this one's metadata
         metadata = build_metadata(params, schema, classes, None, None)
-        write_json(paths.METADATA, metadata)
+        write_json(paths.MODEL_METADATA, metadata)
         return metadata
 
     onnx_bytes = onnx_model.SerializeToString()
@@ -152,8 +152,8 @@ def export(params: Params) -> dict[str, Any]:
 
     with atomic_path(paths.ONNX_MODEL) as tmp:
         tmp.write_bytes(onnx_bytes)
-    write_json(paths.METADATA, metadata)
-    print(f"export: {summary} -> {paths.ONNX_MODEL}, {paths.METADATA} (runtime {params.serve.runtime})")
+    write_json(paths.MODEL_METADATA, metadata)
+    print(f"export: {summary} -> {paths.ONNX_MODEL}, {paths.MODEL_METADATA} (runtime {params.serve.runtime})")
     return metadata
 
 

@@ -8,15 +8,11 @@ with the `predicted` column of data/predictions/test.csv. Exit 0 when every row 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from mlops import paths
+from mlops import http, paths
 from mlops.errors import MlopsError
+from mlops.io import plain
 
 BATCH = 64
 
@@ -30,56 +26,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schema", type=Path, default=paths.SCHEMA, help="default: %(default)s")
 
 
-def request(url: str, payload: dict | None, timeout: float) -> tuple[int, dict]:
-    data = None if payload is None else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    req = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        body = exc.read()
-        try:
-            return exc.code, json.loads(body or b"{}")
-        except json.JSONDecodeError:
-            return exc.code, {"error": {"message": body[:200].decode(errors="replace")}}
-
-
-def wait_ready(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    problem = "no answer"
-    while True:
-        try:
-            status, _ = request(f"{url}/ready", None, timeout=5)
-            if status == 200:
-                return
-            problem = f"GET /ready answered {status}"
-        except (OSError, json.JSONDecodeError) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-        if time.monotonic() >= deadline:
-            raise MlopsError(f"{url} was not ready within {seconds:g} s ({problem})")
-        time.sleep(0.5)
-
-
 def json_rows(frame) -> list[dict]:
     """Rows as JSON-ready dicts: NumPy scalars as Python numbers, NaN as null."""
-    rows = frame.astype(object).to_dict(orient="records")
-    return [
-        {key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
-        for row in rows
-    ]
+    return plain(frame.astype(object).to_dict(orient="records"))
 
 
 def predict_all(url: str, rows: list[dict], timeout: float) -> list[str]:
     predicted: list[str] = []
     for start in range(0, len(rows), BATCH):
         try:
-            status, body = request(f"{url}/predict", {"instances": rows[start : start + BATCH]}, timeout)
-        except (OSError, json.JSONDecodeError) as exc:
+            reply = http.request(f"{url}/predict", {"instances": rows[start : start + BATCH]}, timeout)
+            body = reply.json() if reply.status == 200 else {}
+        except (OSError, ValueError) as exc:
             raise MlopsError(f"POST {url}/predict failed: {type(exc).__name__}: {exc}") from exc
-        if status != 200 or "predictions" not in body:
-            message = body.get("error", {}).get("message", body) if isinstance(body, dict) else body
-            raise MlopsError(f"POST {url}/predict answered {status}: {message}")
+        if not isinstance(body, dict) or "predictions" not in body:
+            raise MlopsError(f"POST {url}/predict answered {reply.status}: {reply.error_message()}")
         predicted += [str(value) for value in body["predictions"]]
     return predicted
 
@@ -106,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if "predicted" not in expected.columns or len(expected) != len(test):
         raise MlopsError(f"{args.expected} does not match {args.test}: rerun the pipeline (make run)")
     if args.wait:
-        wait_ready(url, args.wait)
+        problem = http.wait_until_ready(f"{url}/ready", args.wait)
+        if problem:
+            raise MlopsError(f"{url} was not ready within {args.wait:g} s ({problem})")
     served = predict_all(url, json_rows(test[schema.columns]), args.timeout)
     problems = compare(served, [str(value) for value in expected["predicted"]])
     if problems:

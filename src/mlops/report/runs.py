@@ -165,7 +165,7 @@ def short(commit: str | None) -> str:
 def measure_facts() -> dict[str, Any]:
     """Model size, ONNX single-row latency, timings and row counts of the run in the work tree."""
     training = json.loads(paths.TRAINING_INFO.read_text()) if paths.TRAINING_INFO.is_file() else {}
-    metadata = json.loads(paths.METADATA.read_text()) if paths.METADATA.is_file() else {}
+    metadata = json.loads(paths.MODEL_METADATA.read_text()) if paths.MODEL_METADATA.is_file() else {}
     facts: dict[str, Any] = {
         "commit": os.environ.get("MLOPS_REPORT_COMMIT") or training.get("git_commit"),
         "model_bytes": paths.MODEL.stat().st_size if paths.MODEL.is_file() else None,
