@@ -27,7 +27,14 @@ GITLAB_CI_LOCAL = "gitlab-ci-local@4.65.1"  # the newest that runs on Node 20
 TOOLS_DIR = REPO_ROOT / ".cache" / "gitlab-ci-local"
 
 DOCKER_STAND_IN = """#!/usr/bin/env bash
-# STAND-IN for docker (no engine, no registry here): records each call, reads a login's password.
+# STAND-IN for docker (no engine, no registry here): records the job's build, login and push
+# calls, reads a login's password. The runner's own calls that start the job's docker:dind
+# service (network, create, start, image inspect, rm) are answered as an image with no ports.
+case "$1" in
+  build|login|push|tag) ;;
+  image) [ "$2" = inspect ] && echo '[{}]'; exit 0 ;;
+  *) exit 0 ;;
+esac
 n=$(find "$DOCKER_RECORD" -name "*.json" | wc -l)
 stdin=""
 if [ "$1" = login ]; then stdin=$(cat); fi
