@@ -151,6 +151,7 @@ def change_input(records, column, **change):
         (lambda r: change_input(r, "size", datatype="BYTES"), "numeric column takes datatype"),
         (lambda r: change_input(r, "size", datatype="INT64"), "does not fit datatype INT64"),
         (lambda r: change_input(r, "size", datatype="FP128"), "datatype 'FP128' is not one of"),
+        (lambda r: change_input(r, "size", datatype=[None]), "datatype [None] is not one of"),
         (lambda r: change_input(r, "color", data=[1.5, "red"], datatype="BYTES"), "does not fit datatype BYTES"),
         (lambda r: change_input(r, "color", data=["purple", "red"]), "unknown category 'purple'"),
         (lambda r: change_input(r, "size", data=[1e39, 1.0]), "32-bit float range"),

@@ -122,7 +122,7 @@ def decode_input(item: Any, index: int) -> tuple[str, list[int], str, Any]:
         raise bad(f"inputs[{index}].name must be a string")
     if type(shape) is not list or not shape or not all(type(n) is int and n >= 0 for n in shape):
         raise bad(f"input {name!r}: shape must be a list of non-negative integers, got {shape!r}")
-    if datatype not in DATATYPES:
+    if type(datatype) is not str or datatype not in DATATYPES:
         raise bad(f"input {name!r}: datatype {datatype!r} is not one of {sorted(DATATYPES)}")
     if type(parameters) is dict and "binary_data_size" in parameters:
         raise bad(f"input {name!r}: binary tensor data is not supported: send the data as JSON")
