@@ -54,8 +54,6 @@ def project(tmp_path_factory):
     """A copy of the repository on synthetic data: its suite inferred, then `dvc repro`."""
     root = copy_repository(tmp_path_factory.mktemp("kfp-project"))
     env = env_for(root)
-    # Numeric features only: an inferred suite fails its own data's text columns on their type
-    # (pandas 3's `str` dtype against expect_column_values_to_be_in_type_list).
     frame = make_dataset(rows=300, seed=3).select_dtypes(exclude=["object", "string"])
     frame[TARGET] = make_dataset(rows=300, seed=3)[TARGET]
     frame.to_csv(root / "data/source/synthetic.csv", index=False)
