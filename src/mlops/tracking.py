@@ -93,13 +93,49 @@ def log_training(
     }
 
 
-def log_evaluation(run_id: str, metrics: dict[str, float], artifacts: list[str]) -> None:
-    """Add test-set metrics and report files to the training run."""
+def log_evaluation(
+    training: dict[str, Any], metrics: dict[str, float], artifacts: list[str], *, experiment: str
+) -> str:
+    """Add test-set metrics and report files to the training run, or to a run of their own.
+
+    The training run is in this store only when `train` ran here: DVC may restore a stage's
+    outputs from its cache (a CI cache, another clone's run), and then training.json names a
+    run of another store. The evaluation then gets a new run in the same experiment, linked to
+    the model by tags (training run, model version), so a restored stage never breaks this one.
+    Returns the id of the run logged to.
+    """
     mlflow = connect()
+    from mlflow.exceptions import MlflowException
+
+    training_run = training.get("run_id")
     try:
-        with mlflow.start_run(run_id=run_id):
-            mlflow.log_metrics(metrics)
-            for path in artifacts:
-                mlflow.log_artifact(path, artifact_path="reports")
+        try:
+            run = mlflow.get_run(training_run) if training_run else None
+        except MlflowException:
+            run = None
+        if run is not None:
+            with mlflow.start_run(run_id=training_run):
+                _log(mlflow, metrics, artifacts)
+            return training_run
+        mlflow.set_experiment(experiment)
+        tags = {
+            "mlops.stage": "evaluate",
+            "mlops.training_run_id": training_run,
+            "mlops.registered_model": training.get("registered_model") or "",
+            "mlops.model_version": str(training.get("model_version") or ""),
+        }
+        with mlflow.start_run(run_name="evaluate", tags=tags) as run:
+            _log(mlflow, metrics, artifacts)
+        print(
+            f"evaluate: training run {training_run} is not in {tracking_uri()} (train's outputs came from "
+            f"DVC's cache): metrics logged to run {run.info.run_id}, tagged with the training run"
+        )
+        return run.info.run_id
     except Exception as exc:
         raise MlopsError(f"MLflow tracking at {tracking_uri()} failed: {exc}") from exc
+
+
+def _log(mlflow, metrics: dict[str, float], artifacts: list[str]) -> None:
+    mlflow.log_metrics(metrics)
+    for path in artifacts:
+        mlflow.log_artifact(path, artifact_path="reports")

@@ -142,7 +142,8 @@ def main(params: Params) -> None:
     write_table(predictions.assign(actual=y_true, predicted=y_pred), paths.PREDICTIONS)
     draw_figures(confusion, roc, pr, importance, classes)
 
-    run_id = read_json(paths.TRAINING_INFO).get("run_id")
-    if run_id:
-        tracking.log_evaluation(run_id, metrics, [str(paths.METRICS), str(paths.PER_CLASS)])
+    training = read_json(paths.TRAINING_INFO)
+    if training.get("run_id"):
+        reports = [str(paths.METRICS), str(paths.PER_CLASS)]
+        tracking.log_evaluation(training, metrics, reports, experiment=params.mlflow.experiment)
     print("evaluate: " + json.dumps(metrics))
