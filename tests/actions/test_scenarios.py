@@ -1,0 +1,186 @@
+"""The GitHub path, run by a real Actions engine (act) over a repository's life.
+
+One fresh copy of the repository per module goes through what a template user does first:
+the first push to main, a second push, a pull request pushed twice, a pull request with bad
+data, a pull request from a fork. The runs share only what GitHub shares between runs (the
+repository, caches, artifacts, the registry, the API's state); each job starts in an empty
+folder. The tests run in order: each scenario starts from the state the previous one left,
+as on GitHub. See tests/actions/world.py for what stands in for what.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlops.config import load_params
+
+pytestmark = [pytest.mark.slow, pytest.mark.container]
+
+
+def artifact(world, run, name: str):
+    return world.root / "storage" / "runs" / str(run.id) / "artifacts" / name
+
+
+def manifest(world, tag: str) -> dict | None:
+    request = urllib.request.Request(
+        f"http://{world.registry_url}/v2/example/ml-template/manifests/{tag}",
+        headers={
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+def builds(world, run) -> list[dict]:
+    log = world.root / "storage" / "builds.jsonl"
+    entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [entry for entry in entries if entry["run_id"] == str(run.id)]
+
+
+def smoke_tested(world) -> list[str]:
+    log = world.root / "storage" / "docker-runs.log"
+    return [line.split()[0] for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+
+
+def stage_lines(run) -> list[str]:
+    return [line for line in run.output("pipeline").splitlines() if "stage" in line.lower()]
+
+
+def set_param(folder, dotted: str, value) -> None:
+    path = folder / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    node = params
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+# ---------------------------------------------------------------- scenario 1
+
+
+def test_1_first_push_to_main_trains_and_pushes_the_image_that_passed_the_smoke_test(world):
+    sha = world.git("rev-parse", "origin/main")
+    ci, train = world.push("main", sha, workflows=("ci.yml", "train.yml"))
+
+    assert ci.conclusion == "success", ci.explain()
+    assert ci.jobs() == {"lint": "success", "test": "success"}
+    assert train.conclusion == "success", train.explain()
+    assert train.jobs() == {"validate": "success", "pipeline": "success", "image": "success"}, train.explain()
+    assert (artifact(world, train, "pipeline-output") / "models/model.onnx").is_file()
+
+    # One build; the image the smoke test ran is the image under every pushed tag.
+    assert len(builds(world, train)) == 1, builds(world, train)
+    tested = smoke_tested(world)
+    assert len(tested) == 1 and tested[0], tested
+    for tag in (sha, "latest"):
+        pushed = manifest(world, tag)
+        assert pushed is not None, f"{tag} was not pushed"
+        assert pushed["config"]["digest"] == f"sha256:{tested[0]}", (tag, pushed["config"], tested)
+    # Without a tracking server every run is model version 1: no `model-1` tag that means nothing.
+    assert manifest(world, "model-1") is None
+
+
+# ---------------------------------------------------------------- scenario 2
+
+
+def test_2_a_second_push_restores_the_cache_and_retrains_nothing_that_did_not_change(world):
+    first = next(run for run in world.runs if run.workflow == "train.yml")
+    sha = world.commit("main", "Docs only", lambda folder: (folder / "NOTES.md").write_text("a change of no stage\n"))
+
+    (train,) = world.push("main", sha, workflows=("train.yml",))
+
+    assert train.conclusion == "success", train.explain()
+    assert "Cache restored from key" in train.output("pipeline")
+    ran = [line for line in stage_lines(train) if "Running stage" in line]
+    assert ran == [], f"stages reran although nothing changed: {ran}"
+    metrics = "reports/metrics.json"
+    before = json.loads((artifact(world, first, "pipeline-output") / metrics).read_text())
+    after = json.loads((artifact(world, train, "pipeline-output") / metrics).read_text())
+    assert after == before
+
+
+# ---------------------------------------------------------------- scenario 3
+
+
+def comments(world, number: int) -> list[dict]:
+    return world.state.comments_on(number)
+
+
+def pr_report_runs(world, after: int) -> list:
+    return [run for run in world.runs if run.workflow == "pr-report.yml" and run.id > after]
+
+
+def test_3_a_pull_request_gets_one_comment_updated_in_place_on_its_next_push(world):
+    params = load_params(world.dev / "params.yaml")
+    hyperparameters = dict(params.train.hyperparameters)
+    name, value = next((k, v) for k, v in hyperparameters.items() if isinstance(v, int) and not isinstance(v, bool))
+
+    world.commit("tune", f"{name} = {value + 7}", lambda f: set_param(f, f"train.hyperparameters.{name}", value + 7))
+    number = world.open_pull_request("tune")
+    mark = world.state.next_id
+    (train,) = world.pull_request(number, action="opened")
+
+    assert train.conclusion == "success", train.explain()
+    (report,) = pr_report_runs(world, mark)
+    assert report.conclusion == "success", report.explain()
+    (comment,) = comments(world, number)
+    assert "Model report" in comment["body"] and "Verdict" in comment["body"]
+    assert f"`train.hyperparameters.{name}` | {value} | {value + 7} |" in comment["body"]
+
+    world.commit("tune", f"{name} = {value + 13}", lambda f: set_param(f, f"train.hyperparameters.{name}", value + 13))
+    mark = world.state.next_id
+    (train,) = world.pull_request(number)
+
+    assert train.conclusion == "success", train.explain()
+    assert [run.conclusion for run in pr_report_runs(world, mark)] == ["success"]
+    (updated,) = comments(world, number)
+    assert updated["id"] == comment["id"]
+    assert f"`train.hyperparameters.{name}` | {value} | {value + 13} |" in updated["body"]
+
+
+# ---------------------------------------------------------------- scenario 4
+
+
+def corrupt_first_feature(folder) -> None:
+    """Point data.source at a copy of the data whose first feature is far out of every range."""
+    from mlops.pipeline.ingest import load_source
+
+    params = load_params(folder / "params.yaml")
+    frame = load_source(params.data.source, params.data.target)
+    feature = next(column for column in frame.columns if column != params.data.target)
+    frame[feature] = pd.to_numeric(frame[feature], errors="coerce").fillna(0) * 1000 + 10**9
+    (folder / "data/source").mkdir(parents=True, exist_ok=True)
+    frame.to_csv(folder / "data/source/batch.csv", index=False)
+    set_param(folder, "data.source", "data/source/batch.csv")
+
+
+def test_4_a_pull_request_whose_data_fails_validation_gets_the_comment_naming_the_failures(world):
+    world.commit("bad-data", "New data", corrupt_first_feature)
+    number = world.open_pull_request("bad-data")
+    mark = world.state.next_id
+    (train,) = world.pull_request(number, action="opened")
+
+    assert train.conclusion == "failure"
+    assert train.jobs()["validate"] == "failure" and "pipeline" not in train.jobs(), train.explain()
+    (report,) = pr_report_runs(world, mark)
+    assert report.conclusion == "success", report.explain()
+    (comment,) = comments(world, number)
+    assert "the data failed validation" in comment["body"]
+    result = json.loads((artifact(world, train, "data-validation") / "result.json").read_text())
+    failed = [entry for entry in result["expectations"] if not entry["success"]]
+    assert failed
+    for entry in failed:
+        assert entry["expectation"] in comment["body"]
