@@ -12,6 +12,7 @@ ref has no ``workflow_dispatch`` trigger.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -19,6 +20,7 @@ import ssl
 import subprocess
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,6 +42,7 @@ class State:
     dispatches: list[dict] = field(default_factory=list)
     runs: dict[int, dict] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    read_only_tokens: set[str] = field(default_factory=set)  # what GitHub gives a fork's pull-request run
     next_id: int = 1000
 
     def new_id(self) -> int:
@@ -54,6 +57,13 @@ class State:
             ["git", "--git-dir", str(self.bare), "show", f"{ref}:{path}"], capture_output=True, text=True
         )
         return done.stdout if done.returncode == 0 else None
+
+    def workflow_files(self) -> list[str]:
+        tree = f"{self.default_branch}:.github/workflows"
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.bare), "ls-tree", "--name-only", tree], capture_output=True, text=True
+        )
+        return done.stdout.split()
 
     def artifacts(self, run_id: int) -> list[dict]:
         folder = self.storage / "runs" / str(run_id) / "artifacts"
@@ -107,8 +117,11 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         with self.lock:
             self.state.requests.append(f"{method} {path}")
-            if not self.headers.get("Authorization"):
+            token = (self.headers.get("Authorization") or "").split(" ")[-1]
+            if not token:
                 return self.reply(401, {"message": "Requires authentication"})
+            if method != "GET" and token in self.state.read_only_tokens:
+                return self.reply(403, {"message": "Resource not accessible by integration"})
             repo = f"/repos/{self.state.repository}"
             for pattern, handler in ROUTES.get(method, []):
                 match = re.fullmatch(pattern.replace("{repo}", re.escape(repo)), path)
@@ -203,16 +216,47 @@ def update_label(h: Handler, q, name) -> None:
 
 
 def workflow_json(h: Handler, file: str) -> dict:
-    return {"id": abs(hash(file)) % 10**6, "name": file, "path": f".github/workflows/{file}", "state": "active"}
+    return {
+        "id": zlib.crc32(file.encode()) % 10**6,
+        "name": file,
+        "path": f".github/workflows/{file}",
+        "state": "active",
+    }
+
+
+def workflow_file(h: Handler, key: str) -> str:
+    """A workflow is named by its file name or its id."""
+    if not key.isdigit():
+        return key
+    listed = h.state.workflow_files()
+    return next((name for name in listed if workflow_json(h, name)["id"] == int(key)), key)
 
 
 def get_workflow(h: Handler, q, file) -> None:
+    file = workflow_file(h, file)
     if h.state.workflow_text(f".github/workflows/{file}", h.state.default_branch) is None:
         return h.reply(404, {"message": "Not Found"})
     h.reply(200, workflow_json(h, file))
 
 
+def list_workflows(h: Handler, q) -> None:
+    listed = h.state.workflow_files()
+    found = [workflow_json(h, name) for name in listed]
+    h.reply(200, {"total_count": len(found), "workflows": found})
+
+
+def get_contents(h: Handler, q, path) -> None:
+    text = h.state.workflow_text(path, q.get("ref", h.state.default_branch))
+    if text is None:
+        return h.reply(404, {"message": "Not Found"})
+    content = base64.b64encode(text.encode()).decode()
+    h.reply(
+        200, {"type": "file", "encoding": "base64", "name": path.rsplit("/", 1)[-1], "path": path, "content": content}
+    )
+
+
 def dispatch(h: Handler, q, file) -> None:
+    file = workflow_file(h, file)
     data = h.body()
     text = h.state.workflow_text(f".github/workflows/{file}", data.get("ref", h.state.default_branch))
     if text is None:
@@ -227,6 +271,7 @@ def dispatch(h: Handler, q, file) -> None:
 def list_runs(h: Handler, q, file=None) -> None:
     runs = sorted(h.state.runs.values(), key=lambda r: -r["id"])
     if file is not None:
+        file = workflow_file(h, file)
         runs = [r for r in runs if r["path"] == f".github/workflows/{file}"]
     for key in ("branch", "event"):
         if key in q:
@@ -275,7 +320,9 @@ ROUTES = {
         (r"{repo}/issues/(\d+)/comments", list_comments),
         (r"{repo}/issues", list_issues),
         (r"{repo}/labels/([^/]+)", get_label),
+        (r"{repo}/actions/workflows", list_workflows),
         (r"{repo}/actions/workflows/([^/]+)", get_workflow),
+        (r"{repo}/contents/(.+)", get_contents),
         (r"{repo}/actions/workflows/([^/]+)/runs", list_runs),
         (r"{repo}/actions/runs", list_runs),
         (r"{repo}/actions/runs/(\d+)", get_run),

@@ -233,6 +233,14 @@ def checkout_main() -> None:
     if inp("persist-credentials") == "true":
         token = inp("token")
         run("git", "-C", str(target), "config", "http.extraheader", f"AUTHORIZATION: basic {token}")
+    with open(world() / "checkouts.jsonl", "a") as log:
+        sha = subprocess.run(["git", "-C", str(target), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        log.write(
+            json.dumps(
+                {"run_id": os.environ["GITHUB_RUN_ID"], "sha": sha.strip(), "event": os.environ["GITHUB_EVENT_NAME"]}
+            )
+            + "\n"
+        )
     print(f"checked out {ref} of {url} into {target}")
 
 

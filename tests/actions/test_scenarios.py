@@ -184,3 +184,40 @@ def test_4_a_pull_request_whose_data_fails_validation_gets_the_comment_naming_th
     assert failed
     for entry in failed:
         assert entry["expectation"] in comment["body"]
+
+
+# ---------------------------------------------------------------- scenario 5
+
+
+def checkouts(world) -> list[dict]:
+    log = world.root / "storage" / "checkouts.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_5_a_fork_pull_request_is_trained_without_secrets_and_commented_without_running_its_code(world):
+    world.secrets["AWS_ACCESS_KEY_ID"] = "a-secret-the-fork-must-not-see"
+    world.commit("fork-change", "A fork's change", lambda f: set_param(f, "seed", 7))
+    number = world.open_pull_request("fork-change", fork="someone/ml-template")
+    mark = world.state.next_id
+    (train,) = world.pull_request(number, action="opened")
+    world.secrets.clear()
+
+    assert train.conclusion == "success", train.explain()
+    (report,) = pr_report_runs(world, mark)
+    assert report.conclusion == "success", report.explain()
+    assert len(comments(world, number)) == 1
+    pull = world.state.pulls[number]
+    pr_code = {pull["head"]["sha"], train.sha}  # the fork's commit and GitHub's merge commit
+    for run in world.runs:
+        if run.id <= mark:
+            continue
+        record = world.state.runs[run.id]
+        event = json.loads((world.root / "runs" / str(run.id) / "event.json").read_text())
+        privileged = record["privileged"]
+        # From the payloads: the fork's own run is the pull_request event of a fork's head...
+        is_fork_run = event.get("pull_request", {}).get("head", {}).get("repo", {}).get("fork") is True
+        assert privileged != is_fork_run, (run.id, run.workflow)
+        if privileged:  # ...and a run with a write token or secrets never checks out the PR's code.
+            ran = [c for c in checkouts(world) if c["run_id"] == str(run.id) and c["sha"] in pr_code]
+            assert ran == [], f"{run.workflow} (run {run.id}) checked out the fork's code"
+    assert "a-secret-the-fork-must-not-see" not in train.output()

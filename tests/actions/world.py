@@ -40,6 +40,7 @@ from tests.conftest import REPO_ROOT, copy_repository, free_port
 
 REPOSITORY = "example/ml-template"
 TOKEN = "ghs_standin0000000000000000000000000000"
+READ_ONLY_TOKEN = "ghs_standinreadonly000000000000000000000"
 ACT = Path(sys.executable).parent / "act"
 TEST_BIN = str(Path(sys.executable).parent)
 
@@ -102,6 +103,9 @@ class World:
         self.dev = root / "dev"  # a contributor's clone
         subprocess.run(["git", "clone", "-q", str(self.bare), str(self.dev)], check=True, env=self.env())
         self.runs: list[Run] = []
+        self.variables: dict[str, str] = {}  # the repository's Actions variables and secrets
+        self.secrets: dict[str, str] = {}
+        self.state.read_only_tokens.add(READ_ONLY_TOKEN)
 
     # ------------------------------------------------------------ set-up
 
@@ -268,7 +272,19 @@ class World:
             "repository": self.repository_json(),
             "sender": {"login": "contributor"},
         }
-        return [self.run("train.yml", "pull_request", payload, merge, branch, ref=f"refs/pull/{number}/merge")]
+        # GitHub gives a fork's pull-request run a read-only token and no secrets.
+        fork = full_name != REPOSITORY
+        return [
+            self.run(
+                "train.yml",
+                "pull_request",
+                payload,
+                merge,
+                branch,
+                ref=f"refs/pull/{number}/merge",
+                privileged=not fork,
+            )
+        ]
 
     def dispatch_pending(self) -> list[Run]:
         """Run the workflow dispatches the API stand-in has accepted and not yet run."""
@@ -296,8 +312,7 @@ class World:
         branch: str,
         ref: str | None = None,
         follow: bool = True,
-        variables: dict[str, str] | None = None,
-        secrets: dict[str, str] | None = None,
+        privileged: bool = True,
     ) -> Run:
         run_id = self.state.new_id()
         folder = self.root / "runs" / str(run_id)
@@ -319,6 +334,7 @@ class World:
             "status": "in_progress",
             "conclusion": None,
             "head_repository": {"full_name": payload.get("pull_request", {}).get("head_repository", REPOSITORY)},
+            "privileged": privileged,
         }
         self.state.runs[run_id] = record
         event_file = folder / "event.json"
@@ -332,14 +348,14 @@ class World:
             "--defaultbranch", "main",
             "--action-cache-path", str(folder / "act"),
             "--env", f"GITHUB_RUN_ID={run_id}", "--env", f"GITHUB_RUN_NUMBER={run_id}",
-            "-s", f"GITHUB_TOKEN={TOKEN}",
+            "-s", f"GITHUB_TOKEN={TOKEN if privileged else READ_ONLY_TOKEN}",
             *self.local_repository_flags,
         ]  # fmt: skip
         if ref:
             command += ["--env", f"GITHUB_REF={ref}"]
-        for key, value in (variables or {}).items():
+        for key, value in self.variables.items():
             command += ["--var", f"{key}={value}"]
-        for key, value in (secrets or {}).items():
+        for key, value in self.secrets.items() if privileged else ():
             command += ["-s", f"{key}={value}"]
         with open(folder / "act.jsonl", "w") as out, open(folder / "act.stderr", "w") as err:
             done = subprocess.run(command, cwd=checkout, env=self.env(), stdout=out, stderr=err, timeout=3000)
