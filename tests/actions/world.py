@@ -69,7 +69,7 @@ class Run:
         return "".join(
             e.get("msg", "") + ("" if e.get("raw_output") else "\n")
             for e in self.log
-            if job is None or e.get("jobID") == job
+            if (job is None or e.get("jobID") == job) and not e.get("msg", "").startswith("LocalRepositoryCache")
         )
 
     def explain(self) -> str:
@@ -83,6 +83,7 @@ class World:
         template = copy_repository(root / "template")
         subprocess.run(["git", "clone", "-q", "--bare", str(template), str(self.bare)], check=True)
         self.state = State(repository=REPOSITORY, bare=self.bare, storage=root / "storage")
+        self.state.storage.mkdir()
         self.api = GitHubAPI(self.state, root / "api")
         self.actions = root / "action-standins"
         self.local_repository_flags = standins.write_actions(REPO_ROOT, self.actions)
