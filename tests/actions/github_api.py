@@ -35,6 +35,7 @@ class State:
     bare: Path  # the repository's git storage, to read workflow files at a ref
     storage: Path  # runs/<id>/artifacts/<name>/ as the artifact stand-ins write them
     default_branch: str = "main"
+    api_url: str = ""  # set when the server starts
     pulls: dict[int, dict] = field(default_factory=dict)
     comments: list[dict] = field(default_factory=list)  # issue and pull-request comments
     issues: dict[int, dict] = field(default_factory=dict)
@@ -70,13 +71,14 @@ class State:
         found = []
         for index, path in enumerate(sorted(folder.glob("*")) if folder.is_dir() else []):
             artifact_id = run_id * 100 + index
+            url = f"{self.api_url}/repos/{self.repository}/actions/artifacts/{artifact_id}/zip"
             found.append(
                 {
                     "id": artifact_id,
                     "name": path.name,
                     "expired": False,
                     "size_in_bytes": sum(f.stat().st_size for f in path.rglob("*") if f.is_file()),
-                    "archive_download_url": f"/repos/{self.repository}/actions/artifacts/{artifact_id}/zip",
+                    "archive_download_url": url,
                     "workflow_run": {"id": run_id},
                 }
             )
@@ -361,6 +363,7 @@ class GitHubAPI:
         context.load_cert_chain(self.cert, key)
         self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.host = f"localhost:{self.server.server_address[1]}"
+        state.api_url = self.url
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -237,15 +237,17 @@ class World:
 
     # ------------------------------------------------------------ events
 
-    def push(self, branch: str, sha: str, workflows=("train.yml",)) -> list[Run]:
-        payload = {
+    def push_payload(self, branch: str, sha: str) -> dict:
+        return {
             "ref": f"refs/heads/{branch}",
             "after": sha,
             "head_commit": {"id": sha},
             "repository": self.repository_json(),
             "sender": {"login": "someone"},
         }
-        return [self.run(workflow, "push", payload, sha, branch) for workflow in workflows]
+
+    def push(self, branch: str, sha: str, workflows=("train.yml",)) -> list[Run]:
+        return [self.run(workflow, "push", self.push_payload(branch, sha), sha, branch) for workflow in workflows]
 
     def open_pull_request(self, branch: str, fork: str | None = None) -> int:
         number = max([0, *self.state.pulls, *self.state.issues]) + 1
@@ -314,6 +316,8 @@ class World:
         ref: str | None = None,
         follow: bool = True,
         privileged: bool = True,
+        job: str | None = None,
+        dry_run: bool = False,
     ) -> Run:
         run_id = self.state.new_id()
         folder = self.root / "runs" / str(run_id)
@@ -331,7 +335,8 @@ class World:
             "path": f".github/workflows/{workflow}",
             "event": event_name,
             "head_branch": branch,
-            "head_sha": sha,
+            # a pull request's run is of its head commit (the merge commit is what it checks out)
+            "head_sha": payload.get("pull_request", {}).get("head", {}).get("sha", sha),
             "status": "in_progress",
             "conclusion": None,
             "head_repository": {"full_name": payload.get("pull_request", {}).get("head_repository", REPOSITORY)},
@@ -354,6 +359,10 @@ class World:
         ]  # fmt: skip
         if ref:
             command += ["--env", f"GITHUB_REF={ref}"]
+        if job:
+            command += ["--job", job]
+        if dry_run:  # act checks the job's wiring (needs, if, matrix, expressions) and runs no step
+            command += ["--dryrun"]
         for key, value in self.variables.items():
             command += ["--var", f"{key}={value}"]
         for key, value in self.secrets.items() if privileged else ():
