@@ -317,7 +317,6 @@ class World:
         follow: bool = True,
         privileged: bool = True,
         job: str | None = None,
-        dry_run: bool = False,
     ) -> Run:
         run_id = self.state.new_id()
         folder = self.root / "runs" / str(run_id)
@@ -361,8 +360,6 @@ class World:
             command += ["--env", f"GITHUB_REF={ref}"]
         if job:
             command += ["--job", job]
-        if dry_run:  # act checks the job's wiring (needs, if, matrix, expressions) and runs no step
-            command += ["--dryrun"]
         for key, value in self.variables.items():
             command += ["--var", f"{key}={value}"]
         for key, value in self.secrets.items() if privileged else ():
