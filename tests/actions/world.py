@@ -77,7 +77,7 @@ class Run:
 
 
 class World:
-    def __init__(self, root: Path, podman: dict[str, str] | None = None, base_image: str | None = None):
+    def __init__(self, root: Path, podman: dict[str, str] | None = None, build_args: list[str] | None = None):
         self.root = root
         self.bare = root / "github" / f"{REPOSITORY}.git"
         template = copy_repository(root / "template")
@@ -98,7 +98,7 @@ class World:
         self.write_gh_shim()
         self.registry: subprocess.Popen | None = None
         self.podman = podman
-        self.base_image = base_image
+        self.build_args = build_args or []  # what the image builds here need that a hosted runner does not
         if podman is not None:
             self.start_registry()
         self.dev = root / "dev"  # a contributor's clone
@@ -195,8 +195,7 @@ class World:
             STANDIN_CA=str(self.api.cert),
             STANDIN_PYTHON=sys.executable,
         )
-        if self.base_image:
-            env["STANDIN_BUILD_ARGS"] = f"BASE_IMAGE={self.base_image}"
+        env["STANDIN_BUILD_ARGS"] = json.dumps(self.build_args)
         return env
 
     def close(self) -> None:
