@@ -109,6 +109,9 @@ def pinned_actions(root: Path) -> set[tuple[str, str]]:
 def write_actions(root: Path, destination: Path) -> list[str]:
     """Write a stand-in folder per pinned repository@sha; return act's --local-repository flags."""
     flags = []
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in ("standins.py", "cml.py"):  # a copy: the runs use the stand-ins as they were at the start
+        shutil.copy(HERE / name, destination / name)
     by_repo: dict[tuple[str, str], list[str]] = {}
     for action, sha in sorted(pinned_actions(root)):
         if action not in ACTIONS:
@@ -120,12 +123,12 @@ def write_actions(root: Path, destination: Path) -> list[str]:
         for sub in {"", *subs}:
             name = f"{repo}/{sub}".rstrip("/")
             if name in ACTIONS:
-                write_action(folder / sub, name)
+                write_action(folder / sub, name, destination / "standins.py")
         flags += ["--local-repository", f"{repo}@{sha}={folder}"]
     return flags
 
 
-def write_action(folder: Path, name: str) -> None:
+def write_action(folder: Path, name: str, script: Path) -> None:
     spec = ACTIONS[name]
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"name: STAND-IN for {name}", "inputs:"]
@@ -139,7 +142,7 @@ def write_action(folder: Path, name: str) -> None:
     for phase in ("main", "post"):
         (folder / f"{phase}.js").write_text(
             "const r = require('child_process').spawnSync(process.env.STANDIN_PYTHON || 'python3', "
-            f"[{json.dumps(str(HERE / 'standins.py'))}, {json.dumps(name)}, {json.dumps(phase)}], "
+            f"[{json.dumps(str(script))}, {json.dumps(name)}, {json.dumps(phase)}], "
             "{stdio: 'inherit'});\nprocess.exit(r.status === null ? 1 : r.status);\n"
         )
 
