@@ -300,7 +300,8 @@ class World:
                 "inputs": dispatch["inputs"],
                 "repository": self.repository_json(),
             }
-            runs.append(self.run(dispatch["workflow"], "workflow_dispatch", payload, sha, branch))
+            ref = f"refs/heads/{branch}"
+            runs.append(self.run(dispatch["workflow"], "workflow_dispatch", payload, sha, branch, ref=ref))
         return runs
 
     # ------------------------------------------------------------ a run
