@@ -164,6 +164,7 @@ class World:
             "CONTAINERS_REGISTRIES_CONF": str(registries),
             "REGISTRY_AUTH_FILE": str(self.root / "registry-auth.json"),
         }
+        (self.root / "registry-auth.json").write_text('{"auths": {}}')
         docker = self.bin / "docker"
         exports = " ".join(
             f"{k}={v}" for k, v in self.podman.items() if k.startswith(("CONTAINERS_", "BUILDAH_", "REGISTRY_"))
