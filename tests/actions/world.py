@@ -10,9 +10,9 @@ between runs is kept here, and nothing else is shared:
   artifacts); the real ``gh`` reaches it through a shim on PATH that sets GH_HOST, its token
   and the stand-in's certificate (on GitHub, gh talks to github.com with GH_TOKEN)
 - caches and artifacts: folders written by the action stand-ins (standins.py)
-- the container registry: Debian's ``docker-registry`` on 127.0.0.1; podman's registries.conf
-  sends ``ghcr.io/...`` there, and a ``docker`` shim on PATH runs podman (the hosted runner
-  has Docker)
+- the container registry: Debian's ``docker-registry`` on 127.0.0.1, standing for ghcr.io: a
+  ``docker`` shim on PATH runs podman (the hosted runner has Docker) with ``ghcr.io/...``
+  names pointed at it
 
 Every run is act on a fresh clone at the run's commit, with the event payload GitHub would
 send. ``github.run_id`` is the world's run id; ``github.token`` a token the API stand-in
@@ -178,7 +178,10 @@ class World:
             '  echo "$id $image" >> "$STANDIN_WORLD/docker-runs.log"\n'
             '  shift; set -- run --health-interval=disable "$@"\nfi\n'
             'if [ "$1" = rm ]; then shift; set -- rm --time=0 "$@"; fi\n'
-            'exec podman "$@"\n'
+            "# ghcr.io is this machine's registry (podman applies registries.conf rewrites to pulls only)\n"
+            f'args=(); for arg in "$@"; do case "$arg" in ghcr.io) arg={self.registry_url} ;;'
+            f' ghcr.io/*) arg="{self.registry_url}/${{arg#ghcr.io/}}" ;; esac; args+=("$arg"); done\n'
+            'exec podman "${args[@]}"\n'
         )
         docker.chmod(0o755)
 
