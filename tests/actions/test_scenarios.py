@@ -207,6 +207,9 @@ def checkouts(world) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
+@pytest.mark.skip(
+    reason="NOT YET RUN TO COMPLETION: written for the engine world, not yet seen passing; drop this mark when it has"
+)
 def test_5_a_fork_pull_request_is_trained_without_secrets_and_commented_without_running_its_code(world):
     world.secrets["AWS_ACCESS_KEY_ID"] = "a-secret-the-fork-must-not-see"
     world.commit("fork-change", "A fork's change", lambda f: set_param(f, "seed", 7))
