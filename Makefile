@@ -35,23 +35,23 @@ run: venv ## Run the whole pipeline (DVC reruns only what changed) and print the
 serve: venv ## Serve the last pipeline run's model on 127.0.0.1:8080 (PORT overrides; docs/serving.md)
 	gunicorn -c python:mlops.serving.gunicorn_conf
 
-# The serving image: Docker where a Docker engine answers, else podman (set up by podman_env.py).
+# The serving image, built with Docker where a Docker engine answers, else with podman:
+# `make image CONTAINER_ENGINE=podman` chooses. The base is pulled as the Dockerfile names it.
 IMAGE ?= mlops-template-serving
+CONTAINER_ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
 
 image: venv ## Build the serving image with the current model: mlops-template-serving:latest (docs/container.md)
 	dvc repro
 	@set -euo pipefail; \
-	exports=$$(python tests/container/podman_env.py); eval "$$exports"; \
-	eval "flags=($$CONTAINER_BUILD_FLAGS)"; \
 	version=$$(python -c 'import json; print(json.load(open("models/metadata.json"))["version"])'); \
 	set -x; \
-	"$$CONTAINER_ENGINE" build "$${flags[@]}" \
+	$(CONTAINER_ENGINE) build \
 		--build-arg "SOURCE_URL=$$(git remote get-url origin 2>/dev/null || echo unknown)" \
 		--build-arg "GIT_COMMIT=$$(git rev-parse HEAD)" --build-arg "MODEL_VERSION=$$version" \
 		--build-arg "CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ)" -t "$(IMAGE):latest" -t "$(IMAGE):$$version" .; \
 	{ set +x; } 2>/dev/null; \
-	size=$$("$$CONTAINER_ENGINE" image inspect --format '{{.Size}}' "$(IMAGE):latest"); \
-	echo "$(IMAGE):$$version built with $$CONTAINER_ENGINE: $$((size / 1000000)) MB"
+	size=$$($(CONTAINER_ENGINE) image inspect --format '{{.Size}}' "$(IMAGE):latest"); \
+	echo "$(IMAGE):$$version built with $(CONTAINER_ENGINE): $$((size / 1000000)) MB"
 
 bench: venv ## Benchmark the service against mlflow models serve and a naive Flask app (docs/benchmarks.md)
 	dvc repro

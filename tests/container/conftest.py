@@ -1,5 +1,5 @@
 import sys
 from pathlib import Path
 
-# podman_env.py is a plain module beside the tests, also run as a script by `make image`.
+# podman_env.py is a plain module beside the tests (also a script: `eval "$(python tests/container/podman_env.py)"`).
 sys.path.insert(0, str(Path(__file__).parent))

@@ -3,9 +3,11 @@
 On a machine with a working Docker engine nothing here is needed. Otherwise
 podman (as root; tested with Debian bookworm's podman 4.3 + runc) is configured
 privately under a cache directory -- nothing under /etc is touched -- and,
-because no container registry is reachable, a stand-in for
-``python:3.11-slim`` is built from Debian packages with debootstrap and
-imported under that name.
+because no container registry is reachable, a STAND-IN for ``python:3.11-slim``
+is built from Debian packages with debootstrap and imported under a name of its
+own, ``localhost/...`` (BASE_IMAGE below), that claims to be nothing official.
+The tests pass it to builds as ``--build-arg BASE_IMAGE=...`` (build_flags);
+``make image`` never uses it.
 
     eval "$(python tests/container/podman_env.py [CACHE_DIR])"
     eval "$CONTAINER_ENGINE" build "$CONTAINER_BUILD_FLAGS" -t IMAGE .
@@ -29,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-BASE_IMAGE = "docker.io/library/python:3.11-slim"
+# The stand-in base, for the tests only: a local name, never the official image's.
+BASE_IMAGE = "localhost/mlops-template-test-base:python3.11"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "podman"
 BASE_PACKAGES = ["python3", "python3-venv", "python3-pip", "ca-certificates"]
@@ -202,7 +205,7 @@ def _build_rootfs_tarball(tarball: Path) -> None:
 
 
 def ensure_base_image(env: dict[str, str], cache_dir: Path = DEFAULT_CACHE_DIR) -> None:
-    """Import a debootstrap stand-in for python:3.11-slim unless that image exists.
+    """Import the debootstrap stand-in for python:3.11-slim as BASE_IMAGE unless that image exists.
 
     The rootfs tarball is kept in cache_dir: delete it to rebuild from scratch.
     """
@@ -268,8 +271,8 @@ def pip_build_args() -> dict[str, str]:
 
 
 def build_flags(engine: str) -> list[str]:
-    """Flags for `ENGINE build` here: no pulling with podman, plus the pip build args."""
-    flags = ["--pull=never"] if engine == "podman" else []
+    """Flags for `ENGINE build` in the tests: with podman, the stand-in base (never pulled), plus the pip build args."""
+    flags = ["--pull=never", "--build-arg", f"BASE_IMAGE={BASE_IMAGE}"] if engine == "podman" else []
     for key, value in pip_build_args().items():
         flags += ["--build-arg", f"{key}={value}"]
     return flags

@@ -6,13 +6,14 @@ import time
 import uuid
 
 import pytest
-from podman_env import DEFAULT_CACHE_DIR, build_flags, ensure_base_image, find_engine, podman_env
+from podman_env import BASE_IMAGE, DEFAULT_CACHE_DIR, REPO_ROOT, build_flags, ensure_base_image, find_engine, podman_env
 
 from mlops import http
 from mlops.http import free_port
 
 DOCKERFILE = """\
-FROM python:3.11-slim
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 ARG PIP_INDEX_URL
 ARG PIP_EXTRA_INDEX_URL
 ARG PIP_TRUSTED_HOST
@@ -26,6 +27,17 @@ HEALTHCHECK --interval=30s CMD python -c "print('ok')"
 EXPOSE 8000
 CMD ["python", "-m", "http.server", "8000", "--bind", "0.0.0.0"]
 """
+
+
+def test_the_stand_in_base_has_a_local_name_and_reaches_only_test_builds():
+    assert BASE_IMAGE.startswith("localhost/"), "the stand-in must not claim an official image's name"
+    flags = build_flags("podman")
+    assert flags[flags.index("--build-arg") + 1] == f"BASE_IMAGE={BASE_IMAGE}"
+    recipe = subprocess.run(
+        ["make", "-n", "image", "CONTAINER_ENGINE=podman"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    build = next(line for line in recipe.splitlines() if "podman build" in line)
+    assert "--pull=never" not in recipe and "podman_env" not in recipe and "BASE_IMAGE" not in recipe, build
 
 
 def _get(url: str, deadline: float) -> bytes:

@@ -1,8 +1,9 @@
 """.gitlab-ci.yml run by gitlab-ci-local (npm) in shell mode, on a repository of synthetic data.
 
 Network-bound steps run against STAND-INS, as in the GitHub workflow tests: `cml` records the
-merge-request note it would post (tests/workflow/runner.py's CML recorder), `docker` records
-the build, login and pushes it would do; `make venv` finds a ready .venv.
+merge-request note it would post (cml_recorder.py), `docker` records the build, login and
+pushes it would do; `make venv` finds a ready .venv over the test session's packages, as the
+engine tests' setup-python stand-in makes it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.actions.standins import overlay_venv
 from tests.conftest import REPO_ROOT, copy_repository, env_for
 from tests.serving.conftest import TARGET, make_dataset
-from tests.workflow.runner import CML_RECORDER, Runner
 
 pytestmark = pytest.mark.slow
 
@@ -99,11 +100,12 @@ def pipeline(gitlab_ci_local, origin, tmp_path, branch: str, variables: dict[str
     if change:
         change(work)
         git(work, "commit", "-qam", "change")
-    Runner.stand_in_venv(work)
+    overlay_venv(Path(sys.prefix), work / ".venv")
     tools, cml_record, docker_record = tmp_path / "tools", tmp_path / "cml", tmp_path / "docker"
     for folder in (tools, cml_record, docker_record):
         folder.mkdir()
-    (tools / "cml").write_text(CML_RECORDER.replace("PYTHON", sys.executable, 1))
+    recorder = Path(__file__).with_name("cml_recorder.py")
+    (tools / "cml").write_text(f'#!/bin/sh\nexec {sys.executable} {recorder} "$@"\n')
     (tools / "docker").write_text(DOCKER_STAND_IN)
     for tool in tools.iterdir():
         tool.chmod(0o755)

@@ -1,0 +1,376 @@
+"""STAND-IN for the part of GitHub's REST API the workflows use, holding state like GitHub.
+
+GitHub cannot be reached from the tests, so this small HTTPS server on 127.0.0.1 answers the
+calls that `gh` (the real CLI, pointed here by the harness's shim) and the `cml` stand-in
+make, under GitHub Enterprise's ``/api/v3`` prefix: pull requests and their head commits,
+issue and pull-request comments, issues and labels, workflows and their dispatches, runs and
+their artifacts (served from the world's artifact storage). Tests assert on ``state``.
+
+A workflow dispatch is refused with 422, as GitHub refuses it, when the workflow file at that
+ref has no ``workflow_dispatch`` trigger.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import ssl
+import subprocess
+import threading
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import yaml
+
+
+@dataclass
+class State:
+    repository: str
+    bare: Path  # the repository's git storage, to read workflow files at a ref
+    storage: Path  # runs/<id>/artifacts/<name>/ as the artifact stand-ins write them
+    default_branch: str = "main"
+    api_url: str = ""  # set when the server starts
+    pulls: dict[int, dict] = field(default_factory=dict)
+    comments: list[dict] = field(default_factory=list)  # issue and pull-request comments
+    issues: dict[int, dict] = field(default_factory=dict)
+    labels: dict[str, dict] = field(default_factory=dict)
+    dispatches: list[dict] = field(default_factory=list)
+    runs: dict[int, dict] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+    read_only_tokens: set[str] = field(default_factory=set)  # what GitHub gives a fork's pull-request run
+    next_id: int = 1000
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def comments_on(self, number: int) -> list[dict]:
+        return [c for c in self.comments if c["issue_number"] == number]
+
+    def workflow_text(self, path: str, ref: str) -> str | None:
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.bare), "show", f"{ref}:{path}"], capture_output=True, text=True
+        )
+        return done.stdout if done.returncode == 0 else None
+
+    def workflow_files(self) -> list[str]:
+        tree = f"{self.default_branch}:.github/workflows"
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.bare), "ls-tree", "--name-only", tree], capture_output=True, text=True
+        )
+        return done.stdout.split()
+
+    def artifacts(self, run_id: int) -> list[dict]:
+        folder = self.storage / "runs" / str(run_id) / "artifacts"
+        found = []
+        for index, path in enumerate(sorted(folder.glob("*")) if folder.is_dir() else []):
+            artifact_id = run_id * 100 + index
+            url = f"{self.api_url}/repos/{self.repository}/actions/artifacts/{artifact_id}/zip"
+            found.append(
+                {
+                    "id": artifact_id,
+                    "name": path.name,
+                    "expired": False,
+                    "size_in_bytes": sum(f.stat().st_size for f in path.rglob("*") if f.is_file()),
+                    "archive_download_url": url,
+                    "workflow_run": {"id": run_id},
+                }
+            )
+        return found
+
+
+class Handler(BaseHTTPRequestHandler):
+    state: State
+    lock = threading.Lock()
+
+    def log_message(self, *args) -> None:  # quiet; requests are kept in state.requests
+        pass
+
+    def reply(self, status: int, body=None) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}") if length else {}
+
+    def do_GET(self) -> None:
+        self.route("GET")
+
+    def do_POST(self) -> None:
+        self.route("POST")
+
+    def do_PATCH(self) -> None:
+        self.route("PATCH")
+
+    def route(self, method: str) -> None:
+        url = urlparse(self.path)
+        path = re.sub(r"^/api/v3", "", url.path).rstrip("/")
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        with self.lock:
+            self.state.requests.append(f"{method} {path}")
+            token = (self.headers.get("Authorization") or "").split(" ")[-1]
+            if not token:
+                return self.reply(401, {"message": "Requires authentication"})
+            if method != "GET" and token in self.state.read_only_tokens:
+                return self.reply(403, {"message": "Resource not accessible by integration"})
+            repo = f"/repos/{self.state.repository}"
+            for pattern, handler in ROUTES.get(method, []):
+                match = re.fullmatch(pattern.replace("{repo}", re.escape(repo)), path)
+                if match:
+                    return handler(self, query, *match.groups())
+            self.reply(404, {"message": f"Not Found (stand-in has no {method} {path})"})
+
+
+def comment_json(comment: dict) -> dict:
+    return {k: v for k, v in comment.items() if k != "issue_number"}
+
+
+def get_repo(h: Handler, q) -> None:
+    name = h.state.repository
+    h.reply(200, {"full_name": name, "name": name.split("/")[1], "default_branch": h.state.default_branch})
+
+
+def get_pull(h: Handler, q, number) -> None:
+    pull = h.state.pulls.get(int(number))
+    h.reply(200, pull) if pull else h.reply(404, {"message": "Not Found"})
+
+
+def list_comments(h: Handler, q, number) -> None:
+    h.reply(200, [comment_json(c) for c in h.state.comments_on(int(number))])
+
+
+def create_comment(h: Handler, q, number) -> None:
+    number = int(number)
+    if number not in h.state.pulls and number not in h.state.issues:
+        return h.reply(404, {"message": "Not Found"})
+    cid = h.state.new_id()
+    comment = {"id": cid, "issue_number": number, "body": h.body()["body"], "user": {"login": "github-actions[bot]"}}
+    comment["html_url"] = f"https://github.com/{h.state.repository}/issues/{number}#issuecomment-{cid}"
+    h.state.comments.append(comment)
+    h.reply(201, comment_json(comment))
+
+
+def update_comment(h: Handler, q, cid) -> None:
+    comment = next((c for c in h.state.comments if c["id"] == int(cid)), None)
+    if comment is None:
+        return h.reply(404, {"message": "Not Found"})
+    comment["body"] = h.body()["body"]
+    h.reply(200, comment_json(comment))
+
+
+def list_issues(h: Handler, q) -> None:
+    wanted = set(filter(None, q.get("labels", "").split(",")))
+    state = q.get("state", "open")
+    found = [
+        i
+        for i in sorted(h.state.issues.values(), key=lambda i: -i["number"])
+        if (state == "all" or i["state"] == state) and wanted <= {label["name"] for label in i["labels"]}
+    ]
+    h.reply(200, found)
+
+
+def create_issue(h: Handler, q) -> None:
+    data = h.body()
+    number = max([0, *h.state.issues, *h.state.pulls]) + 1
+    labels = [h.state.labels.get(name, {"name": name}) for name in data.get("labels", [])]
+    issue = {"number": number, "title": data["title"], "body": data.get("body", ""), "state": "open", "labels": labels}
+    h.state.issues[number] = issue
+    h.reply(201, issue)
+
+
+def update_issue(h: Handler, q, number) -> None:
+    issue = h.state.issues.get(int(number))
+    if issue is None:
+        return h.reply(404, {"message": "Not Found"})
+    issue.update({k: v for k, v in h.body().items() if k in ("title", "body", "state")})
+    h.reply(200, issue)
+
+
+def get_label(h: Handler, q, name) -> None:
+    label = h.state.labels.get(name)
+    h.reply(200, label) if label else h.reply(404, {"message": "Not Found"})
+
+
+def create_label(h: Handler, q) -> None:
+    data = h.body()
+    if data["name"] in h.state.labels:
+        return h.reply(422, {"message": "Validation Failed", "errors": [{"code": "already_exists"}]})
+    h.state.labels[data["name"]] = {k: data.get(k, "") for k in ("name", "color", "description")}
+    h.reply(201, h.state.labels[data["name"]])
+
+
+def update_label(h: Handler, q, name) -> None:
+    if name not in h.state.labels:
+        return h.reply(404, {"message": "Not Found"})
+    h.state.labels[name].update(h.body())
+    h.reply(200, h.state.labels[name])
+
+
+def workflow_json(h: Handler, file: str) -> dict:
+    return {
+        "id": zlib.crc32(file.encode()) % 10**6,
+        "name": file,
+        "path": f".github/workflows/{file}",
+        "state": "active",
+    }
+
+
+def workflow_file(h: Handler, key: str) -> str:
+    """A workflow is named by its file name or its id."""
+    if not key.isdigit():
+        return key
+    listed = h.state.workflow_files()
+    return next((name for name in listed if workflow_json(h, name)["id"] == int(key)), key)
+
+
+def get_workflow(h: Handler, q, file) -> None:
+    file = workflow_file(h, file)
+    if h.state.workflow_text(f".github/workflows/{file}", h.state.default_branch) is None:
+        return h.reply(404, {"message": "Not Found"})
+    h.reply(200, workflow_json(h, file))
+
+
+def list_workflows(h: Handler, q) -> None:
+    listed = h.state.workflow_files()
+    found = [workflow_json(h, name) for name in listed]
+    h.reply(200, {"total_count": len(found), "workflows": found})
+
+
+def get_contents(h: Handler, q, path) -> None:
+    text = h.state.workflow_text(path, q.get("ref", h.state.default_branch))
+    if text is None:
+        return h.reply(404, {"message": "Not Found"})
+    content = base64.b64encode(text.encode()).decode()
+    h.reply(
+        200, {"type": "file", "encoding": "base64", "name": path.rsplit("/", 1)[-1], "path": path, "content": content}
+    )
+
+
+def dispatch(h: Handler, q, file) -> None:
+    file = workflow_file(h, file)
+    data = h.body()
+    text = h.state.workflow_text(f".github/workflows/{file}", data.get("ref", h.state.default_branch))
+    if text is None:
+        return h.reply(404, {"message": "Not Found"})
+    triggers = yaml.safe_load(text).get(True, {})
+    if "workflow_dispatch" not in (triggers if isinstance(triggers, (dict, list)) else [triggers]):
+        return h.reply(422, {"message": "Workflow does not have 'workflow_dispatch' trigger"})
+    h.state.dispatches.append({"workflow": file, "ref": data.get("ref"), "inputs": data.get("inputs", {})})
+    h.reply(204)
+
+
+def list_runs(h: Handler, q, file=None) -> None:
+    runs = sorted(h.state.runs.values(), key=lambda r: -r["id"])
+    if file is not None:
+        file = workflow_file(h, file)
+        runs = [r for r in runs if r["path"] == f".github/workflows/{file}"]
+    for key in ("branch", "event"):
+        if key in q:
+            runs = [r for r in runs if r["head_branch" if key == "branch" else "event"] == q[key]]
+    if "status" in q:
+        runs = [r for r in runs if q["status"] in (r["status"], r["conclusion"])]
+    runs = runs[: int(q.get("per_page", 30))]
+    h.reply(200, {"total_count": len(runs), "workflow_runs": runs})
+
+
+def get_run(h: Handler, q, run_id) -> None:
+    run = h.state.runs.get(int(run_id))
+    h.reply(200, run) if run else h.reply(404, {"message": "Not Found"})
+
+
+def list_artifacts(h: Handler, q, run_id) -> None:
+    found = h.state.artifacts(int(run_id))
+    if "name" in q:
+        found = [a for a in found if a["name"] == q["name"]]
+    h.reply(200, {"total_count": len(found), "artifacts": found})
+
+
+def download_zip(h: Handler, q, artifact_id) -> None:
+    run_id, index = divmod(int(artifact_id), 100)
+    found = h.state.artifacts(run_id)
+    if index >= len(found):
+        return h.reply(404, {"message": "Not Found"})
+    folder = h.state.storage / "runs" / str(run_id) / "artifacts" / found[index]["name"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file():
+                archive.write(file, file.relative_to(folder).as_posix())
+    data = buffer.getvalue()
+    h.send_response(200)
+    h.send_header("Content-Type", "application/zip")
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    h.wfile.write(data)
+
+
+ROUTES = {
+    "GET": [
+        (r"{repo}", get_repo),
+        (r"{repo}/pulls/(\d+)", get_pull),
+        (r"{repo}/issues/(\d+)/comments", list_comments),
+        (r"{repo}/issues", list_issues),
+        (r"{repo}/labels/([^/]+)", get_label),
+        (r"{repo}/actions/workflows", list_workflows),
+        (r"{repo}/actions/workflows/([^/]+)", get_workflow),
+        (r"{repo}/contents/(.+)", get_contents),
+        (r"{repo}/actions/workflows/([^/]+)/runs", list_runs),
+        (r"{repo}/actions/runs", list_runs),
+        (r"{repo}/actions/runs/(\d+)", get_run),
+        (r"{repo}/actions/runs/(\d+)/artifacts", list_artifacts),
+        (r"{repo}/actions/artifacts/(\d+)/zip", download_zip),
+    ],
+    "POST": [
+        (r"{repo}/issues/(\d+)/comments", create_comment),
+        (r"{repo}/issues", create_issue),
+        (r"{repo}/labels", create_label),
+        (r"{repo}/actions/workflows/([^/]+)/dispatches", dispatch),
+    ],
+    "PATCH": [
+        (r"{repo}/issues/comments/(\d+)", update_comment),
+        (r"{repo}/issues/(\d+)", update_issue),
+        (r"{repo}/labels/([^/]+)", update_label),
+    ],
+}
+
+
+class GitHubAPI:
+    """The server, started on 127.0.0.1 with a self-signed certificate made for the test."""
+
+    def __init__(self, state: State, folder: Path):
+        self.state = state
+        folder.mkdir(parents=True, exist_ok=True)
+        self.cert, key = folder / "cert.pem", folder / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(self.cert)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        handler = type("BoundHandler", (Handler,), {"state": state})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.host = f"localhost:{self.server.server_address[1]}"
+        state.api_url = self.url
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}/api/v3"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

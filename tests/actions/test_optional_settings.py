@@ -1,0 +1,135 @@
+"""The optional settings, run by the Actions engine: a real `mlflow server` and an S3-compatible DVC remote.
+
+The test starts both on 127.0.0.1: MLflow's own server (SQLite store, artifacts served by it)
+and moto's S3 server mode with dummy credentials, used by DVC through dvc-s3. The repository's
+variables and secrets point the workflows at them, as a team would set them on GitHub.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mlops.config import load_params
+from tests.actions.test_scenarios import manifest, set_param
+from tests.conftest import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.container]
+
+BIN = Path(sys.executable).parent
+
+
+def wait_for(url: str, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def servers(world, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("servers")
+    s3_port, mlflow_port = free_port(), free_port()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    s3 = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    store = f"sqlite:///{folder / 'mlflow.db'}"
+    tracking = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
+         "--backend-store-uri", store, "--artifacts-destination", str(folder / "artifacts")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{s3_port}/", s3, "moto's S3 server")
+        wait_for(f"http://127.0.0.1:{mlflow_port}/health", tracking, "mlflow server")
+        import boto3
+
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        bucket = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                              aws_secret_access_key="testing")  # fmt: skip
+        bucket.create_bucket(Bucket="dvc")
+        world.variables.update(
+            DVC_REMOTE_URL="s3://dvc/cache",
+            DVC_REMOTE_ENDPOINT_URL=endpoint,
+            MLFLOW_TRACKING_URI=f"http://127.0.0.1:{mlflow_port}",
+        )
+        world.secrets.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+        yield {"s3": bucket, "mlflow": f"http://127.0.0.1:{mlflow_port}"}
+    finally:
+        for process in (s3, tracking):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def versions(servers, name: str) -> list[str]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=servers["mlflow"])
+    return sorted(v.version for v in client.search_model_versions(f"name='{name}'"))
+
+
+def champion(servers, name: str) -> str:
+    from mlflow import MlflowClient
+
+    return str(MlflowClient(tracking_uri=servers["mlflow"]).get_model_version_by_alias(name, "champion").version)
+
+
+@pytest.mark.skip(
+    reason="NOT YET RUN TO COMPLETION: written for the engine world, not yet seen passing; drop this mark when it has"
+)
+def test_7_main_pushes_to_the_remote_and_the_registry_pull_requests_do_not_and_champion_waits_for_the_smoke_test(
+    world, servers
+):
+    name = load_params(world.dev / "params.yaml").mlflow.registered_model
+    sha = world.git("rev-parse", "origin/main")
+
+    (first,) = world.push("main", sha)
+    assert first.conclusion == "success", first.explain()
+    assert versions(servers, name) == ["1"] and champion(servers, name) == "1"
+    assert manifest(world, "model-1") is not None
+    assert servers["s3"].list_objects_v2(Bucket="dvc").get("KeyCount", 0) > 0, "main pushed nothing to the remote"
+
+    # A pull request trains, into a throwaway store: the registry keeps main's versions only.
+    params = load_params(world.dev / "params.yaml")
+    key, value = next((k, v) for k, v in params.train.hyperparameters.items() if type(v) is int)
+    world.commit("tune", "tune", lambda f: set_param(f, f"train.hyperparameters.{key}", value + 5))
+    (pull,) = world.pull_request(world.open_pull_request("tune"), action="opened")
+    assert pull.conclusion == "success", pull.explain()
+    assert versions(servers, name) == ["1"]
+
+    # A new runner without the actions cache pulls from the remote instead of recomputing.
+    shutil.rmtree(world.root / "storage" / "caches")
+    sha = world.commit("main", "Docs", lambda f: (f / "NOTES.md").write_text("no stage reads this\n"))
+    (second,) = world.push("main", sha)
+    assert second.conclusion == "success", second.explain()
+    assert "Running stage 'train'" not in second.output("pipeline")
+    assert versions(servers, name) == ["1"] and champion(servers, name) == "1"
+
+    # A merge whose image fails the smoke test: the new version is registered, champion stays.
+    def retrain_and_break_the_image(folder):
+        set_param(folder, f"train.hyperparameters.{key}", value + 9)
+        dockerfile = folder / "Dockerfile"
+        dockerfile.write_text(dockerfile.read_text() + '\nCMD ["python", "-c", "raise SystemExit(3)"]\n')
+
+    sha = world.commit("main", "Retrain; a broken image", retrain_and_break_the_image)
+    (broken,) = world.push("main", sha)
+    assert broken.conclusion == "failure" and broken.jobs()["image"] == "failure", broken.explain()
+    smoke = "Smoke-test the image (its predictions must equal the pipeline's)"
+    assert broken.steps("image").get(smoke) == "failure", broken.steps("image")
+    assert versions(servers, name) == ["1", "2"] and champion(servers, name) == "1"

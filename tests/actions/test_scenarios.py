@@ -1,0 +1,239 @@
+"""The GitHub path, run by a real Actions engine (act) over a repository's life.
+
+One fresh copy of the repository per module goes through what a template user does first:
+the first push to main, a second push, a pull request pushed twice, a pull request with bad
+data, a pull request from a fork. The runs share only what GitHub shares between runs (the
+repository, caches, artifacts, the registry, the API's state); each job starts in an empty
+folder. The tests run in order: each scenario starts from the state the previous one left,
+as on GitHub. See tests/actions/world.py for what stands in for what.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlops.config import load_params
+
+pytestmark = [pytest.mark.slow, pytest.mark.container]
+
+
+def artifact(world, run, name: str):
+    return world.root / "storage" / "runs" / str(run.id) / "artifacts" / name
+
+
+def manifest(world, tag: str) -> dict | None:
+    request = urllib.request.Request(
+        f"http://{world.registry_url}/v2/example/ml-template/manifests/{tag}",
+        headers={
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+def builds(world, run) -> list[dict]:
+    log = world.root / "storage" / "builds.jsonl"
+    entries = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [entry for entry in entries if entry["run_id"] == str(run.id)]
+
+
+def smoke_tested(world) -> list[str]:
+    log = world.root / "storage" / "docker-runs.log"
+    return [line.split()[0] for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+
+
+def stage_lines(run) -> list[str]:
+    return [line for line in run.output("pipeline").splitlines() if "stage" in line.lower()]
+
+
+def set_param(folder, dotted: str, value) -> None:
+    path = folder / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    node = params
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+# ---------------------------------------------------------------- scenario 1
+
+
+def test_1_first_push_to_main_trains_and_pushes_the_image_that_passed_the_smoke_test(world):
+    sha = world.git("rev-parse", "origin/main")
+    payload = world.push_payload("main", sha)
+    # ci: the lint job. Its other job runs `make test-fast`, which `make test` runs anyway.
+    lint = world.run("ci.yml", "push", payload, sha, "main", job="lint")
+    (train,) = world.push("main", sha)
+
+    assert lint.conclusion == "success" and lint.jobs() == {"lint": "success"}, lint.explain()
+    assert train.conclusion == "success", train.explain()
+    assert train.jobs() == {"validate": "success", "pipeline": "success", "image": "success"}, train.explain()
+    assert (artifact(world, train, "pipeline-output") / "models/model.onnx").is_file()
+
+    # One build; the image the smoke test ran is the image under every pushed tag.
+    assert len(builds(world, train)) == 1, builds(world, train)
+    tested = smoke_tested(world)
+    assert len(tested) == 1 and tested[0], tested
+    for tag in (sha, "latest"):
+        pushed = manifest(world, tag)
+        assert pushed is not None, f"{tag} was not pushed"
+        assert pushed["config"]["digest"] == f"sha256:{tested[0]}", (tag, pushed["config"], tested)
+    # Without a tracking server every run is model version 1: no `model-1` tag that means nothing.
+    assert manifest(world, "model-1") is None
+
+
+# ---------------------------------------------------------------- scenario 2
+
+
+def test_2_a_second_push_with_the_saved_cache_goes_green_with_the_same_metrics(world):
+    first = next(run for run in world.runs if run.workflow == "train.yml")
+    sha = world.commit("main", "Docs only", lambda folder: (folder / "NOTES.md").write_text("a change of no stage\n"))
+
+    (train,) = world.push("main", sha, workflows=("train.yml",))
+
+    assert train.conclusion == "success", train.explain()
+    assert "Cache restored from key" in train.output("pipeline")
+    metrics = "reports/metrics.json"
+    before = json.loads((artifact(world, first, "pipeline-output") / metrics).read_text())
+    after = json.loads((artifact(world, train, "pipeline-output") / metrics).read_text())
+    assert after == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="KNOWN BREAK: the cache the first push saves lacks the train stage's output objects, so the "
+    "second push retrains (see docs/workflows.md); this test passes once it is fixed",
+)
+def test_2b_the_second_push_retrains_nothing_that_did_not_change(world):
+    second = [run for run in world.runs if run.workflow == "train.yml"][1]
+    # Stages whose outputs DVC caches come back from the cache; evaluate and validate write
+    # files kept in git (cache: false), which DVC never restores, so they run again.
+    ran = {line.split("'")[1] for line in stage_lines(second) if "Running stage" in line}
+    assert ran <= {"validate", "evaluate"}, f"stages reran although nothing changed: {ran}"
+
+
+# ---------------------------------------------------------------- scenario 3
+
+
+def comments(world, number: int) -> list[dict]:
+    return world.state.comments_on(number)
+
+
+def pr_report_runs(world, after: int) -> list:
+    return [run for run in world.runs if run.workflow == "pr-report.yml" and run.id > after]
+
+
+def test_3_a_pull_request_gets_one_comment_updated_in_place_on_its_next_push(world):
+    params = load_params(world.dev / "params.yaml")
+    hyperparameters = dict(params.train.hyperparameters)
+    name, value = next((k, v) for k, v in hyperparameters.items() if isinstance(v, int) and not isinstance(v, bool))
+
+    world.commit("tune", f"{name} = {value + 7}", lambda f: set_param(f, f"train.hyperparameters.{name}", value + 7))
+    number = world.open_pull_request("tune")
+    mark = world.state.next_id
+    (train,) = world.pull_request(number, action="opened")
+
+    assert train.conclusion == "success", train.explain()
+    (report,) = pr_report_runs(world, mark)
+    assert report.conclusion == "success", report.explain()
+    (comment,) = comments(world, number)
+    assert "Model report" in comment["body"] and "Verdict" in comment["body"]
+    assert f"`train.hyperparameters.{name}` | {value} | {value + 7} |" in comment["body"]
+
+    world.commit("tune", f"{name} = {value + 13}", lambda f: set_param(f, f"train.hyperparameters.{name}", value + 13))
+    mark = world.state.next_id
+    (train,) = world.pull_request(number)
+
+    assert train.conclusion == "success", train.explain()
+    assert [run.conclusion for run in pr_report_runs(world, mark)] == ["success"]
+    (updated,) = comments(world, number)
+    assert updated["id"] == comment["id"]
+    assert f"`train.hyperparameters.{name}` | {value} | {value + 13} |" in updated["body"]
+
+
+# ---------------------------------------------------------------- scenario 4
+
+
+def corrupt_first_feature(folder) -> None:
+    """Point data.source at a copy of the data whose first feature is far out of every range."""
+    from mlops.pipeline.ingest import load_source
+
+    params = load_params(folder / "params.yaml")
+    frame = load_source(params.data.source, params.data.target)
+    feature = next(column for column in frame.columns if column != params.data.target)
+    frame[feature] = pd.to_numeric(frame[feature], errors="coerce").fillna(0) * 1000 + 10**9
+    (folder / "data/source").mkdir(parents=True, exist_ok=True)
+    frame.to_csv(folder / "data/source/batch.csv", index=False)
+    set_param(folder, "data.source", "data/source/batch.csv")
+
+
+def test_4_a_pull_request_whose_data_fails_validation_gets_the_comment_naming_the_failures(world):
+    world.commit("bad-data", "New data", corrupt_first_feature)
+    number = world.open_pull_request("bad-data")
+    mark = world.state.next_id
+    (train,) = world.pull_request(number, action="opened")
+
+    assert train.conclusion == "failure"
+    assert train.jobs()["validate"] == "failure" and "pipeline" not in train.jobs(), train.explain()
+    (report,) = pr_report_runs(world, mark)
+    assert report.conclusion == "success", report.explain()
+    (comment,) = comments(world, number)
+    assert "the data failed validation" in comment["body"]
+    result = json.loads((artifact(world, train, "data-validation") / "result.json").read_text())
+    failed = [entry for entry in result["expectations"] if not entry["success"]]
+    assert failed
+    for entry in failed:
+        assert entry["expectation"] in comment["body"]
+
+
+# ---------------------------------------------------------------- scenario 5
+
+
+def checkouts(world) -> list[dict]:
+    log = world.root / "storage" / "checkouts.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.mark.skip(
+    reason="NOT YET RUN TO COMPLETION: written for the engine world, not yet seen passing; drop this mark when it has"
+)
+def test_5_a_fork_pull_request_is_trained_without_secrets_and_commented_without_running_its_code(world):
+    world.secrets["AWS_ACCESS_KEY_ID"] = "a-secret-the-fork-must-not-see"
+    world.commit("fork-change", "A fork's change", lambda f: set_param(f, "seed", 7))
+    number = world.open_pull_request("fork-change", fork="someone/ml-template")
+    mark = world.state.next_id
+    (train,) = world.pull_request(number, action="opened")
+    world.secrets.clear()
+
+    assert train.conclusion == "success", train.explain()
+    (report,) = pr_report_runs(world, mark)
+    assert report.conclusion == "success", report.explain()
+    assert len(comments(world, number)) == 1
+    pull = world.state.pulls[number]
+    pr_code = {pull["head"]["sha"], train.sha}  # the fork's commit and GitHub's merge commit
+    for run in world.runs:
+        if run.id <= mark:
+            continue
+        record = world.state.runs[run.id]
+        event = json.loads((world.root / "runs" / str(run.id) / "event.json").read_text())
+        privileged = record["privileged"]
+        # From the payloads: the fork's own run is the pull_request event of a fork's head...
+        is_fork_run = event.get("pull_request", {}).get("head", {}).get("repo", {}).get("fork") is True
+        assert privileged != is_fork_run, (run.id, run.workflow)
+        if privileged:  # ...and a run with a write token or secrets never checks out the PR's code.
+            ran = [c for c in checkouts(world) if c["run_id"] == str(run.id) and c["sha"] in pr_code]
+            assert ran == [], f"{run.workflow} (run {run.id}) checked out the fork's code"
+    assert "a-secret-the-fork-must-not-see" not in train.output()
