@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from mlops.config import load_params
+from mlops.http import free_port
 from tests.actions.test_scenarios import manifest, set_param
-from tests.conftest import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
@@ -90,9 +90,6 @@ def champion(servers, name: str) -> str:
     return str(MlflowClient(tracking_uri=servers["mlflow"]).get_model_version_by_alias(name, "champion").version)
 
 
-@pytest.mark.skip(
-    reason="NOT YET RUN TO COMPLETION: written for the engine world, not yet seen passing; drop this mark when it has"
-)
 def test_7_main_pushes_to_the_remote_and_the_registry_pull_requests_do_not_and_champion_waits_for_the_smoke_test(
     world, servers
 ):

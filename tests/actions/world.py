@@ -34,9 +34,10 @@ from pathlib import Path
 
 import yaml
 
+from mlops.http import free_port
 from tests.actions import standins
 from tests.actions.github_api import GitHubAPI, State
-from tests.conftest import REPO_ROOT, copy_repository, free_port
+from tests.conftest import REPO_ROOT, copy_repository
 
 REPOSITORY = "example/ml-template"
 TOKEN = "ghs_standin0000000000000000000000000000"
