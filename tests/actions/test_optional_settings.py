@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ BIN = Path(sys.executable).parent
 
 
 def wait_for(url: str, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # a start-up limit on a busy machine, not a speed check
     while True:
         try:
             urllib.request.urlopen(url, timeout=2).close()
@@ -48,12 +49,13 @@ def servers(world, tmp_path_factory):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
+        start_new_session=True,
     )
     store = f"sqlite:///{folder / 'mlflow.db'}"
     tracking = subprocess.Popen(
         [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
-         "--backend-store-uri", store, "--artifacts-destination", str(folder / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+         "--backend-store-uri", store, "--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
     )  # fmt: skip
     try:
         wait_for(f"http://127.0.0.1:{s3_port}/", s3, "moto's S3 server")
@@ -72,9 +74,13 @@ def servers(world, tmp_path_factory):
         world.secrets.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
         yield {"s3": bucket, "mlflow": f"http://127.0.0.1:{mlflow_port}"}
     finally:
-        for process in (s3, tracking):
-            process.terminate()
-            process.wait(timeout=30)
+        for process in (s3, tracking):  # each in a session of its own: its workers go with it
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def versions(servers, name: str) -> list[str]:

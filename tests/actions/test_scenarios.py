@@ -114,9 +114,10 @@ def test_2_a_second_push_with_the_saved_cache_goes_green_with_the_same_metrics(w
 
 def test_2b_the_second_push_retrains_nothing_that_did_not_change(world):
     second = [run for run in world.runs if run.workflow == "train.yml"][1]
-    # Every stage comes back from DVC's run-cache in the restored cache, or did not change.
+    # Every stage comes back from DVC's run-cache in the restored cache, except validate: it
+    # keeps its result in git (no run-cache entry), and checks the data again, training nothing.
     ran = {line.split("'")[1] for line in stage_lines(second) if "Running stage" in line}
-    assert ran == set(), f"stages reran although nothing changed: {ran}"
+    assert ran <= {"validate"}, f"stages reran although nothing changed: {ran}"
     assert "Stage 'train' is cached - skipping run, checking out outputs" in second.output("pipeline")
 
 
