@@ -205,7 +205,8 @@ def get_label(h: Handler, q, name) -> None:
 def create_label(h: Handler, q) -> None:
     data = h.body()
     if data["name"] in h.state.labels:
-        return h.reply(422, {"message": "Validation Failed", "errors": [{"code": "already_exists"}]})
+        error = {"resource": "Label", "code": "already_exists", "field": "name"}  # GitHub's answer, in full
+        return h.reply(422, {"message": "Validation Failed", "errors": [error]})
     h.state.labels[data["name"]] = {k: data.get(k, "") for k in ("name", "color", "description")}
     h.reply(201, h.state.labels[data["name"]])
 
