@@ -25,7 +25,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export GX_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv run serve image bench test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
+.PHONY: help venv run serve image bench bench-pipeline test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
 
 help: ## Show this menu
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -96,6 +96,9 @@ image: venv ## Build the serving image with the current model: mlops-template-se
 bench: venv ## Benchmark the service against mlflow models serve and a naive Flask app (docs/benchmarks.md)
 	dvc repro
 	python benchmarks/serving/bench.py
+
+bench-pipeline: venv ## Time each pipeline stage on generated data of 10k, 100k and 1M rows (docs/benchmarks.md)
+	python benchmarks/pipeline.py
 
 test: venv ## Run the full test suite
 	$(BIN)/python -m pytest

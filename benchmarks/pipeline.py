@@ -14,6 +14,7 @@ of the stage's largest process), then the growth exponent k between sizes (time 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import platform
@@ -95,10 +96,8 @@ def exponent(small: float, large: float, rows_small: int, rows_large: int) -> fl
 
 
 def machine() -> str:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
-        platform.processor() or "unknown CPU",
-    )
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if "model name" in line), platform.processor())
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return f"{cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB RAM; Python {platform.python_version()}; load {load}"
@@ -115,12 +114,15 @@ def main() -> None:
 
     stages = list(results[sizes[0]])
     header = "| stage | " + " | ".join(f"{rows:,} rows: s, MB" for rows in sizes)
-    pairs = list(zip(sizes, sizes[1:], strict=False))
+    pairs = list(itertools.pairwise(sizes))
     header += "".join(f" | k {small:,}→{large:,}" for small, large in pairs) + " |"
     print()
     print(header)
     print("|---" * (1 + len(sizes) + len(pairs)) + "|")
-    totals = {rows: (sum(s for s, _ in results[rows].values()), max(m for _, m in results[rows].values())) for rows in sizes}
+    totals = {
+        rows: (sum(seconds for seconds, _ in results[rows].values()), max(mb for _, mb in results[rows].values()))
+        for rows in sizes
+    }
     for stage in [*stages, "total"]:
         row = {rows: totals[rows] if stage == "total" else results[rows][stage] for rows in sizes}
         cells = [f"{row[rows][0]:.1f} s, {row[rows][1]:.0f} MB" for rows in sizes]
