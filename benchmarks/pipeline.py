@@ -76,7 +76,7 @@ def timed(command: str, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
 def run_size(rows: int, seed: int) -> dict[str, tuple[float, float]]:
     with tempfile.TemporaryDirectory(prefix=f"bench-pipeline-{rows}-") as tmp:
         root = copy_repository(Path(tmp))
-        env = env_for(root)
+        env = {**env_for(root), "PYTHONPATH": str(root / "src")}  # the copy's code, whatever .venv points at
         generate(rows, seed).to_parquet(root / SOURCE, index=False)
         params = yaml.safe_load((root / "params.yaml").read_text())
         params["data"] = {"source": SOURCE, "target": TARGET}
