@@ -30,25 +30,25 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help: ## Show this menu
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: $(REQUIREMENTS) pyproject.toml
-	@set -euo pipefail; \
-	if [ ! -x $(BIN)/python ]; then \
-		python=""; \
-		for candidate in $(or $(PYTHON),$(addprefix python,$(PYTHON_VERSIONS)) python3); do \
-			version=$$("$$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue; \
-			case " $(PYTHON_VERSIONS) " in *" $$version "*) python=$$candidate; break;; esac; \
-			echo "make venv: $$candidate is Python $$version, which the pinned requirements do not support"; \
-		done; \
-		if [ -z "$$python" ]; then \
-			echo "make venv: no supported Python found$(if $(PYTHON), at PYTHON=$(PYTHON)). The pinned requirements" \
-				"install on Python $(subst $(space),$(comma) ,$(PYTHON_VERSIONS)) (requires-python in pyproject.toml):" \
-				"install one of them, or name it: make run PYTHON=/path/to/python3.X" >&2; \
-			exit 1; \
-		fi; \
-		echo "make venv: Python $$version ($$(command -v "$$python")) -> $(VENV)"; \
-		if [ "$(INSTALLER)" = uv ] && command -v uv >/dev/null; then uv venv --quiet --python "$$python" $(VENV); \
-		else "$$python" -m venv $(VENV); fi; \
+$(BIN)/python:
+	@set -euo pipefail; python=""; \
+	for candidate in $(or $(PYTHON),$(addprefix python,$(PYTHON_VERSIONS)) python3); do \
+		version=$$("$$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue; \
+		case " $(PYTHON_VERSIONS) " in *" $$version "*) python=$$candidate; break;; esac; \
+		echo "make venv: $$candidate is Python $$version, which the pinned requirements do not support"; \
+	done; \
+	if [ -z "$$python" ]; then \
+		echo "make venv: no supported Python found$(if $(PYTHON), at PYTHON=$(PYTHON)). The pinned requirements" \
+			"install on Python $(subst $(space),$(comma) ,$(PYTHON_VERSIONS)) (requires-python in pyproject.toml):" \
+			"install one of them, or name it: make run PYTHON=/path/to/python3.X" >&2; \
+		exit 1; \
 	fi; \
+	echo "make venv: Python $$version ($$(command -v "$$python")) -> $(VENV)"; \
+	if [ "$(INSTALLER)" = uv ] && command -v uv >/dev/null; then uv venv --quiet --python "$$python" $(VENV); \
+	else "$$python" -m venv $(VENV); fi
+
+$(BIN)/.installed: $(REQUIREMENTS) pyproject.toml | $(BIN)/python
+	@set -euo pipefail; \
 	if [ "$(INSTALLER)" = uv ] && ! command -v uv >/dev/null; then \
 		echo "make venv: installing uv $(UV_VERSION) with pip"; \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)" \

@@ -42,6 +42,19 @@ def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int):
     return estimator_class(**settings)
 
 
+# Estimators whose fit and predict spread over `n_jobs` cores (params.yaml n_jobs); the
+# others ignore it or, like LogisticRegression since scikit-learn 1.8, warn that it does nothing.
+PARALLEL = {"random_forest"}
+
+
+def use_cores(model: Pipeline, n_jobs: int | None) -> Pipeline:
+    """Let the model's estimator use `n_jobs` cores (None: one) when it can; results do not change."""
+    estimator = model.named_steps["estimator"]
+    if any(isinstance(estimator, ESTIMATORS[name]) for name in PARALLEL):
+        estimator.set_params(n_jobs=n_jobs)
+    return model
+
+
 # Estimators that need standardised numeric features. Trees split on thresholds and need
 # none; scaling them would only add float32 rounding in ONNX that can flip a split.
 NEEDS_SCALING = {"logistic_regression"}

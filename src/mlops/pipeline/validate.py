@@ -86,13 +86,22 @@ def run_suite(context, frame, build_docs: bool = True) -> dict[str, Any]:
     """One GX validation call over the whole frame: the checkpoint, or just its validation definition."""
     from mlops.validation.expectations import CHECKPOINT
 
-    batch = {"dataframe": frame}
+    batch = {"dataframe": text_as_object(frame)}
     if build_docs:
         run = context.checkpoints.get(CHECKPOINT).run(batch_parameters=batch)
         validation = next(iter(run.run_results.values()))
     else:
         validation = context.validation_definitions.get(CHECKPOINT).run(batch_parameters=batch, result_format="SUMMARY")
     return to_result(validation)
+
+
+def text_as_object(frame):
+    """Text columns as `object`: GX's type check matches pandas 3's default text dtype
+    (StringDtype with NaN for missing) under no type name, but `object` as before."""
+    import pandas as pd
+
+    text = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)]
+    return frame.astype(dict.fromkeys(text, object)) if text else frame
 
 
 def to_result(validation) -> dict[str, Any]:
