@@ -8,7 +8,7 @@ from pathlib import Path
 PARAMS = Path("params.yaml")
 
 SOURCE_DIR = Path("data/source")  # the user's own data files, tracked with `dvc add`
-RAW = Path("data/raw/dataset.csv")
+RAW = Path("data/raw/dataset.parquet")
 
 PREPARED_DIR = Path("data/prepared")
 TRAIN = PREPARED_DIR / "train.parquet"

@@ -189,3 +189,16 @@ def test_onnx_single_row_latency_is_measured_through_the_service_runtime(tmp_pat
     prepared = tmp_path / "data/prepared"
     facts = report.onnx_latency(tmp_path / "models/model.onnx", prepared / "test.parquet", prepared / "schema.json", 50)
     assert 0 < facts["onnx_latency_ms_p50"] <= facts["onnx_latency_ms_p95"] < 1000, facts
+
+
+def test_dataset_rows_are_counted_in_parquet_and_csv(tmp_path):
+    import pandas as pd
+
+    from mlops.report import count_rows
+
+    frame = pd.DataFrame({"a": range(7), "b": ["x, with a comma\nand a line break"] * 7})
+    frame.to_parquet(tmp_path / "data.parquet", index=False)
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    assert count_rows(tmp_path / "data.parquet") == 7
+    assert count_rows(tmp_path / "data.csv") == 7
+    assert count_rows(tmp_path / "missing.parquet") is None
