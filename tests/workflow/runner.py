@@ -213,7 +213,7 @@ class Runner:
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
         packages = next((venv / "lib").glob("python3*/site-packages"))
         (packages / "_standin.pth").write_text(f"{workspace / 'src'}\n{SITE_PACKAGES}\n")
-        for command, module in (("mlops", "mlops"), ("dvc", "dvc"), ("pytest", "pytest")):
+        for command, module in (("mlops", "mlops"), ("dvc", "dvc"), ("pytest", "pytest"), ("uv", "uv")):
             script = venv / "bin" / command
             script.write_text(f'#!/bin/sh\nexec "$(dirname "$0")/python" -m {module} "$@"\n')
             script.chmod(0o755)
