@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from mlops.pipeline.ingest import load_source
-from mlops.validation.expectations import infer_suite, write_suite
+from mlops.validation.context import save_suite
+from mlops.validation.expectations import SUITE_NOTES, infer_suite
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def main() -> None:
         cwd = Path.cwd()
         os.chdir(root)
         try:
-            write_suite(infer_suite(frame, "target"), root)
+            save_suite(infer_suite(frame, "target"), SUITE_NOTES, root)
         finally:
             os.chdir(cwd)
         infer_seconds = time.perf_counter() - started

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -51,7 +52,20 @@ def write_text(path: Path | str, text: str) -> None:
 
 
 def write_json(path: Path | str, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    write_text(path, json.dumps(plain(data), indent=2, sort_keys=False) + "\n")
+
+
+def plain(value: Any) -> Any:
+    """The value as JSON can hold it: NumPy scalars and arrays as Python values, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):  # a NumPy scalar or array
+        return plain(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def read_json(path: Path | str) -> Any:
@@ -62,14 +76,6 @@ def read_json(path: Path | str) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise MlopsError(f"{path} is not valid JSON ({exc}): delete it and rerun the pipeline") from exc
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def read_table(path: Path | str, allow_empty: bool = False):

@@ -146,9 +146,9 @@ def _finite_or_none(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-# Expectation types whose kwargs state a column's schema; the rest (means, quantiles,
-# class shares) describe its distribution.
-NUMERIC_DTYPES = {"int8", "int16", "int32", "int64", "Int64", "float32", "float64", "Float64"}
+# The dtypes a numeric column may have: the suite's type list for it, and how a suite's
+# column is known to be numeric.
+NUMERIC_DTYPES = ("int8", "int16", "int32", "int64", "Int64", "float32", "float64", "Float64")
 
 
 def schema_from_suite(suite: dict[str, Any], target: str) -> Schema:
@@ -168,7 +168,7 @@ def schema_from_suite(suite: dict[str, Any], target: str) -> Schema:
         rule = rules.setdefault(kwargs["column"], {})
         kind = item["type"]
         if kind == "expect_column_values_to_be_in_type_list":
-            rule["numeric"] = set(kwargs["type_list"]) <= NUMERIC_DTYPES
+            rule["numeric"] = set(kwargs["type_list"]) <= set(NUMERIC_DTYPES)
         elif kind == "expect_column_values_to_be_between":
             rule["minimum"], rule["maximum"] = kwargs.get("min_value"), kwargs.get("max_value")
         elif kind == "expect_column_values_to_be_in_set":

@@ -36,6 +36,6 @@ def gx_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def gx_context(gx_root):
-    from mlops.validation.expectations import open_context
+    from mlops.validation.context import open_context
 
     return open_context(gx_root)

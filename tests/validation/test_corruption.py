@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlops.pipeline.validate import failure_message, summary_markdown, validate_file
+from mlops.validation.checkpoint import validate_file
+from mlops.validation.summary import failure_message, summary_markdown
 
 FEATURE = "mean radius"
 
@@ -76,7 +77,7 @@ def test_corrupted_data_fails_naming_the_expectation(case, clean_frame, gx_conte
     path = tmp_path / "batch.csv"
     corrupt(clean_frame).to_csv(path, index=False)
 
-    result = validate_file(path, context=gx_context)
+    result = validate_file(path, gx_context)
 
     assert result["success"] is False
     assert (expectation, column) in failures(result)
@@ -88,13 +89,13 @@ def test_corrupted_data_fails_naming_the_expectation(case, clean_frame, gx_conte
 def test_shift_also_moves_the_quantiles(clean_frame, gx_context, tmp_path):
     path = tmp_path / "shifted.csv"
     shifted(clean_frame).to_csv(path, index=False)
-    assert ("expect_column_quantile_values_to_be_between", FEATURE) in failures(validate_file(path, context=gx_context))
+    assert ("expect_column_quantile_values_to_be_between", FEATURE) in failures(validate_file(path, gx_context))
 
 
 def test_flipped_balance_fails_the_class_share_bounds(clean_frame, gx_context, tmp_path):
     path = tmp_path / "flipped.csv"
     flipped_balance(clean_frame).to_csv(path, index=False)
-    result = validate_file(path, context=gx_context)
+    result = validate_file(path, gx_context)
     shares = [e for e in result["expectations"] if e["column"] == "target" and e["kwargs"].get("mostly")]
     assert any(not e["success"] for e in shares)
     assert all(e["success"] for e in result["expectations"] if e["column"] not in ("target", None))
@@ -103,7 +104,7 @@ def test_flipped_balance_fails_the_class_share_bounds(clean_frame, gx_context, t
 def test_empty_file_fails_on_columns_and_row_count(gx_context, tmp_path):
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
-    found = failures(validate_file(path, context=gx_context))
+    found = failures(validate_file(path, gx_context))
     assert ("expect_table_columns_to_match_set", None) in found
     assert ("expect_table_row_count_to_be_between", None) in found
 
@@ -111,7 +112,7 @@ def test_empty_file_fails_on_columns_and_row_count(gx_context, tmp_path):
 def test_a_file_that_is_not_csv_fails_with_the_reason(gx_context, tmp_path):
     path = tmp_path / "image.csv"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x80" * 20)
-    result = validate_file(path, context=gx_context)
+    result = validate_file(path, gx_context)
     assert result["success"] is False
     assert "could not be read as CSV" in result["error"]
     assert "could not be read as CSV" in failure_message(result, tmp_path / "summary.md")
@@ -120,7 +121,7 @@ def test_a_file_that_is_not_csv_fails_with_the_reason(gx_context, tmp_path):
 def test_clean_data_passes(clean_frame, gx_context, tmp_path):
     path = tmp_path / "clean.parquet"
     clean_frame.to_parquet(path, index=False)
-    result = validate_file(path, context=gx_context)
+    result = validate_file(path, gx_context)
     assert result["success"], failures(result)
     assert result["statistics"]["failed"] == 0
     assert result["statistics"]["evaluated"] > 100
@@ -133,7 +134,7 @@ def test_random_subsamples_and_reorderings_of_clean_data_pass(seed, fraction, cl
     sample = clean_frame.sample(frac=fraction, random_state=seed)
     path = tmp_path / "sample.csv"
     sample.to_csv(path, index=False)
-    result = validate_file(path, context=gx_context)
+    result = validate_file(path, gx_context)
     assert result["success"], failures(result)
 
 
@@ -143,7 +144,7 @@ def test_bootstrap_resamples_of_clean_data_pass(clean_frame, gx_context, tmp_pat
         sample = clean_frame.sample(n=len(clean_frame), replace=True, random_state=100 + seed)
         path = tmp_path / f"bootstrap{seed}.csv"
         sample.to_csv(path, index=False)
-        result = validate_file(path, context=gx_context)
+        result = validate_file(path, gx_context)
         assert result["success"], failures(result)
 
 
@@ -152,7 +153,7 @@ def test_result_is_plain_json_with_observed_values(clean_frame, gx_context, tmp_
 
     path = tmp_path / "nulls.csv"
     with_nulls(clean_frame).to_csv(path, index=False)
-    result = validate_file(path, context=gx_context)
+    result = validate_file(path, gx_context)
     text = json.dumps(result, allow_nan=False)  # NaN would not be valid JSON
     entry = next(
         e

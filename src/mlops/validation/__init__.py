@@ -1,1 +1,3 @@
-"""Great Expectations: the suite in gx/, run over a data frame, inferred from one, and its results stored."""
+"""Great Expectations: the context in gx/ (`context`), running the suite over data (`checkpoint`),
+inferring one (`expectations`), storing results (`results_store`) and telling people the outcome (`summary`).
+"""

@@ -19,20 +19,18 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 from typing import Any
 
 from mlops import paths
 from mlops.errors import MlopsError
+from mlops.io import plain
+from mlops.schema import NUMERIC_DTYPES
 
 Z = 5.0  # standard errors between an observed statistic and its bound
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_ROWS_FACTOR = 100  # a batch 100x the size of today's data is more likely a duplication bug than growth
 RANGE_MARGIN = 0.1  # the allowed range is the observed one widened by this share on each side
-NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "float32", "float64", "Float64"]
 TEXT_TYPES = ["str", "string", "object", "category", "bool"]
-CHECKPOINT = "raw_dataset"
-DATA_SOURCE, ASSET, BATCH = "pandas", "raw_dataset", "whole_dataframe"
 
 
 def expectation(kind: str, description: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -66,7 +64,7 @@ def infer_suite(frame, target: str, min_rows: int | None = None) -> list[dict[st
         elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             suite.extend(numeric_expectations(column, min_rows))
         else:
-            values = sorted({json_value(value) for value in column.dropna()}, key=str)
+            values = sorted({plain(value) for value in column.dropna()}, key=str)
             suite.append(expectation("expect_column_values_to_be_in_type_list", column=name, type_list=TEXT_TYPES))
             suite.append(expectation("expect_column_values_to_be_in_set", column=name, value_set=values))
     return suite
@@ -96,7 +94,7 @@ def numeric_expectations(column, min_rows: int) -> list[dict[str, Any]]:
         lower, upper = values.quantile([max(0.0, q - spread), min(1.0, q + spread)]).tolist()
         ranges.append([round_to(lower, up=False), round_to(upper, up=True)])
     return [
-        expectation("expect_column_values_to_be_in_type_list", column=name, type_list=NUMERIC_TYPES),
+        expectation("expect_column_values_to_be_in_type_list", column=name, type_list=list(NUMERIC_DTYPES)),
         expectation(
             "expect_column_values_to_be_between",
             column=name,
@@ -120,7 +118,7 @@ def numeric_expectations(column, min_rows: int) -> list[dict[str, Any]]:
 def target_expectations(column, min_rows: int) -> list[dict[str, Any]]:
     """The allowed labels, and the share of each class within sampling-noise bounds."""
     name = column.name
-    shares = column.dropna().map(json_value).value_counts(normalize=True)
+    shares = column.dropna().map(plain).value_counts(normalize=True)
     labels = sorted(shares.index.tolist(), key=str)
     found = [expectation("expect_column_values_to_be_in_set", column=name, value_set=labels)]
     for label in labels:
@@ -151,11 +149,6 @@ def target_expectations(column, min_rows: int) -> list[dict[str, Any]]:
     return found
 
 
-def json_value(value: Any) -> Any:
-    """A numpy scalar as the plain Python value JSON can hold."""
-    return value.item() if hasattr(value, "item") else value
-
-
 def round_to(value: float, up: bool, digits: int = 4) -> float:
     """Round to `digits` significant digits, away from the bound's inside (so it only widens)."""
     if value == 0 or not math.isfinite(value):
@@ -171,110 +164,6 @@ SUITE_NOTES = (
     f"Mean, quantile and class-share bounds: {Z:g} standard errors for a batch of the minimum row count. "
     "docs/validation.md explains each check."
 )
-
-
-def write_suite(configs: list[dict[str, Any]], root: Path | str = ".") -> Path:
-    """Write the suite, and the data source and checkpoint that run it, into the GX context under root/gx."""
-    context = open_context(root)
-    import great_expectations as gx
-    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
-    suite = gx.ExpectationSuite(name=paths.SUITE_NAME, notes=SUITE_NOTES)
-    for config in configs:
-        suite.add_expectation(ExpectationConfiguration(**config).to_domain_obj())
-    if paths.SUITE_NAME in {existing.name for existing in context.suites.all()}:
-        context.suites.delete(paths.SUITE_NAME)
-    suite = context.suites.add(suite)
-    ensure_checkpoint(context, suite)
-    return Path(root) / paths.SUITE
-
-
-# The context's settings, written once when gx/ is created: Data Docs go next to the
-# validation results, progress bars and analytics are off.
-CONTEXT_CONFIG = f"""config_version: 4.0
-config_variables_file_path: uncommitted/config_variables.yml
-plugins_directory: plugins/
-stores:
-  expectations_store:
-    class_name: ExpectationsStore
-    store_backend:
-      class_name: TupleFilesystemStoreBackend
-      base_directory: expectations/
-  validation_results_store:
-    class_name: ValidationResultsStore
-    store_backend:
-      class_name: TupleFilesystemStoreBackend
-      base_directory: uncommitted/validations/
-  checkpoint_store:
-    class_name: CheckpointStore
-    store_backend:
-      class_name: TupleFilesystemStoreBackend
-      suppress_store_backend_id: true
-      base_directory: checkpoints/
-  validation_definition_store:
-    class_name: ValidationDefinitionStore
-    store_backend:
-      class_name: TupleFilesystemStoreBackend
-      base_directory: validation_definitions/
-expectations_store_name: expectations_store
-validation_results_store_name: validation_results_store
-checkpoint_store_name: checkpoint_store
-data_docs_sites:
-  local_site:
-    class_name: SiteBuilder
-    show_how_to_buttons: false
-    store_backend:
-      class_name: TupleFilesystemStoreBackend
-      base_directory: ../{paths.DATA_DOCS_DIR}/
-    site_index_builder:
-      class_name: DefaultSiteIndexBuilder
-analytics_enabled: false
-progress_bars:
-  globally: false
-  metric_calculations: false
-"""
-
-
-def open_context(root: Path | str = "."):
-    """The file data context under root/gx (created with CONTEXT_CONFIG if missing)."""
-    import great_expectations as gx
-
-    config = Path(root) / paths.GX_DIR / "great_expectations.yml"
-    if not config.is_file():
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(CONTEXT_CONFIG, encoding="utf-8")
-        (config.parent / ".gitignore").write_text("uncommitted/\n", encoding="utf-8")
-    context = gx.get_context(mode="file", project_root_dir=str(root))
-    from mlops.validation.results_store import store_plain_json
-
-    store_plain_json(context)
-    return context
-
-
-def ensure_checkpoint(context, suite) -> None:
-    """One pandas data source with a whole-dataframe batch, validated by one checkpoint."""
-    import great_expectations as gx
-
-    if DATA_SOURCE not in {source.name for source in context.data_sources.all().values()}:
-        context.data_sources.add_pandas(DATA_SOURCE).add_dataframe_asset(ASSET).add_batch_definition_whole_dataframe(
-            BATCH
-        )
-    batch = context.data_sources.get(DATA_SOURCE).get_asset(ASSET).get_batch_definition(BATCH)
-    for checkpoint in context.checkpoints.all():
-        if checkpoint.name == CHECKPOINT:
-            context.checkpoints.delete(CHECKPOINT)
-    for definition in context.validation_definitions.all():
-        if definition.name == CHECKPOINT:
-            context.validation_definitions.delete(CHECKPOINT)
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=CHECKPOINT, data=batch, suite=suite))
-    context.checkpoints.add(
-        gx.Checkpoint(
-            name=CHECKPOINT,
-            validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-            result_format="SUMMARY",
-        )
-    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -297,13 +186,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlops.config import load_params
     from mlops.io import read_table
+    from mlops.validation.context import save_suite
 
     target = load_params(args.params).data.target
     frame = read_table(args.data)
     if args.min_rows is not None and args.min_rows < 1:
         raise MlopsError("--min-rows must be at least 1")
     configs = infer_suite(frame, target, args.min_rows)
-    suite_path = write_suite(configs)
+    suite_path = save_suite(configs, SUITE_NOTES)
     print(
         f"expectations: {len(configs)} expectations for {frame.shape[1]} columns of {args.data} -> {suite_path}\n"
         "Review the suite (git diff), edit bounds that do not fit your data, then commit it."

@@ -12,7 +12,7 @@ import json
 
 from great_expectations.data_context.store import ValidationResultsStore
 
-from mlops.pipeline.validate import plain
+from mlops.io import plain
 
 
 class PlainJsonValidationResultsStore(ValidationResultsStore):
