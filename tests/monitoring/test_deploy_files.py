@@ -148,9 +148,15 @@ def test_the_monitor_workflow_is_least_privilege_and_pinned():
     assert "retrain == 'true'" in jobs["retrain"]["if"]
 
 
-def test_the_committed_training_mix_rules_are_the_default_data_s(default_data):
-    from mlops.monitoring.alert_rules import class_shares, rules_yaml
+def test_alert_rules_write_the_training_class_mix_as_valid_rules(project, dataset):
+    from mlops.cli import main
 
-    train, _, schema = default_data
-    expected = rules_yaml(class_shares(schema.target_series(train)), "data/prepared/train.parquet")
-    assert (REPO / "deploy/prometheus/rules/training_mix.yml").read_text() == expected
+    train, _, _ = dataset
+    assert main(["alert-rules", "--output", "mix.yml"]) == 0
+    rules = yaml.safe_load((project / "mix.yml").read_text())["groups"][0]["rules"]
+    shares = {rule["labels"]["class"]: float(rule["expr"].removeprefix("vector(").removesuffix(")")) for rule in rules}
+    assert shares == pytest.approx(train["target"].value_counts(normalize=True).to_dict(), abs=1e-6)
+    assert {rule["record"] for rule in rules} == {"mlops:training_class_share"}
+    if shutil.which("promtool"):
+        checked = subprocess.run(["promtool", "check", "rules", "mix.yml"], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stdout + checked.stderr

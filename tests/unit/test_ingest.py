@@ -11,9 +11,9 @@ from tests.unit.conftest import MINIMAL_PARAMS
 
 
 def test_bundled_dataset_has_class_names_as_target():
-    frame = load_source("sklearn:breast_cancer", "target")
-    assert frame.shape == (569, 31)
-    assert set(frame["target"]) == {"benign", "malignant"}
+    frame = load_source("sklearn:wine", "target")
+    assert frame.shape == (178, 14)
+    assert set(frame["target"]) == {"class_0", "class_1", "class_2"}
 
 
 def test_local_csv_and_parquet_sources(tmp_path, mixed_frame):
