@@ -34,6 +34,21 @@ def load_source(source: str, target: str):
     return frame
 
 
+def load_raw(source: str, target: str):
+    """The source as the validate stage will see it: written as data/raw/dataset.csv is, and read back.
+
+    A CSV round trip changes what a file holds (text of digits becomes numbers, a nullable
+    integer becomes a float), so a suite inferred from this frame fits the raw data.
+    """
+    import tempfile
+
+    frame = load_source(source, target)
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / paths.RAW.name
+        write_table(frame, path)
+        return read_table(path)
+
+
 def check_present(path: Path) -> None:
     """A file tracked with `dvc add` reaches a clone (and CI) only through a DVC remote: say so."""
     if path.exists():
