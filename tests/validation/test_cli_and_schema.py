@@ -92,3 +92,40 @@ def test_a_stored_suite_gives_serving_its_schema_without_great_expectations(gx_r
     assert [f.name for f in numeric] == [name for name in features if name != TEXT]
     assert all(f.minimum is not None and f.maximum is not None for f in numeric)
     assert schema.features[features.index(TEXT)].categories == sorted(clean_frame[TEXT].unique())
+
+
+def test_infer_reads_data_source_straight_after_params_are_edited(tmp_path):
+    """README's step 4: no `dvc repro ingest` first; the suite fits the data as ingest will write it."""
+    import yaml
+
+    from tests.unit.conftest import MINIMAL_PARAMS
+
+    (tmp_path / "data/source").mkdir(parents=True)
+    frame = pd.DataFrame(
+        {"code": ["007", "012", None, "031"] * 10, "dose": [0.5, 1.5, 2.5, None] * 10, "churned": ["no", "yes"] * 20}
+    )
+    frame.to_parquet(tmp_path / "data/source/mine.parquet", index=False)
+    params = {**MINIMAL_PARAMS, "data": {"source": "data/source/mine.parquet", "target": "churn"}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    wrong = mlops("expectations", "infer", cwd=tmp_path)
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
+    assert wrong.stderr.startswith(
+        "mlops expectations: error: target column 'churn' not found in data/source/mine.parquet; "
+        "columns are: code, dose, churned. Set data.target in params.yaml"
+    )
+    assert not (tmp_path / "gx").exists()
+
+    params["data"]["target"] = "churned"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    inferred = mlops("expectations", "infer", cwd=tmp_path)
+    assert inferred.returncode == 0, inferred.stderr
+    assert "columns of data/source/mine.parquet -> gx/expectations/raw_dataset.json" in inferred.stdout
+    # ingest writes CSV, where "007" reads back as the number 7: the suite describes that.
+    suite = json.loads((tmp_path / "gx/expectations/raw_dataset.json").read_text())["expectations"]
+    types = {e["kwargs"]["column"]: e["kwargs"]["type_list"] for e in suite if "type_list" in e["kwargs"]}
+    assert "float64" in types["code"] and "float64" in types["dose"]
+    ingested = mlops("ingest", cwd=tmp_path)
+    assert ingested.returncode == 0, ingested.stderr
+    validated = mlops("validate", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
