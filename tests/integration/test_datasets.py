@@ -6,7 +6,8 @@ data.target in params.yaml, `mlops expectations infer`, `make run` (its `dvc rep
 the model is served by gunicorn and `mlops smoke` checks it predicts every test row as the
 pipeline did, and `make test-fast`'s pytest command runs inside the copy: the project tests
 follow the new data without a test being edited. The commands run in the tests' own
-environment, not through make, which would reinstall it for the copy. Only files under data/, gx/, params.yaml and the pipeline's outputs change.
+environment, not through make, which would reinstall it for the copy. Only files under
+data/, gx/, params.yaml and the pipeline's outputs change.
 
 - binary: the template's own example (its suite re-inferred from scratch);
 - multiclass: scikit-learn's wine, as CSV;
