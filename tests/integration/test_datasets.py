@@ -72,7 +72,7 @@ DATASETS = {
 }
 
 
-def run(command: list[str], cwd: Path, env: dict, timeout: int = 900) -> str:
+def run(command: list[str], cwd: Path, env: dict, timeout: int = 2400) -> str:
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result.stdout + result.stderr
