@@ -36,7 +36,7 @@ def test_every_identifier_gets_the_new_name(renamed):
     assert "image: churn-model-service:local" in (root / "deploy/compose.yaml").read_text()
     readme = (root / "README.md").read_text()
     assert readme.startswith("# churn-model\n")
-    assert "docker run --rm -p 8000:8000 churn-model-serving" in readme
+    assert "docker run --rm -p 8080:8080 churn-model-serving" in readme
     assert "MLflow experiment" in output and "churn-model-serving" in output
 
 
