@@ -38,10 +38,10 @@ def context(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def clean(raw, tmp_path_factory):
-    """The data as the validate stage reads it: written by ingest as CSV, read back."""
+    """The data as the validate stage reads it: written by ingest, read back."""
     from mlops.io import read_table, write_table
 
-    path = tmp_path_factory.mktemp("raw") / "dataset.csv"
+    path = tmp_path_factory.mktemp("raw") / paths.RAW.name
     write_table(raw, path)
     return read_table(path)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlops import paths
 from mlops.errors import MlopsError
 from mlops.pipeline.ingest import load_source
 from tests.unit.conftest import MINIMAL_PARAMS
@@ -72,7 +73,7 @@ def test_data_tracked_by_dvc_but_absent_says_to_pull_or_commit_it(tracked, tmp_p
         "`dvc pull` it from your DVC remote (in GitHub Actions: set the repository variable DVC_REMOTE_URL), "
         "or commit a small file to git instead (data/source/README.md)\n"
     )
-    assert not Path("data/raw/dataset.csv").exists()
+    assert not paths.RAW.exists()
 
 
 def write_params(root: Path) -> Path:

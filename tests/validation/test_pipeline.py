@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from mlops import paths
 from tests.conftest import copy_repository, env_for
 
 
@@ -36,7 +37,7 @@ def test_dvc_repro_on_corrupted_source_stops_at_validate_and_keeps_the_model(tmp
         for e in suite
         if e["type"] == "expect_column_values_to_not_be_null" and "mostly" not in e["kwargs"]
     )
-    bad = pd.read_csv(repo / "data/raw/dataset.csv")
+    bad = pd.read_parquet(repo / paths.RAW)
     bad.loc[:30, column] = None
     bad.to_csv(repo / "data/source/batch.csv", index=False)
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -47,7 +48,7 @@ def test_dvc_repro_on_corrupted_source_stops_at_validate_and_keeps_the_model(tmp
     output = second.stdout + second.stderr
     assert second.returncode != 0, output
     assert "Running stage 'validate'" in output
-    assert "mlops validate: error: data/raw/dataset.csv failed" in output
+    assert "mlops validate: error: data/raw/dataset.parquet failed" in output
     assert f"expect_column_values_to_not_be_null({column})" in output
     assert "Running stage 'prepare'" not in output and "Running stage 'train'" not in output
     assert (repo / "models/model.skops").read_bytes() == model

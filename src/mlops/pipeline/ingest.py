@@ -1,4 +1,4 @@
-"""Stage `ingest`: materialise the raw dataset at data/raw/dataset.csv.
+"""Stage `ingest`: materialise the raw dataset at data/raw/dataset.parquet.
 
 The source, from params.yaml `data.source`, is either a dataset bundled with
 scikit-learn (`sklearn:breast_cancer`, `sklearn:iris`, `sklearn:wine`) or a CSV or
@@ -35,10 +35,10 @@ def load_source(source: str, target: str):
 
 
 def load_raw(source: str, target: str):
-    """The source as the validate stage will see it: written as data/raw/dataset.csv is, and read back.
+    """The source as the validate stage will see it: written as the raw data is, and read back.
 
-    A CSV round trip changes what a file holds (text of digits becomes numbers, a nullable
-    integer becomes a float), so a suite inferred from this frame fits the raw data.
+    A round trip through the raw file can change what a frame holds (in CSV, text of digits
+    becomes numbers and a nullable integer a float), so a suite inferred from this frame fits the raw data.
     """
     import tempfile
 
