@@ -29,7 +29,7 @@ import pytest
 from mlops.http import free_port
 from tests.conftest import copy_repository, env_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.datasets]
 
 FAST_TESTS = [sys.executable, "-m", "pytest", "-m", "not slow and not container"]  # make test-fast
 
