@@ -333,9 +333,15 @@ def visible_caches() -> list[dict]:
     return sorted((e for e in entries if e["ref"] in refs), key=lambda e: e["created"], reverse=True)
 
 
+def cache_path(path: str) -> Path:
+    """A cache `path` as actions/cache reads it: `~` is the runner's home, relative is the workspace's."""
+    return workspace() / os.path.expanduser(path)  # an absolute path replaces the workspace
+
+
 def cache_restore() -> None:
-    key = inp("key")
-    caches = visible_caches()
+    key, paths = inp("key"), lines("path")
+    # GitHub versions an entry by its paths: a key saved for other paths does not match.
+    caches = [c for c in visible_caches() if c["inputs"] == paths]
     match = next((c for c in caches if c["key"] == key), None)
     for prefix in lines("restore-keys"):
         if match:
@@ -349,8 +355,18 @@ def cache_restore() -> None:
         output("cache-hit", "false")
         print(f"Cache not found for input keys: {', '.join([key, *lines('restore-keys')])}")
         return
+    unpacked = Path(os.environ["RUNNER_TEMP"]) / f"cache-{time.time_ns()}"
     with tarfile.open(cache_dir() / match["archive"]) as archive:
-        archive.extractall(workspace(), filter="fully_trusted")
+        archive.extractall(unpacked, filter="fully_trusted")
+    for index, path in enumerate(match["inputs"]):
+        if (unpacked / str(index)).exists():
+            source, target = unpacked / str(index), cache_path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+            else:
+                shutil.copy2(source, target)
+    shutil.rmtree(unpacked)
     save_state("MATCHED", match["key"])
     output("cache-matched-key", match["key"])
     output("cache-hit", str(match["key"] == key).lower())
@@ -358,23 +374,23 @@ def cache_restore() -> None:
 
 
 def cache_save() -> None:
-    key = os.environ.get("STATE_PRIMARY", "")
+    key, paths = os.environ.get("STATE_PRIMARY", ""), lines("path")
     if os.environ.get("STATE_MATCHED") == key:
         print(f"Cache hit occurred on the primary key {key}, not saving cache.")
         return
     ref = os.environ["GITHUB_REF"]
-    if any(c["key"] == key and c["ref"] == ref for c in visible_caches()):
+    if any(c["key"] == key and c["ref"] == ref and c["inputs"] == paths for c in visible_caches()):
         print(f"Failed to save: Unable to reserve cache with key {key}, another job may be creating this cache.")
         return
-    paths = [p for p in lines("path") if (workspace() / p).exists()]
-    if not paths:
+    if not any(cache_path(path).exists() for path in paths):
         print("::warning::Path Validation Error: Path(s) specified in the action for caching do(es) not exist")
         return
     name = f"{time.time_ns()}"
     with tarfile.open(cache_dir() / f"{name}.tar", "w") as archive:
-        for path in paths:
-            archive.add(workspace() / path, arcname=path)
-    entry = {"key": key, "ref": ref, "created": time.time(), "archive": f"{name}.tar", "paths": paths}
+        for index, path in enumerate(paths):  # each path under its index: restored where `path` points then
+            if cache_path(path).exists():
+                archive.add(cache_path(path), arcname=str(index))
+    entry = {"key": key, "ref": ref, "created": time.time(), "archive": f"{name}.tar", "inputs": paths}
     (cache_dir() / f"{name}.json").write_text(json.dumps(entry))
     print(f"Cache saved with key: {key}")
 

@@ -369,8 +369,13 @@ class World:
             command += ["--var", f"{key}={value}"]
         for key, value in self.secrets.items() if privileged else ():
             command += ["-s", f"{key}={value}"]
+        # Each run has a home of its own, as a hosted runner does: `~` in a cache path and
+        # tools' caches (uv's, pruned by the setup action) are the run's, not this machine's.
+        home = folder / "home"
+        home.mkdir()
+        env = {**self.env(), "HOME": str(home)}
         with open(folder / "act.jsonl", "w") as out, open(folder / "act.stderr", "w") as err:
-            done = subprocess.run(command, cwd=checkout, env=self.env(), stdout=out, stderr=err, timeout=3000)
+            done = subprocess.run(command, cwd=checkout, env=env, stdout=out, stderr=err, timeout=3000)
         log = []
         for line in (folder / "act.jsonl").read_text().splitlines():
             try:
