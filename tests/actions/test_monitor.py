@@ -21,10 +21,6 @@ def drift_issues(world) -> list[dict]:
     return [i for i in world.state.issues.values() if "drift" in {label["name"] for label in i["labels"]}]
 
 
-@pytest.mark.skip(
-    reason="NOT YET RUN TO COMPLETION: its earlier breaks are fixed (monitor installs with make venv, gh label "
-    "--force, the remote's credentials and run-cache, a one-worker mlflow server), but no run has passed end to end yet"
-)
 def test_6_drift_opens_one_issue_updates_it_next_time_and_the_dispatched_training_goes_green(world):
     sha = world.git("rev-parse", "origin/main")
     payload = {"inputs": {"shift": f"{first_feature(world.dev)}=3"}, "repository": world.repository_json()}
