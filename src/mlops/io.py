@@ -72,11 +72,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def read_table(path: Path | str, allow_empty: bool = False):
+def read_table(path: Path | str, allow_empty: bool = False, text_columns: tuple[str, ...] = ()):
     """Read a CSV or Parquet file into a DataFrame, with a clear error for anything else.
 
     With `allow_empty`, an empty file is a frame without columns and a header-only file
     one without rows (validation reports what is missing instead of refusing to look).
+    `text_columns` of a CSV are read as written (an id `007` stays `007`, not 7).
     """
     import pandas as pd
 
@@ -86,7 +87,7 @@ def read_table(path: Path | str, allow_empty: bool = False):
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))
         elif suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
