@@ -162,3 +162,29 @@ def test_setting_data_source_keeps_the_rest_of_params_yaml(tmp_path):
 
     with pytest.raises(MlopsError, match="set it to data/source/new.csv yourself"):
         set_data_source(flow, "data/source/new.csv")
+
+
+def test_a_new_version_is_named_after_the_source_in_its_format():
+    from mlops.monitoring.retrain_data import version_path
+
+    now = datetime(2026, 6, 1, 12, 30, 5, tzinfo=UTC)
+    assert version_path("sklearn:wine", now).as_posix() == "data/source/wine-20260601T123005Z.csv"
+    assert version_path("data/source/events.parquet", now).as_posix() == "data/source/events-20260601T123005Z.parquet"
+    again = version_path("data/source/events-20260101T000000Z.csv", now)
+    assert again.as_posix() == "data/source/events-20260601T123005Z.csv"  # not events-...-...
+
+
+PERIODS = [("off", True), ("7d", True), ("4w", True), ("weekly", False), ("0d", False)]
+
+
+@pytest.mark.parametrize(("value", "valid"), PERIODS)
+def test_retrain_every_is_off_or_a_period(tmp_path, value, valid):
+    from mlops.errors import MlopsError
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({**MINIMAL_PARAMS, "monitor": {"retrain_every": value}}))
+    if valid:
+        assert load_params(params).monitor.retrain_every == value
+    else:
+        with pytest.raises(MlopsError, match="monitor.retrain_every"):
+            load_params(params)
