@@ -170,3 +170,10 @@ def test_timestamps_are_kept_as_the_time_each_label_was_known(logged):
     assert feedback(labels) == 0
     rows = pd.read_parquet(paths.LABELLED)
     assert (rows["labelled_at"] == pd.Timestamp("2026-03-01T08:00:00Z")).all()
+
+
+def test_a_csv_batch_without_prediction_ids_is_refused(logged, capsys):
+    logged[["load", "spread", "tier"]].to_csv("batch.csv", index=False)
+    logged[["id", "label"]].to_csv("labels.csv", index=False)
+    assert main(["feedback", "--labels", "labels.csv", "--logs", "batch.csv"]) == 1
+    assert "holds no prediction ids" in capsys.readouterr().err

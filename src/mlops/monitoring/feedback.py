@@ -113,7 +113,7 @@ def join(labels, logged, schema, target: str):
     return joined, status
 
 
-def summarise(labels, status, joined, concept: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
+def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
     counts = {name: int((status == name).sum()) for name in STATUSES}
     examples = {}
     for name in STATUSES:
@@ -189,8 +189,9 @@ def run(args: argparse.Namespace) -> int:
     labels = read_labels(labels_path)
     logs_path = newest_batch(Path(args.logs or params.monitor.source))
     logged, skipped = load_current(logs_path, schema)
-    if "id" not in logged.columns:
-        raise MlopsError(f"{logs_path} is not a prediction log (no ids): point --logs at the service's log directory")
+    if "id" not in logged.columns or logged["id"].isna().all():
+        raise MlopsError(f"{logs_path} holds no prediction ids: point --logs at the service's prediction logs")
+    logged = logged.dropna(subset=["id"])
     # The same log file fetched twice holds the same rows twice: one prediction, counted once.
     logged_duplicates = int(logged["id"].duplicated().sum())
     logged = logged.drop_duplicates(subset="id").reset_index(drop=True)
@@ -207,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "output": {"path": args.output, "rows": len(joined)},
     }
-    report = summarise(labels, status, joined, concept, sources)
+    report = summarise(labels, status, concept, sources)
     write_table(candidate_rows(joined, schema, target), args.output)
     report_dir = Path(args.report_dir)
     write_text(report_dir / "feedback.md", to_markdown(report))
