@@ -12,7 +12,7 @@ import yaml
 
 from mlops import paths
 from mlops.cli import main
-from mlops.monitoring.prediction_log import PredictionLog
+from mlops.monitoring.prediction_log import PredictionLog, row_id
 from mlops.schema import infer_schema
 from tests.unit.conftest import MINIMAL_PARAMS
 
@@ -89,7 +89,7 @@ def test_ids_that_match_nothing_are_reported_as_unmatched(logged):
 
 
 def test_labels_for_rows_never_logged_are_reported_apart_from_unmatched_ids(logged):
-    unlogged = [uuid.uuid4().hex for _ in range(4)]  # ids the service could have given (a sampled-out row)
+    unlogged = [row_id(uuid.uuid4().hex, row) for row in range(4)]  # ids the service gives (a sampled-out row)
     labels = pd.concat([logged[["id", "label"]].head(20), pd.DataFrame({"id": unlogged, "label": "up"})])
     assert feedback(labels) == 0
     found = report()

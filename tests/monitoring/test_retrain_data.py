@@ -39,7 +39,8 @@ def candidates(rows: int, seed: int, age_days: float = 1.0, shift: float = 0.0) 
 @pytest.fixture
 def repo(tmp_path, monkeypatch):
     """A git + DVC repository whose data.source is a tracked synthetic file with a suite inferred from it."""
-    from mlops.validation.expectations import infer_suite, write_suite
+    from mlops.validation.context import save_suite
+    from mlops.validation.expectations import infer_suite
 
     monkeypatch.chdir(tmp_path)
     subprocess.run(["git", "init", "-q"], check=True)
@@ -48,7 +49,7 @@ def repo(tmp_path, monkeypatch):
     paths.SOURCE_DIR.mkdir(parents=True)
     source.to_csv(SOURCE, index=False)
     subprocess.run([sys.executable, "-m", "dvc", "add", "-q", SOURCE], check=True)
-    write_suite(infer_suite(source, synthetic.TARGET))
+    save_suite(infer_suite(source, synthetic.TARGET), "inferred from the synthetic source")
     params = {k: v for k, v in MINIMAL_PARAMS.items() if k not in ("data", "seed")}
     params["monitor"] = {"retrain": {"max_production_rows": 50, "max_age_days": 30}}
     paths.PARAMS.write_text(PARAMS_TEXT.format(source=SOURCE) + yaml.safe_dump(params))
