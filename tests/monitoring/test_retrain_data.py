@@ -189,3 +189,35 @@ def test_retrain_every_is_off_or_a_period(tmp_path, value, valid):
     else:
         with pytest.raises(MlopsError, match="monitor.retrain_every"):
             load_params(params)
+
+
+NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("every", "source", "due"),
+    [
+        ("off", "data/source/events-20250101T000000Z.csv", False),
+        ("7d", "data/source/events.csv", True),  # never rebuilt
+        ("7d", "sklearn:wine", True),
+        ("7d", "data/source/events-20260309T120000Z.csv", False),  # six days old
+        ("7d", "data/source/events-20260308T120000Z.csv", True),
+        ("2w", "data/source/events-20260305T120000Z.csv", False),
+        ("2w", "data/source/events-20260301T120000Z.parquet", True),
+    ],
+)
+def test_a_version_is_due_when_retrain_every_has_passed_since_the_one_in_use(every, source, due):
+    from mlops.monitoring.retrain_data import is_due
+
+    assert is_due(every, source, NOW) is due
+
+
+def test_due_prints_true_or_false_and_builds_nothing(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({**MINIMAL_PARAMS, "monitor": {"retrain_every": "7d"}}))
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops", "retrain-data", "--due", "--params", str(params)],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stdout == "true\n", result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

@@ -13,6 +13,10 @@ stay as they were and no new file is left behind. reports/retrain.json says what
 
 Exit status: 0 built, 1 bad input or data that fails validation, 4 no labelled rows to add
 (retraining needs labels: run `mlops feedback` first).
+
+`mlops retrain-data --due` builds nothing: it prints `true` when `monitor.retrain_every` says a
+new version is due (the current `data.source` was built longer ago than that period, going by
+the time in its name, or never), else `false`.
 """
 
 from __future__ import annotations
@@ -43,6 +47,20 @@ class NoLabels(Exception):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labelled", default=str(paths.LABELLED), help="from mlops feedback (default: %(default)s)")
     parser.add_argument("--params", default=str(paths.PARAMS), help="(default: %(default)s)")
+    parser.add_argument(
+        "--due", action="store_true", help="only print whether monitor.retrain_every says a version is due (true/false)"
+    )
+
+
+def is_due(retrain_every: str, source: str, now: datetime) -> bool:
+    """Whether a new version is due: `retrain_every` ("off", "7d", "4w") since the version `source` names."""
+    if retrain_every == "off":
+        return False
+    period = timedelta(days=int(retrain_every[:-1]) * (7 if retrain_every.endswith("w") else 1))
+    built = VERSION_SUFFIX.search(Path(source).stem)
+    if built is None:  # the original data, never rebuilt here
+        return True
+    return now - datetime.strptime(built[0], "-%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) >= period
 
 
 def recent_rows(rows, max_age_days: float, now: datetime):
@@ -191,6 +209,9 @@ def run(args: argparse.Namespace) -> int:
     from mlops.io import write_json
 
     params = load_params(args.params)
+    if args.due:
+        print(str(is_due(params.monitor.retrain_every, params.data.source, datetime.now(UTC))).lower())
+        return 0
     try:
         report = build(params, Path(args.labelled), Path(args.params), datetime.now(UTC))
     except NoLabels as exc:
