@@ -23,13 +23,14 @@ from mlops.schema import MISSING_CATEGORY, Schema
 class Estimator(NamedTuple):
     make: type  # a scikit-learn classifier
     scale: bool = False  # standardise numeric features first
+    parallel: bool = False  # fits and predicts on `n_jobs` cores (params.yaml); others ignore n_jobs or warn
 
 
 # The estimators `train.estimator` in params.yaml may name: to add one, add it here (import
 # it above). Linear models want standardised features; trees split on thresholds and need
 # none, and scaling them would only add float32 rounding in ONNX that can flip a split.
 ESTIMATORS = {
-    "random_forest": Estimator(RandomForestClassifier),
+    "random_forest": Estimator(RandomForestClassifier, parallel=True),
     "logistic_regression": Estimator(LogisticRegression, scale=True),
     "gradient_boosting": Estimator(GradientBoostingClassifier),
 }
@@ -49,6 +50,14 @@ def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int):
             )
     seeded = {"random_state": seed} if "random_state" in allowed else {}  # not every estimator draws at random
     return estimator_class(**(seeded | hyperparameters))
+
+
+def use_cores(model: Pipeline, n_jobs: int | None) -> Pipeline:
+    """Let the model's estimator use `n_jobs` cores (None: one) when it can; results do not change."""
+    estimator = model.named_steps["estimator"]
+    if any(isinstance(estimator, entry.make) for entry in ESTIMATORS.values() if entry.parallel):
+        estimator.set_params(n_jobs=n_jobs)
+    return model
 
 
 def build_preprocessor(schema: Schema, scale: bool = True) -> ColumnTransformer:

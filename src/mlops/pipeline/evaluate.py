@@ -12,6 +12,7 @@ import json
 from mlops import paths, tracking
 from mlops.config import Params
 from mlops.io import load_model, read_json, read_table, write_json, write_table
+from mlops.model import use_cores
 from mlops.schema import Schema
 
 # Metrics where a smaller value is the better model; every other metric is better when larger.
@@ -84,11 +85,15 @@ def curves(y_true, proba, classes: list[str]):
     return roc, pr
 
 
-def feature_importance(model, features, y_true, seed: int):
-    """Permutation importance on the test split: the drop in accuracy when a column is shuffled."""
+def feature_importance(model, features, y_true, seed: int, max_rows: int):
+    """Permutation importance: the drop in accuracy when a column is shuffled, on the test split
+    or, when it has more than `max_rows` rows, on a seeded sample of that many."""
     import pandas as pd
     from sklearn.inspection import permutation_importance
 
+    if len(features) > max_rows:
+        features = features.sample(n=max_rows, random_state=seed)
+        y_true = y_true.loc[features.index]
     result = permutation_importance(model, features, y_true, n_repeats=5, random_state=seed, n_jobs=1)
     frame = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean.round(6)})
     return frame.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)
@@ -121,7 +126,7 @@ def main(params: Params) -> None:
 
     schema = Schema.load(paths.SCHEMA)
     test_frame = read_table(paths.TEST)
-    model = load_model(paths.MODEL)
+    model = use_cores(load_model(paths.MODEL), params.n_jobs)
     features, y_true = schema.features_frame(test_frame), schema.target_series(test_frame)
     classes = [str(label) for label in model.classes_]
     y_pred = pd.Series(model.predict(features), index=features.index).astype(str)
@@ -130,7 +135,7 @@ def main(params: Params) -> None:
     metrics = compute_metrics(y_true, y_pred, proba, classes)
     roc, pr = curves(y_true, proba, classes)
     confusion = pd.DataFrame({"actual": y_true, "predicted": y_pred})
-    importance = feature_importance(model, features, y_true, params.seed)
+    importance = feature_importance(model, features, y_true, params.seed, params.evaluate.importance_rows)
 
     write_json(paths.METRICS, metrics)
     write_json(paths.PER_CLASS, per_class(y_true, y_pred, classes))
