@@ -172,6 +172,7 @@ def test_the_monitor_workflow_is_least_privilege_and_pinned():
     assert {name: job["permissions"] for name, job in jobs.items()} == {
         "detect": {"contents": "read"},
         "issue": {"issues": "write"},
+        "data": {"contents": "write", "pull-requests": "write"},
         "retrain": {"actions": "write"},
     }
     assert all(job["timeout-minutes"] <= 30 for job in jobs.values())
