@@ -44,6 +44,7 @@ TOOLS: dict[str, tuple[str, str]] = {
     "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
     "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
     "expectations": ("mlops.validation.expectations", "infer a starter expectation suite (gx/) from the data"),
+    "rename": ("mlops.rename", "name the project: MLflow experiment, registered model, image, README title"),
 }
 
 # Extra options of a stage: flag -> help. Passed to the stage's main() as keyword arguments.

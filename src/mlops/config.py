@@ -107,6 +107,14 @@ class MonitorParams(Section):
     retrain: RetrainParams = Field(default_factory=RetrainParams)
 
 
+class ChecksParams(Section):
+    """What the project tests (tests/project/) demand of the model beyond its metrics."""
+
+    min_class_recall: float = Field(
+        default=0.8, ge=0, le=1, description="every class: at least this recall on the test split"
+    )
+
+
 class ServeParams(Section):
     runtime: Literal["onnx", "sklearn"] = Field(
         default="onnx", description="onnx: fast, needs a convertible model; sklearn: loads models/model.skops"
@@ -134,6 +142,7 @@ class Params(Section):
     report: ReportParams = Field(default_factory=ReportParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     serve: ServeParams = ServeParams()
+    checks: ChecksParams = Field(default_factory=ChecksParams)
 
     @field_validator("n_jobs")
     @classmethod

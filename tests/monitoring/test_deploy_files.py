@@ -181,15 +181,3 @@ def test_the_monitor_workflow_is_least_privilege_and_pinned():
     assert uses and all(re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}|\./\.github/actions/[\w-]+", ref) for ref in uses)
     assert "gh workflow run train.yml" in jobs["retrain"]["steps"][0]["run"]
     assert "retrain == 'true'" in jobs["retrain"]["if"]
-
-
-def test_the_committed_generated_rules_are_those_of_the_default_data_and_params(default_data):
-    from mlops.config import load_params
-    from mlops.monitoring.alert_rules import class_shares, rules_yaml
-
-    train, _, schema = default_data
-    psi_threshold = load_params(REPO / "params.yaml").monitor.psi_threshold
-    expected = rules_yaml(
-        class_shares(schema.target_series(train)), psi_threshold, "data/prepared/train.parquet and params.yaml"
-    )
-    assert (REPO / "deploy/prometheus/rules/generated.yml").read_text() == expected

@@ -27,25 +27,25 @@ def test_from_env_is_off_without_a_directory_and_reads_the_settings(tmp_path):
 
 def test_records_are_json_lines_with_features_prediction_and_probabilities(tmp_path):
     log = PredictionLog(tmp_path)
-    log.record(ROWS, ["low", "high"], [[0.9, 0.1], [0.2, 0.8]], model_version="3")
-    log.record([[1.0, "a"]], ["low"], [[0.7, 0.3]], model_version="3")  # rows sent as lists
+    log.record(ROWS, ["no", "yes"], [[0.9, 0.1], [0.2, 0.8]], model_version="3")
+    log.record([[1.0, "a"]], ["no"], [[0.7, 0.3]], model_version="3")  # rows sent as lists
     log.close()
     lines = log.path.read_text().splitlines()
     first = json.loads(lines[0])
     assert len(lines) == 3
-    assert first["features"] == ROWS[0] and first["prediction"] == "low" and first["probabilities"] == [0.9, 0.1]
+    assert first["features"] == ROWS[0] and first["prediction"] == "no" and first["probabilities"] == [0.9, 0.1]
     assert first["model_version"] == "3" and first["time"].endswith("Z")
     assert first["id"].endswith("-0") and json.loads(lines[1])["id"] == first["id"][:-1] + "1"  # one request
     assert json.loads(lines[2])["features"] == [1.0, "a"]
     records, skipped = read_records(tmp_path)
-    assert [r["prediction"] for r in records] == ["low", "high", "low"] and skipped == 0
+    assert [r["prediction"] for r in records] == ["no", "yes", "no"] and skipped == 0
 
 
 def test_sampling_logs_about_the_requested_share(tmp_path):
     log = PredictionLog(tmp_path, sample=0.2)
     log._random.seed(0)
     for _ in range(100):
-        log.record(ROWS * 10, ["low"] * 20, [[0.5, 0.5]] * 20, "1")
+        log.record(ROWS * 10, ["no"] * 20, [[0.5, 0.5]] * 20, "1")
     log.close()
     logged = len(read_records(tmp_path)[0])
     assert 300 < logged < 500  # 2000 rows at 20 %
@@ -56,7 +56,7 @@ def test_sampling_logs_about_the_requested_share(tmp_path):
 def test_files_rotate_by_size_and_keep_the_configured_backups(tmp_path):
     log = PredictionLog(tmp_path, max_bytes=2000, backups=2)
     for _ in range(60):
-        log.record(ROWS, ["low", "high"], [[0.9, 0.1], [0.2, 0.8]], "1")
+        log.record(ROWS, ["no", "yes"], [[0.9, 0.1], [0.2, 0.8]], "1")
     log.close()
     files = sorted(p.name for p in log_files(tmp_path))
     assert files == sorted([log.path.name, f"{log.path.name}.1", f"{log.path.name}.2"])
@@ -69,7 +69,7 @@ def test_record_never_raises_and_never_blocks_on_a_stuck_writer(tmp_path):
     log = PredictionLog(tmp_path, queue_size=2)
     os.mkfifo(log.path)  # opening it to write waits for a reader: the writer hangs like a stuck disk
     caller = threading.Thread(
-        target=lambda: [log.record(ROWS, ["low", "high"], [[0.9, 0.1], [0.2, 0.8]], "1") for _ in range(50)]
+        target=lambda: [log.record(ROWS, ["no", "yes"], [[0.9, 0.1], [0.2, 0.8]], "1") for _ in range(50)]
     )
     caller.start()
     caller.join(60)
@@ -89,7 +89,7 @@ def test_an_unwritable_directory_drops_rows_without_raising(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     log = PredictionLog(blocker / "logs")
-    log.record(ROWS, ["low", "high"], [[0.9, 0.1], [0.2, 0.8]], "1")
+    log.record(ROWS, ["no", "yes"], [[0.9, 0.1], [0.2, 0.8]], "1")
     log.close()
     assert log.dropped == 2
 
