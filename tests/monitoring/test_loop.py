@@ -17,7 +17,9 @@ import pytest
 import yaml
 
 from mlops.http import free_port
+from mlops.io import read_table
 from mlops.monitoring.prediction_log import read_records
+from mlops.paths import RAW
 from tests.conftest import copy_repository, env_for
 from tests.unit.conftest import MINIMAL_PARAMS
 
@@ -154,7 +156,7 @@ def test_shifted_traffic_and_late_labels_become_a_new_data_version_that_trains_i
         run([*dvc, "pull", "-q"], clone, clone_env)  # every tracked file: `dvc repro` checks each data source
         assert (clone / new_source).read_bytes() == (project / new_source).read_bytes()
         run([*dvc, "repro"], clone, clone_env)
-    assert len(pd.read_csv(clone / "data/raw/dataset.csv")) == rows_before + 60
+    assert len(read_table(clone / RAW)) == rows_before + 60
     assert (clone / "models/model.onnx").is_file()
     metrics = json.loads((clone / "reports/metrics.json").read_text())
     assert metrics["accuracy"] > 0.8
