@@ -97,3 +97,31 @@ def kserve_python() -> str:
             assert result.returncode == 0, f"could not install the kserve package: {result.stderr[-2000:]}"
         stamp.write_text(wanted)
     return str(python)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A real filesystem of its own, mounted on tmp_path / "mnt" (needs root or password-less sudo)."""
+    point = tmp_path / "mnt"
+    point.mkdir()
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    mounted = []
+
+    def mount(options: str):
+        result = subprocess.run(
+            [*sudo, "mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True
+        )
+        if result.returncode:
+            pytest.skip(f"cannot mount a tmpfs here (needs root or sudo): {result.stderr.decode().strip()}")
+        mounted.append(point)
+        if sudo:
+            subprocess.run([*sudo, "chmod", "0777", str(point)], check=True)
+        return point
+
+    def remount(options: str):
+        subprocess.run([*sudo, "mount", "-o", f"remount,{options}", str(point)], check=True)
+
+    mount.remount = remount
+    yield mount
+    for path in mounted:
+        subprocess.run([*sudo, "umount", str(path)], check=False)

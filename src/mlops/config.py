@@ -78,6 +78,13 @@ class ReportParams(Section):
     slice_bins: int = Field(default=4, ge=2, le=20, description="quantile bins per numeric feature")
 
 
+class RetrainParams(Section):
+    """Which labelled production rows the next version of the training data takes (mlops retrain-data)."""
+
+    max_production_rows: int = Field(default=5000, ge=1, description="the newest this many labelled rows at most")
+    max_age_days: float = Field(default=90, gt=0, description="rows predicted longer ago than this are left out")
+
+
 class MonitorParams(Section):
     """Drift detection (mlops drift); the defaults are those params.yaml ships with."""
 
@@ -92,6 +99,12 @@ class MonitorParams(Section):
     concept_min_rows: int = Field(default=50, ge=1)
     source: str = "data/production"
     retrain_on_drift: bool = True
+    retrain_every: str = Field(
+        default="off",
+        pattern=r"^(off|[1-9][0-9]*[dw])$",
+        description="retrain on a schedule even without drift: off, or a period such as 7d or 4w",
+    )
+    retrain: RetrainParams = Field(default_factory=RetrainParams)
 
 
 class ChecksParams(Section):

@@ -49,7 +49,7 @@ IDENTIFIERS = (
         "monitoring service image",
         Path("deploy/compose.yaml"),
         r"^(\s*image:\s*)([^\s:]+)(?=:local\b)",
-        (),
+        (Path("deploy/compose.yaml"),),  # the log-dir step runs the same image
         "{name}-service",
     ),
     Identifier("README title", Path("README.md"), r"\A(# )(.+)", (), "{name}"),

@@ -129,3 +129,21 @@ def test_infer_reads_data_source_straight_after_params_are_edited(tmp_path):
     assert ingested.returncode == 0, ingested.stderr
     validated = mlops("validate", cwd=tmp_path)
     assert validated.returncode == 0, validated.stderr
+
+
+def test_a_text_column_read_from_csv_passes_the_suite_inferred_from_it(tmp_path):
+    """pandas 3 reads text as its `str` dtype; the type check must still see it as text."""
+    from mlops.validation.checkpoint import validate_file
+    from mlops.validation.context import open_context, save_suite
+    from mlops.validation.expectations import infer_suite
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"size": rng.normal(size=300), "colour": rng.choice(["red", "blue"], 300)})
+    frame["kind"] = np.where(frame["size"] > 0, "big", "small")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    read_back = pd.read_csv(tmp_path / "data.csv")
+    save_suite(infer_suite(read_back, "kind"), "inferred from the file", tmp_path)
+    result = validate_file(tmp_path / "data.csv", open_context(tmp_path))
+    failed = [entry for entry in result["expectations"] if not entry["success"]]
+    assert result["success"], failed
+    assert any(e["column"] == "colour" and e["expectation"].endswith("in_type_list") for e in result["expectations"])

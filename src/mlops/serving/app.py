@@ -91,7 +91,9 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
                 "probabilities": prediction.probabilities,
                 "classes": classes,
                 "model_version": version,
-            }
+                "prediction_ids": prediction.ids,
+            },
+            prediction_id=prediction.id,
         )
 
     @app.get("/health")

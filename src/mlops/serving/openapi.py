@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops.serving import open_inference
+from mlops.serving.responses import PREDICTION_ID_HEADER
 
 JSON = "application/json"
 
@@ -19,6 +20,18 @@ def error_response(description: str) -> dict[str, Any]:
 
 def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def prediction_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A prediction's answer: its body, and the request's prediction id in a header."""
+    return {**json_response(description, schema), "headers": {PREDICTION_ID_HEADER: PREDICTION_ID}}
+
+
+PREDICTION_ID = {
+    "description": "the request's prediction id; row i of the request has the id `<this>-<i>` (from 0), "
+    "the id its row has in the prediction log, which labels are joined on (mlops feedback)",
+    "schema": {"type": "string"},
+}
 
 
 def document(service, app) -> dict[str, Any]:
@@ -119,7 +132,7 @@ def document(service, app) -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "200": json_response("predictions", {"$ref": "#/components/schemas/Prediction"}),
+                        "200": prediction_response("predictions", {"$ref": "#/components/schemas/Prediction"}),
                         **bad_request,
                     },
                 }
@@ -138,7 +151,7 @@ def document(service, app) -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "200": json_response(
+                        "200": prediction_response(
                             "predicted classes",
                             {
                                 "type": "object",
@@ -197,7 +210,7 @@ def document(service, app) -> dict[str, Any]:
                 "Row": row,
                 "Prediction": {
                     "type": "object",
-                    "required": ["predictions", "probabilities", "classes", "model_version"],
+                    "required": ["predictions", "probabilities", "classes", "model_version", "prediction_ids"],
                     "properties": {
                         "predictions": {"type": "array", "items": {"enum": classes}},
                         "probabilities": {
@@ -207,6 +220,11 @@ def document(service, app) -> dict[str, Any]:
                         },
                         "classes": {"type": "array", "items": {"type": "string"}},
                         "model_version": {"type": "string"},
+                        "prediction_ids": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "per row, its prediction id (as the prediction log has it)",
+                        },
                     },
                 },
                 "PlainError": {
@@ -292,6 +310,12 @@ def platform_paths(service, app, instances, classes, bad_request) -> dict[str, A
             "model_name": {"type": "string"},
             "model_version": {"type": "string"},
             "id": {"type": "string"},
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "prediction_id": PREDICTION_ID["schema"] | {"description": PREDICTION_ID["description"]}
+                },
+            },
             "outputs": {"type": "array", "items": {**tensor, "properties": {**tensor["properties"], "parameters": {}}}},
         },
     }
@@ -311,14 +335,16 @@ def platform_paths(service, app, instances, classes, bad_request) -> dict[str, A
             }
         }
 
-    infer = post("Open Inference Protocol inference", infer_request, json_response("outputs", infer_response), [name])
+    infer = post(
+        "Open Inference Protocol inference", infer_request, prediction_response("outputs", infer_response), [name]
+    )
     infer_versioned = {"post": {**infer["post"], "parameters": [name, version]}}
     paths = {
         "/": get("KServe V1 liveness", {"200": ok("alive")}),
         "/v1/models": get("KServe V1: the models served", {"200": ok("model names")}),
         "/v1/models/{name}": get("KServe V1: is the model ready", readiness, [name]),
         "/v1/models/{name}:predict": post(
-            "KServe V1 prediction", instances_body, json_response("classes", labels), [name]
+            "KServe V1 prediction", instances_body, prediction_response("classes", labels), [name]
         ),
         "/v2": get("Open Inference Protocol: server metadata", {"200": ok("server metadata")}),
         "/v2/health/live": get("Open Inference Protocol: liveness", {"200": ok("live")}),
@@ -341,6 +367,6 @@ def platform_paths(service, app, instances, classes, bad_request) -> dict[str, A
         )
     if "vertex_predict" in endpoints:
         paths[endpoints["vertex_predict"]] = post(
-            "Vertex AI prediction", instances_body, json_response("classes", labels), errors=bad_request
+            "Vertex AI prediction", instances_body, prediction_response("classes", labels), errors=bad_request
         )
     return paths
