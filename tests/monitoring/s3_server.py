@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
 import time
 import urllib.request
@@ -11,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mlops.http import free_port
+
+from .test_prometheus import running_process
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -25,25 +26,17 @@ def s3_server(log_path: Path) -> Iterator[dict[str, str]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/moto-api/", timeout=2)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise AssertionError(f"moto server did not start: {log_path.read_text()[-2000:]}") from None
-                    time.sleep(0.3)
-            yield {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": url}
-        finally:
-            process.terminate()
+    with running_process(command, log_path) as process:
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise AssertionError(f"moto server did not start: {log_path.read_text()[-2000:]}") from None
+                time.sleep(0.3)
+        yield {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": url}
 
 
 def make_bucket(env: dict[str, str], name: str):

@@ -55,6 +55,19 @@ def test_every_rule_passes_its_promtool_unit_test_and_has_one():
     assert alerts == tested == fired  # each alert is tested, and seen firing at least once
 
 
+def test_the_rules_tests_use_exactly_what_alert_rules_writes_for_their_made_up_mix():
+    """alerts_test.yml reads made_up_training_mix.yml instead of the rules written from your data."""
+    from mlops.monitoring.alert_rules import rules_yaml
+
+    fixture = REPO / "deploy/prometheus/tests/made_up_training_mix.yml"
+    written = rules_yaml(
+        {"class-a": 0.626374, "class-b": 0.373626},
+        0.25,
+        "a made-up two-class training split and a psi_threshold of 0.25",
+    )
+    assert fixture.read_text() == written
+
+
 def get_json(url: str) -> dict:
     return http.request(url, timeout=5).json()
 
