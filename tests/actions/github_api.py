@@ -2,7 +2,8 @@
 
 GitHub cannot be reached from the tests, so this small HTTPS server on 127.0.0.1 answers the
 calls that `gh` (the real CLI, pointed here by the harness's shim) and the `cml` stand-in
-make, under GitHub Enterprise's ``/api/v3`` prefix: pull requests and their head commits,
+make, under GitHub Enterprise's ``/api/v3`` prefix: pull requests (listed by head, opened,
+edited; one open pull request per branch, as GitHub allows) and their head commits,
 issue and pull-request comments, issues and labels, workflows and their dispatches, runs and
 their artifacts (served from the world's artifact storage). Tests assert on ``state``.
 
@@ -58,6 +59,13 @@ class State:
             ["git", "--git-dir", str(self.bare), "show", f"{ref}:{path}"], capture_output=True, text=True
         )
         return done.stdout if done.returncode == 0 else None
+
+    def has_branch(self, branch: str) -> bool:
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+            capture_output=True,
+        )
+        return done.returncode == 0
 
     def workflow_files(self) -> list[str]:
         tree = f"{self.default_branch}:.github/workflows"
@@ -144,6 +152,62 @@ def get_repo(h: Handler, q) -> None:
 def get_pull(h: Handler, q, number) -> None:
     pull = h.state.pulls.get(int(number))
     h.reply(200, pull) if pull else h.reply(404, {"message": "Not Found"})
+
+
+def list_pulls(h: Handler, q) -> None:
+    """GitHub's filters: state (open, closed, all) and head as owner:branch."""
+    state = q.get("state", "open")
+    found = [p for p in sorted(h.state.pulls.values(), key=lambda p: -p["number"]) if state in ("all", p["state"])]
+    if "head" in q:
+        owner, _, branch = q["head"].partition(":")
+        found = [p for p in found if p["head"]["ref"] == branch and pull_owner(h, p) == owner]
+    h.reply(200, found[: int(q.get("per_page", 30))])
+
+
+def pull_owner(h: Handler, pull: dict) -> str:
+    return pull.get("head_repository", h.state.repository).split("/")[0]
+
+
+def create_pull(h: Handler, q) -> None:
+    data = h.body()
+    missing = [key for key in ("title", "head", "base") if not data.get(key)]
+    if missing:
+        return h.reply(
+            422, {"message": "Validation Failed", "errors": [{"field": k, "code": "missing_field"} for k in missing]}
+        )
+    branch = data["head"].partition(":")[2] or data["head"]
+    if not h.state.has_branch(branch):
+        return h.reply(422, {"message": "Validation Failed", "errors": [{"field": "head", "code": "invalid"}]})
+    if any(p["state"] == "open" and p["head"]["ref"] == branch for p in h.state.pulls.values()):
+        message = f"A pull request already exists for {h.state.repository.split('/')[0]}:{branch}."
+        return h.reply(
+            422,
+            {
+                "message": "Validation Failed",
+                "errors": [{"resource": "PullRequest", "code": "custom", "message": message}],
+            },
+        )
+    number = max([0, *h.state.issues, *h.state.pulls]) + 1
+    pull = {
+        "number": number,
+        "state": "open",
+        "title": data["title"],
+        "body": data.get("body", ""),
+        "head": {"ref": branch},
+        "base": {"ref": data["base"]},
+        "head_repository": h.state.repository,
+        "user": {"login": "github-actions[bot]"},
+    }
+    h.state.pulls[number] = pull
+    h.reply(201, pull)
+
+
+def update_pull(h: Handler, q, number) -> None:
+    pull = h.state.pulls.get(int(number))
+    if pull is None:
+        return h.reply(404, {"message": "Not Found"})
+    pull.update({k: v for k, v in h.body().items() if k in ("title", "body", "state")})
+    h.reply(200, pull)
 
 
 def list_comments(h: Handler, q, number) -> None:
@@ -319,6 +383,7 @@ def download_zip(h: Handler, q, artifact_id) -> None:
 ROUTES = {
     "GET": [
         (r"{repo}", get_repo),
+        (r"{repo}/pulls", list_pulls),
         (r"{repo}/pulls/(\d+)", get_pull),
         (r"{repo}/issues/(\d+)/comments", list_comments),
         (r"{repo}/issues", list_issues),
@@ -333,12 +398,14 @@ ROUTES = {
         (r"{repo}/actions/artifacts/(\d+)/zip", download_zip),
     ],
     "POST": [
+        (r"{repo}/pulls", create_pull),
         (r"{repo}/issues/(\d+)/comments", create_comment),
         (r"{repo}/issues", create_issue),
         (r"{repo}/labels", create_label),
         (r"{repo}/actions/workflows/([^/]+)/dispatches", dispatch),
     ],
     "PATCH": [
+        (r"{repo}/pulls/(\d+)", update_pull),
         (r"{repo}/issues/comments/(\d+)", update_comment),
         (r"{repo}/issues/(\d+)", update_issue),
         (r"{repo}/labels/([^/]+)", update_label),

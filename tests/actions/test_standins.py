@@ -68,3 +68,46 @@ def test_a_cache_of_a_home_path_is_restored_into_the_next_runs_home_and_only_for
     other = run_cache(world, third, "main", {**inputs, "path": "~/.cache/tool"}, {})
     assert other["cache-hit"] == "false" and "cache-matched-key" not in other
     assert not (third / "home/.cache/tool").exists()
+
+
+def test_the_api_stand_in_keeps_one_open_pull_request_per_branch_as_the_monitor_workflow_asks_it(tmp_path):
+    """The monitor workflow's own `gh api` calls: look the branch's pull request up, open it, edit it."""
+    from tests.actions.github_api import GitHubAPI, State
+
+    bare = tmp_path / "repo.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
+    commit = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q"]
+    subprocess.run([*commit, "--allow-empty", "-m", "start"], check=True)
+    subprocess.run(
+        ["git", "-C", str(work), "push", "-q", "origin", "HEAD:main", "HEAD:monitor/retrain-data"], check=True
+    )
+    api = GitHubAPI(State("example/ml-template", bare, tmp_path / "storage"), tmp_path / "api")
+    env = {**os.environ, "GH_HOST": api.host, "GH_ENTERPRISE_TOKEN": "token", "SSL_CERT_FILE": str(api.cert)}
+    env.update(GH_PROMPT_DISABLED="1", GH_CONFIG_DIR=str(tmp_path / "gh"))
+
+    def gh(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["gh", "api", *args], env=env, capture_output=True, text=True)
+
+    lookup = "repos/example/ml-template/pulls?head=example:monitor/retrain-data&state=open&per_page=1"
+    create = ["--method", "POST", "repos/example/ml-template/pulls", "-f", "title=Retrain", "-f", "base=main"]
+    try:
+        assert gh(lookup, "--jq", ".[0].number // empty").stdout.strip() == ""
+        opened = gh(*create, "-f", "head=monitor/retrain-data", "-f", "body=first")
+        assert opened.returncode == 0, opened.stderr
+        number = json.loads(opened.stdout)["number"]
+        assert gh(lookup, "--jq", ".[0].number // empty").stdout.strip() == str(number)
+
+        again = gh(*create, "-f", "head=monitor/retrain-data")
+        assert again.returncode != 0 and "already exists" in again.stdout + again.stderr
+        no_branch = gh(*create, "-f", "head=nowhere")
+        assert no_branch.returncode != 0
+
+        edited = gh("--method", "PATCH", f"repos/example/ml-template/pulls/{number}", "-f", "body=second")
+        assert edited.returncode == 0, edited.stderr
+        assert [p["body"] for p in api.state.pulls.values()] == ["second"]
+        other_owner = "repos/example/ml-template/pulls?head=someone:monitor/retrain-data"
+        assert gh(other_owner, "--jq", "length").stdout.strip() == "0"
+    finally:
+        api.close()
