@@ -2,10 +2,11 @@
 
 One fresh copy of the repository per module goes through what a template user does first:
 the first push to main, a second push, a pull request pushed twice, a pull request with bad
-data, a pull request from a fork. The runs share only what GitHub shares between runs (the
-repository, caches, artifacts, the registry, the API's state); each job starts in an empty
-folder. The tests run in order: each scenario starts from the state the previous one left,
-as on GitHub. See tests/actions/world.py for what stands in for what.
+data, a pull request from a fork, monitor.yml on a drifted batch. The runs share only what
+GitHub shares between runs (the repository, caches, artifacts, the registry, the API's
+state); each job starts in an empty folder. The tests run in order: each scenario starts
+from the state the previous one left, as on GitHub. See tests/actions/world.py for what
+stands in for what.
 """
 
 from __future__ import annotations
@@ -230,3 +231,44 @@ def test_5_a_fork_pull_request_is_trained_without_secrets_and_commented_without_
             ran = [c for c in checkouts(world) if c["run_id"] == str(run.id) and c["sha"] in pr_code]
             assert ran == [], f"{run.workflow} (run {run.id}) checked out the fork's code"
     assert "a-secret-the-fork-must-not-see" not in train.output()
+
+
+# ---------------------------------------------------------------- scenario 6
+
+
+def first_feature(folder) -> str:
+    from mlops.pipeline.ingest import SKLEARN_PREFIX, load_source
+
+    params = load_params(folder / "params.yaml")
+    source = params.data.source
+    frame = load_source(source if source.startswith(SKLEARN_PREFIX) else str(folder / source), params.data.target)
+    return next(column for column in frame.columns if column != params.data.target)
+
+
+def drift_issues(world) -> list[dict]:
+    return [i for i in world.state.issues.values() if "drift" in {label["name"] for label in i["labels"]}]
+
+
+def test_6_drift_opens_one_issue_updates_it_next_time_and_the_dispatched_training_goes_green(world):
+    sha = world.git("rev-parse", "origin/main")
+    payload = {"inputs": {"shift": f"{first_feature(world.dev)}=3"}, "repository": world.repository_json()}
+    assert drift_issues(world) == [] and world.state.dispatches == []
+
+    monitor = world.run("monitor.yml", "workflow_dispatch", payload, sha, "main")
+
+    assert monitor.conclusion == "success", monitor.explain()
+    ran = {job: result for job, result in monitor.jobs().items() if result != "skipped"}
+    assert ran == {"detect": "success", "issue": "success", "retrain": "success"}, monitor.jobs()
+    (issue,) = drift_issues(world)
+    assert issue["state"] == "open" and "Drift" in issue["title"]
+    assert [d["workflow"] for d in world.state.dispatches] == ["train.yml"]
+
+    (train,) = world.dispatch_pending()
+    assert train.conclusion == "success", train.explain()
+    assert set(train.jobs()) == {"validate", "pipeline", "image"}
+
+    again = world.run("monitor.yml", "workflow_dispatch", payload, sha, "main")
+    assert again.conclusion == "success", again.explain()
+    (same,) = drift_issues(world)
+    assert same["number"] == issue["number"]
+    assert [c["body"] for c in world.state.comments_on(issue["number"])][-1].startswith("Drift found again")
