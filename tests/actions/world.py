@@ -13,6 +13,10 @@ between runs is kept here, and nothing else is shared:
 - the container registry: Debian's ``docker-registry`` on 127.0.0.1, standing for ghcr.io: a
   ``docker`` shim on PATH runs podman (the hosted runner has Docker) with ``ghcr.io/...``
   names pointed at it
+- no terminal: act runs host steps in a pseudo-terminal, a hosted runner on pipes. A ``bash``
+  shim on PATH (act looks the step shell up there) runs each step with its input from
+  /dev/null and its output through a pipe, so tools take their no-terminal path (DVC asks
+  "Would you like to continue?" on a terminal and waits for an answer)
 
 Every run is act on a fresh clone at the run's commit, with the event payload GitHub would
 send. ``github.run_id`` is the world's run id; ``github.token`` a token the API stand-in
@@ -97,6 +101,7 @@ class World:
             "[safe]\n\tdirectory = *\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
         )
         self.write_gh_shim()
+        self.write_bash_shim()
         self.registry: subprocess.Popen | None = None
         self.podman = podman
         self.build_args = build_args or []  # what the image builds here need that a hosted runner does not
@@ -122,6 +127,15 @@ class World:
             'export GH_CONFIG_DIR="${RUNNER_TEMP:-/tmp}/gh-config"\n'
             'case "$GH_REPO" in */*/*|"") ;; *) export GH_REPO="$GH_HOST/$GH_REPO" ;; esac\n'
             f'exec {gh} "$@"\n'
+        )
+        shim.chmod(0o755)
+
+    def write_bash_shim(self) -> None:
+        bash = shutil.which("bash", path="/usr/bin:/bin")
+        shim = self.bin / "bash"
+        shim.write_text(
+            f"#!{bash}\n# A step as a hosted runner runs it: no terminal on its input or output.\n"
+            f'set -o pipefail\n{bash} "$@" < /dev/null | cat\n'
         )
         shim.chmod(0o755)
 
