@@ -100,8 +100,8 @@ bench: venv ## Benchmark the service against mlflow models serve and a naive Fla
 bench-pipeline: venv ## Time each pipeline stage on generated data of 10k, 100k and 1M rows (docs/benchmarks.md)
 	python benchmarks/pipeline.py
 
-test: venv ## Run the full test suite
-	$(BIN)/python -m pytest
+test: venv ## Run the full test suite (and list the 20 slowest tests)
+	$(BIN)/python -m pytest --durations=20
 
 test-fast: venv ## Run the tests that take seconds, not minutes
 	$(BIN)/python -m pytest -m "not slow and not container"
