@@ -96,10 +96,6 @@ def champion(servers, name: str) -> str:
     return str(MlflowClient(tracking_uri=servers["mlflow"]).get_model_version_by_alias(name, "champion").version)
 
 
-@pytest.mark.skip(
-    reason="NOT YET RUN TO COMPLETION: its earlier breaks are fixed (the remote's credentials and run-cache for "
-    "dvc repro --pull, a one-worker mlflow server), but no run has passed end to end yet"
-)
 def test_7_main_pushes_to_the_remote_and_the_registry_pull_requests_do_not_and_champion_waits_for_the_smoke_test(
     world, servers
 ):
