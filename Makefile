@@ -100,11 +100,14 @@ bench: venv ## Benchmark the service against mlflow models serve and a naive Fla
 bench-pipeline: venv ## Time each pipeline stage on generated data of 10k, 100k and 1M rows (docs/benchmarks.md)
 	python benchmarks/pipeline.py
 
+# Tests run on one pytest-xdist worker per CPU; a folder's tests stay on one worker (tests/conftest.py).
+PYTEST_PARALLEL = -n auto --dist loadgroup
+
 test: venv ## Run the full test suite (and list the 20 slowest tests)
-	$(BIN)/python -m pytest --durations=20
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=20
 
 test-fast: venv ## Run the tests that take seconds, not minutes
-	$(BIN)/python -m pytest -m "not slow and not container"
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not container"
 
 test-datasets: venv ## Run README's own-data path on three datasets end to end (long; not in make test)
 	$(BIN)/python -m pytest -m datasets

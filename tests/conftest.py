@@ -18,6 +18,17 @@ KSERVE_REQUIREMENTS = REPO_ROOT / "requirements-kserve.txt"
 os.environ.update(TELEMETRY_OFF)
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
+PODMAN_FOLDERS = {"actions", "container"}  # the tests that build and run images with podman
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """`make test` runs on two pytest-xdist workers (`--dist loadgroup`): a folder's tests share a
+    worker, so its session fixtures (a trained project, a running service) are made once, and
+    the tests that use podman share one worker, so that no two image builds race."""
+    for item in items:
+        folder = Path(item.path).relative_to(REPO_ROOT / "tests").parts[0]
+        item.add_marker(pytest.mark.xdist_group("podman" if folder in PODMAN_FOLDERS else folder))
+
 
 def copy_repository(destination: Path, source: Path = REPO_ROOT) -> Path:
     """Copy the repository (`source`) into a new git repo: the files git sees (as they are in the work

@@ -31,7 +31,7 @@ from tests.conftest import copy_repository, env_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.datasets]
 
-FAST_TESTS = [sys.executable, "-m", "pytest", "-m", "not slow and not container"]  # make test-fast
+FAST_TESTS = [sys.executable, "-m", "pytest", "-m", "not slow and not container"]  # make test-fast's tests
 
 
 def wine() -> pd.DataFrame:
