@@ -250,6 +250,7 @@ def drift_issues(world) -> list[dict]:
 
 
 def test_6_drift_opens_one_issue_updates_it_next_time_and_the_dispatched_training_goes_green(world):
+    world.git("checkout", "-q", "--detach", "origin/main")  # the project as main has it
     sha = world.git("rev-parse", "origin/main")
     payload = {"inputs": {"shift": f"{first_feature(world.dev)}=3"}, "repository": world.repository_json()}
     assert drift_issues(world) == [] and world.state.dispatches == []
@@ -272,3 +273,73 @@ def test_6_drift_opens_one_issue_updates_it_next_time_and_the_dispatched_trainin
     (same,) = drift_issues(world)
     assert same["number"] == issue["number"]
     assert [c["body"] for c in world.state.comments_on(issue["number"])][-1].startswith("Drift found again")
+
+
+# ---------------------------------------------------------------- scenario 6, with late labels
+
+
+def log_labelled_predictions(world, folder, rows: int) -> tuple[str, str]:
+    """A day of production as the service logs it (a shifted first feature), and its late labels.
+
+    Written with the service's own prediction log; the labels are the rows' true classes.
+    """
+    from mlops.monitoring.prediction_log import PredictionLog, row_id
+    from mlops.pipeline.ingest import SKLEARN_PREFIX, load_source
+
+    params = load_params(world.dev / "params.yaml")
+    source = params.data.source
+    frame = load_source(source if source.startswith(SKLEARN_PREFIX) else str(world.dev / source), params.data.target)
+    batch = frame.sample(n=rows, random_state=7).reset_index(drop=True)
+    labels = batch.pop(params.data.target).astype(str)
+    feature = first_feature(world.dev)
+    batch[feature] = batch[feature] + 3 * frame[feature].std()
+    log = PredictionLog(folder / "logs")
+    log.record(batch.to_dict("records"), list(labels), None, model_version="1", prediction_id="day1")
+    log.close()
+    ids = [row_id("day1", index) for index in range(rows)]
+    pd.DataFrame({"id": ids, "label": labels}).to_csv(folder / "labels.csv", index=False)
+    return str(folder / "logs"), str(folder / "labels.csv")
+
+
+def retrain_pulls(world) -> list[dict]:
+    return [p for p in world.state.pulls.values() if p["head"]["ref"] == "monitor/retrain-data"]
+
+
+def test_6b_with_late_labels_monitor_opens_one_data_pull_request_and_training_on_it_comments(world, tmp_path):
+    world.git("checkout", "-q", "--detach", "origin/main")
+    logs, labels = log_labelled_predictions(world, tmp_path, rows=150)
+    remote = world.root / "dvc-remote"
+    world.variables.update(PREDICTION_LOG_URL=logs, LABELS_URL=labels, DVC_REMOTE_URL=str(remote))
+    payload = {"inputs": {"shift": ""}, "repository": world.repository_json()}
+    try:
+        monitor = world.run("monitor.yml", "workflow_dispatch", payload, world.git("rev-parse", "origin/main"), "main")
+        assert monitor.conclusion == "success", monitor.explain()
+        assert monitor.jobs().get("data") == "success", monitor.jobs()
+        (pull,) = retrain_pulls(world)
+        assert pull["state"] == "open" and pull["base"]["ref"] == "main"
+        assert "150 labelled production rows" in pull["body"], pull["body"]
+        world.git("fetch", "-q", "origin")
+        branch_params = yaml.safe_load(world.git("show", "origin/monitor/retrain-data:params.yaml"))
+        new_source, old_source = branch_params["data"]["source"], load_params(world.dev / "params.yaml").data.source
+        assert new_source != old_source
+        assert world.git("show", f"origin/monitor/retrain-data:{new_source}.dvc")  # tracked by DVC, not in git
+        assert any(path.is_file() for path in remote.rglob("*")), "the new data version was not pushed"
+
+        again = world.run("monitor.yml", "workflow_dispatch", payload, world.git("rev-parse", "origin/main"), "main")
+        assert again.conclusion == "success", again.explain()
+        (same,) = retrain_pulls(world)
+        assert same["number"] == pull["number"]
+
+        # Training on the pull request reads the new version from the remote and comments on it.
+        world.git("fetch", "-q", "origin")
+        mark = world.state.next_id
+        (train,) = world.pull_request(pull["number"], action="opened")
+        assert train.conclusion == "success", train.explain()
+        assert "Running stage 'train'" in train.output("pipeline")
+        (report,) = pr_report_runs(world, mark)
+        assert report.conclusion == "success", report.explain()
+        (comment,) = comments(world, pull["number"])
+        assert f"`data.source` | {old_source} |" in comment["body"], comment["body"][:3000]
+    finally:
+        for name in ("PREDICTION_LOG_URL", "LABELS_URL", "DVC_REMOTE_URL"):
+            world.variables.pop(name, None)
