@@ -136,3 +136,12 @@ def test_7_main_pushes_to_the_remote_and_the_registry_pull_requests_do_not_and_c
     smoke = "Smoke-test the image (its predictions must equal the pipeline's)"
     assert broken.steps("image").get(smoke) == "failure", broken.steps("image")
     assert versions(servers, name) == ["1", "2"] and champion(servers, name) == "1"
+    containers = subprocess.run(
+        ["podman", "ps", "--all", "--format", "{{.Names}}"],
+        env=world.podman,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    left = [c for c in containers if c.startswith(f"candidate-{broken.id}-")]
+    assert left == [], f"the failed smoke test left {left} behind for the next run"
