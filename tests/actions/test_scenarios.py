@@ -293,8 +293,10 @@ def log_labelled_predictions(world, folder, rows: int) -> tuple[str, str]:
     labels = batch.pop(params.data.target).astype(str)
     feature = first_feature(world.dev)
     batch[feature] = batch[feature] + 3 * frame[feature].std()
+    classes = sorted(frame[params.data.target].astype(str).unique())  # the model's order, as scikit-learn sorts
+    probabilities = [[float(label == c) for c in classes] for label in labels]
     log = PredictionLog(folder / "logs")
-    log.record(batch.to_dict("records"), list(labels), None, model_version="1", prediction_id="day1")
+    log.record(batch.to_dict("records"), list(labels), probabilities, model_version="1", prediction_id="day1")
     log.close()
     ids = [row_id("day1", index) for index in range(rows)]
     pd.DataFrame({"id": ids, "label": labels}).to_csv(folder / "labels.csv", index=False)
