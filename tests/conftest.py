@@ -21,13 +21,26 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 PODMAN_FOLDERS = {"actions", "container"}  # the tests that build and run images with podman
 
 
-def pytest_collection_modifyitems(items) -> None:
-    """`make test` runs on two pytest-xdist workers (`--dist loadgroup`): a folder's tests share a
-    worker, so its session fixtures (a trained project, a running service) are made once, and
-    the tests that use podman share one worker, so that no two image builds race."""
-    for item in items:
-        folder = Path(item.path).relative_to(REPO_ROOT / "tests").parts[0]
-        item.add_marker(pytest.mark.xdist_group("podman" if folder in PODMAN_FOLDERS else folder))
+def scope_of(nodeid: str) -> str:
+    """A test's unit of work on make test's workers: its folder under tests/, the podman folders as one."""
+    parts = nodeid.split("::")[0].split("/")
+    folder = parts[1] if len(parts) > 2 else "tests"
+    return "podman" if folder in PODMAN_FOLDERS else folder
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs on pytest-xdist workers with `--dist loadscope`, a scope being a test folder:
+    its session fixtures (a trained project, a running service) are made once, and the podman
+    tests run one after another, so no two image builds or smoke tests race."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FolderScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return FolderScheduling(config, log)
 
 
 def copy_repository(destination: Path, source: Path = REPO_ROOT) -> Path:

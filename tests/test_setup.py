@@ -103,3 +103,13 @@ def test_every_job_sets_python_up_with_the_setup_action():
             for step in job.get("steps", []):
                 assert not str(step.get("uses", "")).startswith("actions/setup-python"), f"{path.name}: {name}"
                 assert "pip install" not in step.get("run", ""), f"{path.name}: {name}"
+
+
+def test_make_test_keeps_each_test_folder_on_one_worker_and_the_podman_tests_together():
+    from tests.conftest import scope_of
+
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "PYTEST_PARALLEL = -n auto --dist loadscope" in makefile  # the folder scopes apply to loadscope only
+    assert scope_of("tests/unit/test_a.py::t[x/y]") == scope_of("tests/unit/test_b.py::u") == "unit"
+    assert scope_of("tests/actions/test_scenarios.py::t") == scope_of("tests/container/test_image.py::t")
+    assert scope_of("tests/test_docs.py::t") != scope_of("tests/unit/test_a.py::t")
