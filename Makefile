@@ -101,7 +101,8 @@ bench-pipeline: venv ## Time each pipeline stage on generated data of 10k, 100k 
 	python benchmarks/pipeline.py
 
 # Tests run on one pytest-xdist worker per CPU; a folder's tests stay on one worker (tests/conftest.py).
-PYTEST_PARALLEL = -n auto --dist loadscope
+# The folders start in name order, so the longest, tests/actions with tests/container, starts first.
+PYTEST_PARALLEL = -n auto --dist loadscope --no-loadscope-reorder
 
 test: venv ## Run the full test suite (and list the 20 slowest tests)
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=20
