@@ -279,9 +279,11 @@ def test_6_drift_opens_one_issue_updates_it_next_time_and_the_dispatched_trainin
 
 
 def log_labelled_predictions(world, folder, rows: int) -> tuple[str, str]:
-    """A day of production as the service logs it (a shifted first feature), and its late labels.
+    """A day of production as the service logs it, and its late labels: the model got every row wrong.
 
-    Written with the service's own prediction log; the labels are the rows' true classes.
+    Rows like the project's own data, so the next data version passes the validation suite; the
+    logged predictions (and probabilities) are the other class, so the labels show concept drift.
+    Written with the service's own prediction log.
     """
     from mlops.monitoring.prediction_log import PredictionLog, row_id
     from mlops.pipeline.ingest import SKLEARN_PREFIX, load_source
@@ -291,12 +293,15 @@ def log_labelled_predictions(world, folder, rows: int) -> tuple[str, str]:
     frame = load_source(source if source.startswith(SKLEARN_PREFIX) else str(world.dev / source), params.data.target)
     batch = frame.sample(n=rows, random_state=7).reset_index(drop=True)
     labels = batch.pop(params.data.target).astype(str)
-    feature = first_feature(world.dev)
-    batch[feature] = batch[feature] + 3 * frame[feature].std()
+    numeric = batch.select_dtypes("floating").columns
+    # New rows, not repeats of the source's (the next version leaves those out): a step towards
+    # the median keeps every value inside the range the suite allows.
+    batch[numeric] = batch[numeric] * 0.99 + frame[numeric].median() * 0.01
     classes = sorted(frame[params.data.target].astype(str).unique())  # the model's order, as scikit-learn sorts
-    probabilities = [[float(label == c) for c in classes] for label in labels]
+    wrong = [next(c for c in classes if c != label) for label in labels]
+    probabilities = [[float(predicted == c) for c in classes] for predicted in wrong]
     log = PredictionLog(folder / "logs")
-    log.record(batch.to_dict("records"), list(labels), probabilities, model_version="1", prediction_id="day1")
+    log.record(batch.to_dict("records"), wrong, probabilities, model_version="1", prediction_id="day1")
     log.close()
     ids = [row_id("day1", index) for index in range(rows)]
     pd.DataFrame({"id": ids, "label": labels}).to_csv(folder / "labels.csv", index=False)
