@@ -47,6 +47,10 @@ class State:
     read_only_tokens: set[str] = field(default_factory=set)  # what GitHub gives a fork's pull-request run
     next_id: int = 1000
 
+    def next_number(self) -> int:
+        """Issues and pull requests share one sequence of numbers, as on GitHub."""
+        return max([0, *self.issues, *self.pulls]) + 1
+
     def new_id(self) -> int:
         self.next_id += 1
         return self.next_id
@@ -187,7 +191,7 @@ def create_pull(h: Handler, q) -> None:
                 "errors": [{"resource": "PullRequest", "code": "custom", "message": message}],
             },
         )
-    number = max([0, *h.state.issues, *h.state.pulls]) + 1
+    number = h.state.next_number()
     pull = {
         "number": number,
         "state": "open",
@@ -202,12 +206,16 @@ def create_pull(h: Handler, q) -> None:
     h.reply(201, pull)
 
 
-def update_pull(h: Handler, q, number) -> None:
-    pull = h.state.pulls.get(int(number))
-    if pull is None:
+def edit(h: Handler, found: dict | None) -> None:
+    """PATCH of an issue or a pull request: its title, body and state."""
+    if found is None:
         return h.reply(404, {"message": "Not Found"})
-    pull.update({k: v for k, v in h.body().items() if k in ("title", "body", "state")})
-    h.reply(200, pull)
+    found.update({k: v for k, v in h.body().items() if k in ("title", "body", "state")})
+    h.reply(200, found)
+
+
+def update_pull(h: Handler, q, number) -> None:
+    edit(h, h.state.pulls.get(int(number)))
 
 
 def list_comments(h: Handler, q, number) -> None:
@@ -246,7 +254,7 @@ def list_issues(h: Handler, q) -> None:
 
 def create_issue(h: Handler, q) -> None:
     data = h.body()
-    number = max([0, *h.state.issues, *h.state.pulls]) + 1
+    number = h.state.next_number()
     labels = [h.state.labels.get(name, {"name": name}) for name in data.get("labels", [])]
     issue = {"number": number, "title": data["title"], "body": data.get("body", ""), "state": "open", "labels": labels}
     h.state.issues[number] = issue
@@ -254,11 +262,7 @@ def create_issue(h: Handler, q) -> None:
 
 
 def update_issue(h: Handler, q, number) -> None:
-    issue = h.state.issues.get(int(number))
-    if issue is None:
-        return h.reply(404, {"message": "Not Found"})
-    issue.update({k: v for k, v in h.body().items() if k in ("title", "body", "state")})
-    h.reply(200, issue)
+    edit(h, h.state.issues.get(int(number)))
 
 
 def get_label(h: Handler, q, name) -> None:

@@ -236,12 +236,19 @@ def test_5_a_fork_pull_request_is_trained_without_secrets_and_commented_without_
 # ---------------------------------------------------------------- scenario 6
 
 
-def first_feature(folder) -> str:
+def project_data(folder):
+    """The project's params and its source data, a file path read from the project copy."""
     from mlops.pipeline.ingest import SKLEARN_PREFIX, load_source
 
     params = load_params(folder / "params.yaml")
     source = params.data.source
-    frame = load_source(source if source.startswith(SKLEARN_PREFIX) else str(folder / source), params.data.target)
+    return params, load_source(
+        source if source.startswith(SKLEARN_PREFIX) else str(folder / source), params.data.target
+    )
+
+
+def first_feature(folder) -> str:
+    params, frame = project_data(folder)
     return next(column for column in frame.columns if column != params.data.target)
 
 
@@ -286,11 +293,8 @@ def log_labelled_predictions(world, folder, rows: int) -> tuple[str, str]:
     Written with the service's own prediction log.
     """
     from mlops.monitoring.prediction_log import PredictionLog, row_id
-    from mlops.pipeline.ingest import SKLEARN_PREFIX, load_source
 
-    params = load_params(world.dev / "params.yaml")
-    source = params.data.source
-    frame = load_source(source if source.startswith(SKLEARN_PREFIX) else str(world.dev / source), params.data.target)
+    params, frame = project_data(world.dev)
     batch = frame.sample(n=rows, random_state=7).reset_index(drop=True)
     labels = batch.pop(params.data.target).astype(str)
     numeric = batch.select_dtypes("floating").columns

@@ -268,7 +268,7 @@ class World:
         return [self.run(workflow, "push", self.push_payload(branch, sha), sha, branch) for workflow in workflows]
 
     def open_pull_request(self, branch: str, fork: str | None = None) -> int:
-        number = max([0, *self.state.pulls, *self.state.issues]) + 1
+        number = self.state.next_number()
         self.state.pulls[number] = {"number": number, "state": "open", "base": {"ref": "main"}, "head": {"ref": branch}}
         self.state.pulls[number]["head_repository"] = fork or REPOSITORY
         return number
