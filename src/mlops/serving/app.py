@@ -85,9 +85,11 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
                 'the body must be {"instances": [...]}: a list of {column: value} objects or rows',
             )
         prediction = service.predict(service.validator.instances(body["instances"]))
+        if service.regression:
+            return json_response({"predictions": prediction.predictions, "model_version": version})
         return json_response(
             {
-                "predictions": prediction.labels,
+                "predictions": prediction.predictions,
                 "probabilities": prediction.probabilities,
                 "classes": classes,
                 "model_version": version,

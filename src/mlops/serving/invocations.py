@@ -3,7 +3,7 @@
 /invocations takes JSON in any of MLflow's input forms, or `text/csv` as SageMaker Batch
 Transform sends it: one row per line, no header, values in schema order, an empty field
 for a missing value. The answer is {"predictions": [...]}, or with `Accept: text/csv` one
-predicted class per line.
+predicted class (or number, for regression) per line.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ def register(app: Flask, service: PredictionService) -> None:
             columns = csv_columns(request.get_data(cache=False), service)
         else:
             columns = json_columns(read_json_body(), service)
-        labels = service.predict(columns).labels
+        predictions = service.predict(columns).predictions
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
-            return Response("".join(f"{label}\n" for label in labels), mimetype=CSV)
-        return json_response({"predictions": labels})
+            return Response("".join(f"{value}\n" for value in predictions), mimetype=CSV)
+        return json_response({"predictions": predictions})
 
     @app.get("/ping")
     def ping() -> Response:

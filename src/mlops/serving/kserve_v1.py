@@ -41,4 +41,4 @@ def register(app: Flask, service: PredictionService) -> None:
         if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
             raise RequestError(400, "invalid_request", 'the body must be {"instances": [...]}')
         columns = service.validator.instances(body["instances"])
-        return json_response({"predictions": service.predict(columns).labels})
+        return json_response({"predictions": service.predict(columns).predictions})

@@ -50,6 +50,6 @@ def register(app: Flask, service: PredictionService, environ=os.environ) -> None
             if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
                 raise RequestError(400, "invalid_request", 'the body must be {"instances": [...], "parameters": {...}}')
             columns = service.validator.instances(body["instances"])
-            return json_response({"predictions": service.predict(columns).labels})
+            return json_response({"predictions": service.predict(columns).predictions})
 
         app.add_url_rule(predict_route, "vertex_predict", predict, methods=["POST"])
