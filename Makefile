@@ -1,11 +1,22 @@
 # Run `make help` for the menu.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
+comma := ,
+space := $(subst ,, )
 
-PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 REQUIREMENTS := requirements.txt requirements-serve.txt requirements-dev.txt
+# The Python versions the pinned requirements install on, newest first, from pyproject.toml's
+# requires-python (">=3.A,<3.B"); `make lock` checks the pins against each of them.
+PYTHON_VERSIONS := $(shell sed -nE 's/^requires-python = ">=3\.([0-9]+),<3\.([0-9]+)"$$/\1 \2/p' pyproject.toml \
+	| { read -r low high && seq $$((high - 1)) -1 "$$low"; } | sed 's/^/3./')
+# The interpreter for a new .venv: PYTHON if given (a name or a path), else the newest
+# supported one on PATH.
+PYTHON ?=
+# uv (fast; installed into .venv from its pin in requirements-dev.txt when not on PATH) or pip.
+INSTALLER ?= uv
+UV_VERSION := $(shell sed -nE 's/^uv==([^ ;\\]+).*/\1/p' requirements-dev.txt)
 
 # Telemetry off unless already set: `DVC_NO_ANALYTICS= MLFLOW_DISABLE_TELEMETRY=false GX_ANALYTICS_ENABLED=true make run`
 # turns it back on.
@@ -14,16 +25,45 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export GX_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv run serve image bench test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
+.PHONY: help venv run serve image bench bench-pipeline test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
 
 help: ## Show this menu
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: $(REQUIREMENTS) pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+$(BIN)/python:
+	@set -euo pipefail; python=""; \
+	for candidate in $(or $(PYTHON),$(addprefix python,$(PYTHON_VERSIONS)) python3); do \
+		version=$$("$$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue; \
+		case " $(PYTHON_VERSIONS) " in *" $$version "*) python=$$candidate; break;; esac; \
+		echo "make venv: $$candidate is Python $$version, which the pinned requirements do not support"; \
+	done; \
+	if [ -z "$$python" ]; then \
+		echo "make venv: no supported Python found$(if $(PYTHON), at PYTHON=$(PYTHON)). The pinned requirements" \
+			"install on Python $(subst $(space),$(comma) ,$(PYTHON_VERSIONS)) (requires-python in pyproject.toml):" \
+			"install one of them, or name it: make run PYTHON=/path/to/python3.X" >&2; \
+		exit 1; \
+	fi; \
+	echo "make venv: Python $$version ($$(command -v "$$python")) -> $(VENV)"; \
+	if [ "$(INSTALLER)" = uv ] && command -v uv >/dev/null; then uv venv --quiet --python "$$python" $(VENV); \
+	else "$$python" -m venv $(VENV); fi
+
+$(BIN)/.installed: $(REQUIREMENTS) pyproject.toml | $(BIN)/python
+	@set -euo pipefail; \
+	if [ "$(INSTALLER)" = uv ] && ! command -v uv >/dev/null; then \
+		echo "make venv: installing uv $(UV_VERSION) with pip"; \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)" \
+			|| echo "make venv: uv could not be installed; installing with pip instead"; \
+	fi; \
+	if [ "$(INSTALLER)" = uv ] && command -v uv >/dev/null; then \
+		set -x; \
+		uv pip install --quiet --python $(BIN)/python $(addprefix -r ,$(REQUIREMENTS)); \
+		uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .; \
+	else \
+		$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip >/dev/null; \
+		set -x; \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(REQUIREMENTS)); \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .; \
+	fi
 	@touch $@
 
 venv: $(BIN)/.installed ## Create .venv and install the pinned requirements (done by the other targets when needed)
@@ -57,6 +97,9 @@ bench: venv ## Benchmark the service against mlflow models serve and a naive Fla
 	dvc repro
 	python benchmarks/serving/bench.py
 
+bench-pipeline: venv ## Time each pipeline stage on generated data of 10k, 100k and 1M rows (docs/benchmarks.md)
+	python benchmarks/pipeline.py
+
 test: venv ## Run the full test suite
 	$(BIN)/python -m pytest
 
@@ -69,18 +112,35 @@ lint: venv ## Check code style (ruff), repeated code and import cycles (pylint),
 	pylint src/mlops
 	actionlint
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	zizmor --offline --quiet .github/workflows
+	check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
+	zizmor --offline --quiet .github/workflows .github/actions
 	@if [ -f Dockerfile ]; then hadolint Dockerfile; else echo "hadolint: no Dockerfile"; fi
 
 format: venv ## Fix code style (ruff)
 	ruff check --fix .
 	ruff format .
 
-lock: venv ## Re-pin requirements*.txt from requirements*.in
-	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements-serve.txt requirements-serve.in
-	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements.txt requirements.in
-	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements-dev.txt requirements-dev.in
-	pip-compile --quiet --no-emit-index-url --no-emit-find-links --strip-extras --no-header -o requirements-kserve.txt requirements-kserve.in
+# Pins for the oldest supported Python, with hashes (pip and uv both check them; `-e .` is
+# installed by a separate command, so hash-checking never meets the unhashable local project).
+LOCK := uv pip compile --quiet --no-header --generate-hashes --python-version $(lastword $(PYTHON_VERSIONS))
+
+lock: venv ## Re-pin requirements*.txt from requirements*.in; check the pins install on every supported Python
+	$(LOCK) -o requirements-serve.txt requirements-serve.in
+	$(LOCK) -o requirements.txt requirements.in
+	$(LOCK) -o requirements-dev.txt requirements-dev.in
+	$(LOCK) -o requirements-kserve.txt requirements-kserve.in
+	@set -euo pipefail; pins() { sed -nE 's/^([A-Za-z0-9._-]+==[^ ;\\]+).*/\1/p' "$$1" | sort; }; \
+	for version in $(PYTHON_VERSIONS); do for platform in x86_64-manylinux_2_28 aarch64-apple-darwin; do \
+		export MACOSX_DEPLOYMENT_TARGET=14.0; \
+		for file in $(REQUIREMENTS); do \
+			uv pip compile --quiet --no-header --python-version $$version --python-platform $$platform \
+				-o $(VENV)/lock-check.txt $$file; \
+			if ! diff <(pins $$file) <(pins $(VENV)/lock-check.txt) >/dev/null; then \
+				echo "make lock: $$file needs other packages on Python $$version ($$platform):" >&2; \
+				diff <(pins $$file) <(pins $(VENV)/lock-check.txt) >&2 || true; exit 1; \
+			fi; \
+		done; \
+	done; done; echo "make lock: the pins install unchanged on Python $(PYTHON_VERSIONS) (Linux x86_64, macOS 14+ arm64)"
 
 mlflow-ui: venv ## Browse runs and registered models at http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -4,7 +4,7 @@
 
 Builds the frame by resampling the breast-cancer rows with a little noise, infers a suite
 for it (so the row-count and distribution bounds fit 1M rows), then times
-`mlops validate --data big.parquet` (or .csv, as the stage reads) in a fresh process:
+`mlops validate --data big.parquet` (as the stage reads data/raw; or .csv) in a fresh process:
 wall time and peak memory (max RSS).
 Everything happens in a temporary directory; the repository is left alone.
 """

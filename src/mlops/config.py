@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+<<<<<<< HEAD
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+=======
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+>>>>>>> main
 from pydantic_core import PydanticCustomError
 
 from mlops import paths
@@ -50,6 +54,12 @@ class PrepareParams(Section):
 class TrainParams(Section):
     estimator: EstimatorName
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvaluateParams(Section):
+    importance_rows: int = Field(
+        default=10_000, gt=0, description="permutation importance on a seeded sample of at most this many test rows"
+    )
 
 
 class MlflowParams(Section):
@@ -118,14 +128,17 @@ class ServeParams(Section):
 
 class Params(Section):
     seed: int
+    n_jobs: int = Field(default=-1, ge=-1, description="CPU cores for training and evaluation; -1: all")
     data: DataParams
     prepare: PrepareParams
     train: TrainParams
+    evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
     mlflow: MlflowParams
     report: ReportParams = Field(default_factory=ReportParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     serve: ServeParams = ServeParams()
 
+<<<<<<< HEAD
     @model_validator(mode="before")
     @classmethod
     def metrics_of_the_task(cls, raw: Any) -> Any:
@@ -195,6 +208,14 @@ def check_metrics(info: ValidationInfo, names: list[str], key: str, without: fro
             "{wrong} is not a {task} metric (data.task); choose from {choices} ({key})",
             {"wrong": ", ".join(wrong), "task": data.task, "choices": ", ".join(choices), "key": key},
         )
+=======
+    @field_validator("n_jobs")
+    @classmethod
+    def some_cores(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 cores cannot run anything: use -1 for all cores, or a count from 1")
+        return value
+>>>>>>> main
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:

@@ -31,6 +31,7 @@ class Estimator(NamedTuple):
     classifier: type | None = None  # the scikit-learn class for data.task: classification
     regressor: type | None = None  # and for data.task: regression (None: this name does not do it)
     scale: bool = False  # standardise numeric features first
+    parallel: bool = False  # fits and predicts on `n_jobs` cores (params.yaml); others ignore n_jobs or warn
 
     def make(self, task: str) -> type | None:
         return self.regressor if task == "regression" else self.classifier
@@ -41,7 +42,7 @@ class Estimator(NamedTuple):
 # features; trees split on thresholds and need none, and scaling them would only add float32
 # rounding in ONNX that can flip a split.
 ESTIMATORS = {
-    "random_forest": Estimator(RandomForestClassifier, RandomForestRegressor),
+    "random_forest": Estimator(RandomForestClassifier, RandomForestRegressor, parallel=True),
     "gradient_boosting": Estimator(GradientBoostingClassifier, GradientBoostingRegressor),
     "logistic_regression": Estimator(classifier=LogisticRegression, scale=True),
     "ridge": Estimator(regressor=Ridge, scale=True),
@@ -68,6 +69,15 @@ def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int, task:
             )
     seeded = {"random_state": seed} if "random_state" in allowed else {}  # not every estimator draws at random
     return estimator_class(**(seeded | hyperparameters))
+
+
+def use_cores(model: Pipeline, n_jobs: int | None) -> Pipeline:
+    """Let the model's estimator use `n_jobs` cores (None: one) when it can; results do not change."""
+    estimator = model.named_steps["estimator"]
+    parallel = [kind for entry in ESTIMATORS.values() if entry.parallel for kind in (entry.classifier, entry.regressor)]
+    if any(isinstance(estimator, kind) for kind in parallel if kind is not None):
+        estimator.set_params(n_jobs=n_jobs)
+    return model
 
 
 def build_preprocessor(schema: Schema, scale: bool = True) -> ColumnTransformer:

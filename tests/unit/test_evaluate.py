@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.pipeline.evaluate import compute_metrics, curves, per_class
+from mlops.pipeline.evaluate import compute_metrics, curves, feature_importance, per_class
+from mlops.pipeline.prepare import prepare
+from mlops.pipeline.train import fit
 
 METRICS = {"accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
 
@@ -44,3 +46,30 @@ def test_curves_span_zero_to_one():
     roc, pr = curves(y, proba, ["a", "b", "c"])
     assert roc["fpr"].iloc[0] == 0 and roc["tpr"].iloc[-1] == 1
     assert list(pr.columns) == ["recall", "precision"]
+
+
+def test_permutation_importance_runs_on_a_seeded_sample_of_at_most_max_rows(mixed_frame, monkeypatch):
+    import sklearn.inspection
+
+    scored_rows = []
+    real = sklearn.inspection.permutation_importance
+
+    def recording(model, features, y_true, **kwargs):
+        scored_rows.append(list(features.index))
+        return real(model, features, y_true, **kwargs)
+
+    monkeypatch.setattr(sklearn.inspection, "permutation_importance", recording)
+    train, test, schema = prepare(mixed_frame, "churned", test_size=0.5, seed=0)
+    model = fit(train, schema, "random_forest", {"n_estimators": 10}, seed=0)
+    features, y_true = schema.features_frame(test), schema.target_series(test)
+
+    first = feature_importance(model, features, y_true, seed=3, max_rows=40)
+    second = feature_importance(model, features, y_true, seed=3, max_rows=40)
+    feature_importance(model, features, y_true, seed=4, max_rows=40)
+    feature_importance(model, features, y_true, seed=3, max_rows=len(test))
+
+    assert [len(rows) for rows in scored_rows] == [40, 40, 40, len(test)]
+    assert scored_rows[0] == scored_rows[1] != scored_rows[2]  # seeded: the same seed, the same sample
+    assert set(scored_rows[0]) <= set(features.index)
+    pd.testing.assert_frame_equal(first, second)
+    assert sorted(first["feature"]) == sorted(features.columns)

@@ -51,6 +51,7 @@ def write_params(tmp_path, params):
 def test_params_load(tmp_path):
     params = load_params(write_params(tmp_path, PARAMS))
     assert params.train.hyperparameters == {"n_estimators": 10}
+    assert params.n_jobs == -1  # all cores unless params.yaml says otherwise
     assert flatten(params.model_dump(include={"train"})) == {
         "train.estimator": "random_forest",
         "train.hyperparameters.n_estimators": 10,
@@ -63,6 +64,8 @@ def test_params_load(tmp_path):
         ({"train": {"estimator": "svm"}}, "train.estimator: Input should be 'random_forest'"),
         ({"prepare": {"test_size": 1.5}}, "prepare.test_size: Input should be less than 1"),
         ({"prepare": {"test_size": 0.2, "shuffle": True}}, "prepare.shuffle: Extra inputs are not permitted"),
+        ({"n_jobs": 0}, "n_jobs: Value error, 0 cores cannot run anything"),
+        ({"evaluate": {"importance_rows": 0}}, "evaluate.importance_rows: Input should be greater than 0"),
     ],
 )
 def test_bad_params_are_named(tmp_path, change, message):

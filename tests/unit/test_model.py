@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mlops.errors import MlopsError
-from mlops.model import ESTIMATORS
+from mlops.model import ESTIMATORS, build_model, use_cores
 from mlops.pipeline.prepare import prepare
 from mlops.pipeline.train import fit
 
@@ -95,3 +95,30 @@ def test_a_new_estimator_is_one_entry_in_the_registry(tmp_path, mixed_frame):
     run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["KNeighborsClassifier", "7", "True"]
+
+
+def test_n_jobs_reaches_the_forest_while_it_fits_and_is_not_saved(mixed_frame, monkeypatch):
+    from sklearn.ensemble import RandomForestClassifier
+
+    cores_while_fitting = []
+    real_fit = RandomForestClassifier.fit
+
+    def recording_fit(self, *args, **kwargs):
+        cores_while_fitting.append(self.n_jobs)
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(RandomForestClassifier, "fit", recording_fit)
+    train, test, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
+    parallel = fit(train, schema, "random_forest", {"n_estimators": 12}, seed=1, n_jobs=2)
+    assert cores_while_fitting == [2]
+    assert parallel.named_steps["estimator"].n_jobs is None  # whoever loads the model chooses
+    serial = fit(train, schema, "random_forest", {"n_estimators": 12}, seed=1, n_jobs=1)
+    features = schema.features_frame(test)
+    np.testing.assert_array_equal(parallel.predict_proba(features), serial.predict_proba(features))
+
+
+def test_n_jobs_is_left_alone_where_the_estimator_has_no_use_for_it(mixed_frame):
+    _, _, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
+    for name in ("logistic_regression", "gradient_boosting"):
+        model = use_cores(build_model(schema, name, {}, seed=0), 2)
+        assert model.named_steps["estimator"].get_params().get("n_jobs") is None, name

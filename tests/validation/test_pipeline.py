@@ -38,7 +38,7 @@ def test_dvc_repro_on_corrupted_source_stops_at_validate_and_keeps_the_model(cle
     output = second.stdout + second.stderr
     assert second.returncode != 0, output
     assert "Running stage 'validate'" in output
-    assert "mlops validate: error: data/raw/dataset.csv failed" in output
+    assert "mlops validate: error: data/raw/dataset.parquet failed" in output
     assert "expect_column_values_to_not_be_null(mean radius)" in output
     assert "Running stage 'prepare'" not in output and "Running stage 'train'" not in output
     assert (repo / "models/model.skops").read_bytes() == model

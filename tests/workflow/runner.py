@@ -2,7 +2,8 @@
 
 A GitHub-hosted runner cannot run here, so this plays one: each job gets a fresh clone of
 the repository at the commit, `run:` steps run with bash exactly as written, and every
-`uses:` step is replaced by a local STAND-IN:
+`uses:` step is replaced by a local STAND-IN (a local composite action, `uses: ./path`, runs
+its own steps, each handled the same way):
 
 - actions/checkout        -> a clone at the commit (or at `ref`, into `path`)
 - actions/setup-python    -> the interpreter running the tests (the clone's .venv points at it)
@@ -212,7 +213,7 @@ class Runner:
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
         packages = next((venv / "lib").glob("python3*/site-packages"))
         (packages / "_standin.pth").write_text(f"{workspace / 'src'}\n{SITE_PACKAGES}\n")
-        for command, module in (("mlops", "mlops"), ("dvc", "dvc"), ("pytest", "pytest")):
+        for command, module in (("mlops", "mlops"), ("dvc", "dvc"), ("pytest", "pytest"), ("uv", "uv")):
             script = venv / "bin" / command
             script.write_text(f'#!/bin/sh\nexec "$(dirname "$0")/python" -m {module} "$@"\n')
             script.chmod(0o755)
@@ -259,7 +260,7 @@ class Runner:
         for scope in (workflow.get("env", {}), job.get("env", {})):
             for key, value in scope.items():
                 env[key] = self.interpolate(value, self.context(workspace, env, steps_ctx))
-        for index, step in enumerate(job["steps"]):
+        for index, step in enumerate(self.expand_local_actions(job["steps"])):
             name = step.get("name") or step.get("uses") or f"step {index}"
             ctx = self.context(workspace, env, steps_ctx)
             step_env = dict(env)
@@ -327,6 +328,24 @@ class Runner:
             if source.exists() and not cache.exists():
                 shutil.copytree(source, cache)
         return result
+
+    def expand_local_actions(self, steps: list[dict]) -> list[dict]:
+        """Replace each `uses: ./path` composite action by its own steps, its `inputs.*` filled in
+        from the step's `with` (or the input's default), as GitHub runs them."""
+        expanded: list[dict] = []
+        for step in steps:
+            if not str(step.get("uses", "")).startswith("./"):
+                expanded.append(step)
+                continue
+            action = yaml.safe_load((self.origin / step["uses"] / "action.yml").read_text())
+            assert action["runs"]["using"] == "composite", f"{step['uses']} is not a composite action"
+            given = step.get("with", {})
+            values = {name: str(given.get(name, spec.get("default", ""))) for name, spec in action["inputs"].items()}
+            text = yaml.safe_dump(action["runs"]["steps"], sort_keys=False)
+            for name, value in values.items():
+                text = re.sub(rf"\$\{{\{{\s*inputs\.{re.escape(name)}\s*\}}\}}", value.replace("\\", "\\\\"), text)
+            expanded += yaml.safe_load(text)
+        return expanded
 
     def stand_in(self, action: str, inputs: dict[str, str], workspace: Path, extra_path: list, saves: list) -> str:
         if action == "actions/checkout":

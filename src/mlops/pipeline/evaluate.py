@@ -16,6 +16,7 @@ import json
 from mlops import paths, tracking
 from mlops.config import Params
 from mlops.io import load_model, read_json, read_table, write_json, write_table
+from mlops.model import use_cores
 from mlops.schema import Schema
 
 # Metrics where a smaller value is the better model; every other metric is better when larger.
@@ -102,12 +103,15 @@ def curves(y_true, proba, classes: list[str]):
     return roc, pr
 
 
-def feature_importance(model, features, y_true, seed: int):
-    """Permutation importance on the test split: the drop in the model's score (accuracy, or R² for
-    regression) when a column is shuffled."""
+def feature_importance(model, features, y_true, seed: int, max_rows: int):
+    """Permutation importance: the drop in the model's score (accuracy, or R² for regression) when a
+    column is shuffled, on the test split or, when it has more than `max_rows` rows, on a seeded sample."""
     import pandas as pd
     from sklearn.inspection import permutation_importance
 
+    if len(features) > max_rows:
+        features = features.sample(n=max_rows, random_state=seed)
+        y_true = y_true.loc[features.index]
     result = permutation_importance(model, features, y_true, n_repeats=5, random_state=seed, n_jobs=1)
     frame = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean.round(6)})
     return frame.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)
@@ -170,12 +174,12 @@ def draw_regression_figures(versus, residuals, importance) -> None:
     draw_importance(importance, "R²")
 
 
-def evaluate_regression(model, features, y_true, seed: int) -> dict[str, float]:
+def evaluate_regression(model, features, y_true, seed: int, importance_rows: int) -> dict[str, float]:
     """Regression's metrics, plots, figures and predictions; returns the metrics."""
     y_pred = model.predict(features)
     metrics = regression_metrics(y_true, y_pred)
     versus, residuals = regression_plots(y_true, y_pred)
-    importance = feature_importance(model, features, y_true, seed)
+    importance = feature_importance(model, features, y_true, seed, importance_rows)
     write_json(paths.METRICS, metrics)
     write_json(paths.PER_CLASS, {})  # a regression model has no classes
     write_table(versus, paths.PLOTS_DIR / "predicted_vs_actual.csv")
@@ -189,12 +193,12 @@ def evaluate_regression(model, features, y_true, seed: int) -> dict[str, float]:
 def main(params: Params) -> None:
     schema = Schema.load(paths.SCHEMA)
     test_frame = read_table(paths.TEST)
-    model = load_model(paths.MODEL)
+    model = use_cores(load_model(paths.MODEL), params.n_jobs)
     features, y_true = schema.features_frame(test_frame), schema.target_series(test_frame)
     if schema.regression:
-        metrics = evaluate_regression(model, features, y_true, params.seed)
+        metrics = evaluate_regression(model, features, y_true, params.seed, params.evaluate.importance_rows)
     else:
-        metrics = evaluate_classification(model, features, y_true, params.seed)
+        metrics = evaluate_classification(model, features, y_true, params.seed, params.evaluate.importance_rows)
     training = read_json(paths.TRAINING_INFO)
     if training.get("run_id"):
         reports = [str(paths.METRICS), str(paths.PER_CLASS)]
@@ -202,7 +206,7 @@ def main(params: Params) -> None:
     print("evaluate: " + json.dumps(metrics))
 
 
-def evaluate_classification(model, features, y_true, seed: int) -> dict[str, float]:
+def evaluate_classification(model, features, y_true, seed: int, importance_rows: int) -> dict[str, float]:
     """Classification's metrics, plots, figures and predictions; returns the metrics."""
     import pandas as pd
 
@@ -213,7 +217,7 @@ def evaluate_classification(model, features, y_true, seed: int) -> dict[str, flo
     metrics = compute_metrics(y_true, y_pred, proba, classes)
     roc, pr = curves(y_true, proba, classes)
     confusion = pd.DataFrame({"actual": y_true, "predicted": y_pred})
-    importance = feature_importance(model, features, y_true, seed)
+    importance = feature_importance(model, features, y_true, seed, importance_rows)
 
     write_json(paths.METRICS, metrics)
     write_json(paths.PER_CLASS, per_class(y_true, y_pred, classes))

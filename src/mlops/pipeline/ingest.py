@@ -1,4 +1,4 @@
-"""Stage `ingest`: materialise the raw dataset at data/raw/dataset.csv.
+"""Stage `ingest`: materialise the raw dataset at data/raw/dataset.parquet.
 
 The source, from params.yaml `data.source`, is either a dataset bundled with
 scikit-learn (`sklearn:breast_cancer`, `sklearn:iris`, `sklearn:wine` to classify,

@@ -8,25 +8,25 @@ from mlops import paths, tracking
 from mlops.config import Params, flatten
 from mlops.errors import MlopsError
 from mlops.io import file_sha256, read_table, save_model, write_json
-from mlops.model import build_model
+from mlops.model import build_model, use_cores
 from mlops.schema import Schema
 
 
-def fit(train_frame, schema: Schema, estimator: str, hyperparameters: dict, seed: int):
-    """Return the fitted pipeline for this training frame."""
-    model = build_model(schema, estimator, hyperparameters, seed)
+def fit(train_frame, schema: Schema, estimator: str, hyperparameters: dict, seed: int, n_jobs: int | None = None):
+    """Return the fitted pipeline for this training frame, fitted on `n_jobs` cores and saved for one."""
+    model = use_cores(build_model(schema, estimator, hyperparameters, seed), n_jobs)
     try:
         model.fit(schema.features_frame(train_frame), schema.target_series(train_frame))
     except ValueError as exc:
         raise MlopsError(f"could not fit {estimator}: {str(exc).splitlines()[0]}") from exc
-    return model
+    return use_cores(model, None)  # whoever loads the model chooses its cores
 
 
 def main(params: Params) -> None:
     schema = Schema.load(paths.SCHEMA)
     train_frame = read_table(paths.TRAIN)
     started = time.perf_counter()
-    model = fit(train_frame, schema, params.train.estimator, params.train.hyperparameters, params.seed)
+    model = fit(train_frame, schema, params.train.estimator, params.train.hyperparameters, params.seed, params.n_jobs)
     train_seconds = round(time.perf_counter() - started, 3)
 
     dataset_sha256 = file_sha256(paths.RAW)

@@ -114,7 +114,7 @@ def load_run(read: Reader, label: str, commit: str | None = None, root: Path | N
 
 
 def dataset_md5(dvc_lock: str | None) -> str | None:
-    """The hash DVC recorded for data/raw/dataset.csv: it changes exactly when the data does."""
+    """The hash DVC recorded for the raw dataset: it changes exactly when the data does."""
     import yaml
 
     if not dvc_lock:
@@ -183,6 +183,10 @@ def measure_facts() -> dict[str, Any]:
 def count_rows(path: Path) -> int | None:
     if not path.is_file():
         return None
+    if path.suffix in (".parquet", ".pq"):
+        import pyarrow.parquet
+
+        return pyarrow.parquet.ParquetFile(path).metadata.num_rows
     with open(path, newline="", encoding="utf-8") as handle:
         return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
 

@@ -35,14 +35,17 @@ def validate_file(path: Path | str, context) -> dict[str, Any]:
 
 def run_checkpoint(context, frame) -> dict[str, Any]:
     """Run the checkpoint over `frame` (its result is stored in gx/uncommitted/validations/)."""
+    run = context.checkpoints.get(CHECKPOINT).run(batch_parameters={"dataframe": text_as_object(frame)})
+    return to_result(next(iter(run.run_results.values())))
+
+
+def text_as_object(frame):
+    """Text columns as `object`: GX 1.24's type check does not recognise pandas 3's `str` dtype
+    (text read from a file), but `object` is a type the suite's text type list names."""
     import pandas as pd
 
-    # GX 1.24's type check does not recognise pandas 3's `str` dtype (text read from a file),
-    # so text columns reach it as `object`, a type the suite's text type list names.
     text = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)]
-    frame = frame.astype(dict.fromkeys(text, object)) if text else frame
-    run = context.checkpoints.get(CHECKPOINT).run(batch_parameters={"dataframe": frame})
-    return to_result(next(iter(run.run_results.values())))
+    return frame.astype(dict.fromkeys(text, object)) if text else frame
 
 
 def to_result(validation) -> dict[str, Any]:
