@@ -10,11 +10,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-<<<<<<< HEAD
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-=======
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
->>>>>>> main
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from mlops import paths
