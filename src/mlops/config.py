@@ -143,7 +143,6 @@ class Params(Section):
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     serve: ServeParams = ServeParams()
 
-<<<<<<< HEAD
     @model_validator(mode="before")
     @classmethod
     def metrics_of_the_task(cls, raw: Any) -> Any:
@@ -190,6 +189,13 @@ class Params(Section):
         check_metrics(info, monitor.concept_metrics, "monitor.concept_metrics", without={"log_loss"})
         return monitor
 
+    @field_validator("n_jobs")
+    @classmethod
+    def some_cores(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("0 cores cannot run anything: use -1 for all cores, or a count from 1")
+        return value
+
 
 # The metrics of each task that a report or a concept-drift check may name (the keys evaluate writes),
 # and the defaults of report.metric and monitor.concept_metrics.
@@ -213,14 +219,6 @@ def check_metrics(info: ValidationInfo, names: list[str], key: str, without: fro
             "{wrong} is not a {task} metric (data.task); choose from {choices} ({key})",
             {"wrong": ", ".join(wrong), "task": data.task, "choices": ", ".join(choices), "key": key},
         )
-=======
-    @field_validator("n_jobs")
-    @classmethod
-    def some_cores(cls, value: int) -> int:
-        if value == 0:
-            raise ValueError("0 cores cannot run anything: use -1 for all cores, or a count from 1")
-        return value
->>>>>>> main
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:

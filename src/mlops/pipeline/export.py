@@ -40,7 +40,9 @@ def to_onnx(model, schema: Schema):
         for f in schema.features
     ]
     # zipmap off: probabilities as one float matrix, not a list of dicts (much faster to serve).
-    options = {} if schema.regression else {id(model.steps[-1][1] if hasattr(model, "steps") else model): {"zipmap": False}}
+    options = (
+        {} if schema.regression else {id(model.steps[-1][1] if hasattr(model, "steps") else model): {"zipmap": False}}
+    )
     try:
         return convert_sklearn(model, initial_types=inputs, options=options)
     except Exception as exc:  # skl2onnx raises many kinds of error for what it cannot convert
