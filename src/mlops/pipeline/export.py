@@ -9,8 +9,9 @@ The parity gate runs the ONNX model the way the service does (mlops.serving.runt
 test split: class predictions must equal scikit-learn's and probabilities agree within
 serve.parity_tolerance; a regression model's predictions agree within
 serve.prediction_tolerance, an absolute difference in the target's units (unset: 1e-5 times
-the largest absolute prediction, what float32 rounding in ONNX leaves). If conversion or parity fails the stage fails, unless
-serve.runtime is `sklearn`, in which case the service loads models/model.skops instead.
+the largest absolute prediction, what float32 rounding in ONNX leaves). If conversion or
+parity fails the stage fails, unless serve.runtime is `sklearn`, in which case the service
+loads models/model.skops instead.
 """
 
 from __future__ import annotations

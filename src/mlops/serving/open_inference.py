@@ -12,8 +12,8 @@ every column is numeric, one [N, F] tensor of any name with the columns in schem
 `data` is flat (row-major) or nested as the shape says; null is a missing value, and so is
 NaN in a float tensor (tritonclient writes a missing float as NaN). Outputs:
 `label` (BYTES, [N]) and `probabilities` (FP32, [N, classes], in the order /v2/models/<name>
-lists under parameters.classes); for a regression model, `prediction` (FP64, [N]). Errors are {"error": "..."}. Binary tensor data (the
-binary-data extension) is refused with a 400: send tensors as JSON.
+lists under parameters.classes); for a regression model, `prediction` (FP64, [N]). Errors
+are {"error": "..."}. Binary tensor data (the binary-data extension) is refused with a 400: send tensors as JSON.
 """
 
 from __future__ import annotations
