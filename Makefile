@@ -106,6 +106,9 @@ test: venv ## Run the full test suite
 test-fast: venv ## Run the tests that take seconds, not minutes
 	$(BIN)/python -m pytest -m "not slow and not container"
 
+test-datasets: venv ## Run README's own-data path on three datasets end to end (long; not in make test)
+	$(BIN)/python -m pytest -m datasets
+
 lint: venv ## Check code style (ruff), repeated code and import cycles (pylint), the workflows, the Dockerfile
 	ruff check .
 	ruff format --check .
@@ -154,7 +157,7 @@ drift: venv ## Check the newest production batch (params monitor.source) for dri
 
 monitor-check: venv ## Check and unit-test the Prometheus rules (promtool)
 	promtool check rules deploy/prometheus/rules/*.yml
-	promtool test rules deploy/prometheus/tests/*.yml
+	promtool test rules deploy/prometheus/tests/alerts_test.yml
 
 monitor-up: venv ## Start service + Prometheus + Grafana + MLflow (deploy/compose.yaml) after `make run`
 	mlops alert-rules

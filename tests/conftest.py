@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import subprocess
@@ -5,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlops.cli import TELEMETRY_OFF
 
@@ -17,25 +19,52 @@ os.environ.update(TELEMETRY_OFF)
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
-def copy_repository(destination: Path) -> Path:
-    """Copy the repository's tracked files (as they are in the work tree) into a new git repo."""
+def copy_repository(destination: Path, source: Path = REPO_ROOT) -> Path:
+    """Copy the repository (`source`) into a new git repo: the files git sees (as they are in the work
+    tree) and the data tracked with `dvc add` (git-ignored, so git does not see it), with its
+    DVC cache entries, so `dvc status` and `dvc push` in the copy find it."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT,
+        cwd=source,
         capture_output=True,
         check=True,
     ).stdout.split(b"\0")
-    for name in filter(None, (entry.decode() for entry in listed)):
-        source = REPO_ROOT / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    names = [name for name in filter(None, (entry.decode() for entry in listed)) if (source / name).is_file()]
+    for name in names:
+        _copy(source / name, destination / name)
+    for pointer in (name for name in names if name.endswith(".dvc")):
+        for out in yaml.safe_load((source / pointer).read_text()).get("outs", []):
+            data = Path(pointer).parent / out["path"]
+            if (source / data).exists():
+                _copy(source / data, destination / data)
+            for entry in _cache_entries(source, out.get("md5", "")):
+                _copy(source / entry, destination / entry)
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=destination, check=True)
     subprocess.run([*git, "add", "-A"], cwd=destination, check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=destination, check=True)
     return destination
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, target)
+
+
+def _cache_entries(source: Path, md5: str) -> list[Path]:
+    """The local DVC cache files holding one output (a directory's manifest lists its files)."""
+    if not md5:
+        return []
+    entry = Path(".dvc/cache/files/md5") / md5[:2] / md5[2:]
+    if not (source / entry).is_file():
+        return []
+    if not md5.endswith(".dir"):
+        return [entry]
+    manifest = json.loads((source / entry).read_text())
+    return [entry, *(path for item in manifest for path in _cache_entries(source, item["md5"]))]
 
 
 def env_for(root: Path) -> dict[str, str]:
@@ -68,3 +97,31 @@ def kserve_python() -> str:
             assert result.returncode == 0, f"could not install the kserve package: {result.stderr[-2000:]}"
         stamp.write_text(wanted)
     return str(python)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A real filesystem of its own, mounted on tmp_path / "mnt" (needs root or password-less sudo)."""
+    point = tmp_path / "mnt"
+    point.mkdir()
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    mounted = []
+
+    def mount(options: str):
+        result = subprocess.run(
+            [*sudo, "mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True
+        )
+        if result.returncode:
+            pytest.skip(f"cannot mount a tmpfs here (needs root or sudo): {result.stderr.decode().strip()}")
+        mounted.append(point)
+        if sudo:
+            subprocess.run([*sudo, "chmod", "0777", str(point)], check=True)
+        return point
+
+    def remount(options: str):
+        subprocess.run([*sudo, "mount", "-o", f"remount,{options}", str(point)], check=True)
+
+    mount.remount = remount
+    yield mount
+    for path in mounted:
+        subprocess.run([*sudo, "umount", str(path)], check=False)

@@ -35,9 +35,16 @@ TOOLS: dict[str, tuple[str, str]] = {
     ),
     "promote": ("mlops.release.promote", "point a registry alias (default: champion) at the exported model's version"),
     "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
+    "feedback": ("mlops.monitoring.feedback", "join late labels to the logged predictions; report what cannot be used"),
+    "retrain-data": (
+        "mlops.monitoring.retrain_data",
+        "build the next training data: the source plus labelled production rows, validated, tracked with DVC",
+    ),
+    "fetch-logs": ("mlops.monitoring.fetch_logs", "copy the newest prediction logs from storage into data/production/"),
     "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
     "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
     "expectations": ("mlops.validation.expectations", "infer a starter expectation suite (gx/) from the data"),
+    "rename": ("mlops.rename", "name the project: MLflow experiment, registered model, image, README title"),
 }
 
 # Extra options of a stage: flag -> help. Passed to the stage's main() as keyword arguments.

@@ -90,6 +90,13 @@ class ReportParams(Section):
     slice_bins: int = Field(default=4, ge=2, le=20, description="quantile bins per numeric feature")
 
 
+class RetrainParams(Section):
+    """Which labelled production rows the next version of the training data takes (mlops retrain-data)."""
+
+    max_production_rows: int = Field(default=5000, ge=1, description="the newest this many labelled rows at most")
+    max_age_days: float = Field(default=90, gt=0, description="rows predicted longer ago than this are left out")
+
+
 class MonitorParams(Section):
     """Drift detection (mlops drift); the defaults are those params.yaml ships with."""
 
@@ -107,6 +114,20 @@ class MonitorParams(Section):
     concept_min_rows: int = Field(default=50, ge=1)
     source: str = "data/production"
     retrain_on_drift: bool = True
+    retrain_every: str = Field(
+        default="off",
+        pattern=r"^(off|[1-9][0-9]*[dw])$",
+        description="retrain on a schedule even without drift: off, or a period such as 7d or 4w",
+    )
+    retrain: RetrainParams = Field(default_factory=RetrainParams)
+
+
+class ChecksParams(Section):
+    """What the project tests (tests/project/) demand of the model beyond its metrics."""
+
+    min_class_recall: float = Field(
+        default=0.8, ge=0, le=1, description="every class: at least this recall on the test split"
+    )
 
 
 class ServeParams(Section):
@@ -142,6 +163,7 @@ class Params(Section):
     report: ReportParams = Field(default_factory=ReportParams)
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     serve: ServeParams = ServeParams()
+    checks: ChecksParams = Field(default_factory=ChecksParams)
 
     @model_validator(mode="before")
     @classmethod

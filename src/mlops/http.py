@@ -12,7 +12,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -20,6 +20,7 @@ from typing import Any
 class Reply:
     status: int
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
 
     def json(self) -> Any:
         """The body as JSON (ValueError when it is not)."""
@@ -45,10 +46,10 @@ def request(url: str, payload: Any = None, timeout: float = 30, content_type: st
     prepared = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
     try:
         with urllib.request.urlopen(prepared, timeout=timeout) as response:
-            return Reply(response.status, response.read())
+            return Reply(response.status, response.read(), {k.lower(): v for k, v in response.headers.items()})
     except urllib.error.HTTPError as exc:
         with exc:
-            return Reply(exc.code, exc.read())
+            return Reply(exc.code, exc.read(), {k.lower(): v for k, v in exc.headers.items()})
 
 
 def wait_until_ready(url: str, seconds: float) -> str | None:

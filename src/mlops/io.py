@@ -78,11 +78,12 @@ def read_json(path: Path | str) -> Any:
         raise MlopsError(f"{path} is not valid JSON ({exc}): delete it and rerun the pipeline") from exc
 
 
-def read_table(path: Path | str, allow_empty: bool = False):
+def read_table(path: Path | str, allow_empty: bool = False, text_columns: tuple[str, ...] = ()):
     """Read a CSV or Parquet file into a DataFrame, with a clear error for anything else.
 
     With `allow_empty`, an empty file is a frame without columns and a header-only file
     one without rows (validation reports what is missing instead of refusing to look).
+    `text_columns` of a CSV are read as written (an id `007` stays `007`, not 7).
     """
     import pandas as pd
 
@@ -92,7 +93,7 @@ def read_table(path: Path | str, allow_empty: bool = False):
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, dtype=dict.fromkeys(text_columns, str))
         elif suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:

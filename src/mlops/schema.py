@@ -156,7 +156,10 @@ def _finite_or_none(value: Any) -> float | None:
 
 # The dtypes a numeric column may have: the suite's type list for it, and how a suite's
 # column is known to be numeric.
-NUMERIC_DTYPES = ("int8", "int16", "int32", "int64", "Int64", "float32", "float64", "Float64")
+NUMERIC_DTYPES = (
+    *("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
+    *("Int64", "float32", "float64", "Float64"),
+)
 
 
 def schema_from_suite(suite: dict[str, Any], target: str, task: Task = "classification") -> Schema:

@@ -239,6 +239,14 @@ def _is_local(value: str) -> bool:
     return value.startswith(("file:", "/", "~", "."))
 
 
+def _python_with_pip() -> str | None:
+    """This interpreter if it has pip, else the Python it was made from (a uv venv has no pip)."""
+    for python in dict.fromkeys([sys.executable, getattr(sys, "_base_executable", sys.executable)]):
+        if subprocess.run([python, "-c", "import pip"], capture_output=True, check=False).returncode == 0:
+            return python
+    return None
+
+
 def pip_build_args() -> dict[str, str]:
     """The host's pip settings that also work inside a build, as PIP_* build args.
 
@@ -252,7 +260,10 @@ def pip_build_args() -> dict[str, str]:
         "import json; from pip._internal.configuration import Configuration as C; "
         "c = C(isolated=False); c.load(); print(json.dumps(dict(c.items())))"
     )
-    items = json.loads(_run([sys.executable, "-c", code], env=dict(os.environ)))
+    python = _python_with_pip()
+    if python is None:
+        return {}
+    items = json.loads(_run([python, "-c", code], env=dict(os.environ)))
     args = {}
     for option in PIP_BUILD_OPTIONS:
         # pip's own precedence: [global], then [install], then PIP_* variables.

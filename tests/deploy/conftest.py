@@ -17,12 +17,30 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, copy_repository, env_for
+from tests.serving.conftest import TARGET, make_dataset
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(path.name for path in (K8S / "overlays").iterdir() if path.is_dir())
 # A well-formed digest: rendering never pulls the image.
 IMAGE = "ghcr.io/example-org/example-model@sha256:" + "0123456789abcdef" * 4
+
+
+def synthetic_project(root: Path, rows: int, data_seed: int, **params) -> dict:
+    """A copy of the repository at `root` on numeric synthetic data with `params` over the
+    committed ones: its suite inferred, then `dvc repro`. Returns the params written."""
+    copy_repository(root)
+    frame = make_dataset(rows=rows, seed=data_seed)
+    frame = frame.select_dtypes(exclude=["object", "string"]).assign(**{TARGET: frame[TARGET]})
+    frame.to_csv(root / "data/source/synthetic.csv", index=False)
+    written = yaml.safe_load((root / "params.yaml").read_text())
+    written.update(data={"source": "data/source/synthetic.csv", "target": TARGET}, **params)
+    (root / "params.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+    env = env_for(root)
+    for command in (["mlops", "ingest"], ["mlops", "expectations", "infer"], ["dvc", "repro"]):
+        done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+    return written
 
 
 def render(overlay: str, image: str = IMAGE) -> list[dict]:

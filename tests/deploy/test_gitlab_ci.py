@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, copy_repository, env_for
-from tests.serving.conftest import TARGET, make_dataset
+from tests.conftest import REPO_ROOT
+from tests.deploy.conftest import synthetic_project
 from tests.workflow.runner import CML_RECORDER, Runner
 
 pytestmark = pytest.mark.slow
@@ -64,21 +64,9 @@ def git(root: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory) -> Path:
     """A bare origin whose main holds a project on synthetic data, with its pipeline's results."""
-    root = copy_repository(tmp_path_factory.mktemp("gitlab-project"))
-    frame = make_dataset(rows=240, seed=5).select_dtypes(exclude=["object", "string"])
-    frame[TARGET] = make_dataset(rows=240, seed=5)[TARGET]
-    frame.to_csv(root / "data/source/synthetic.csv", index=False)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params.update(
-        seed=1,
-        data={"source": "data/source/synthetic.csv", "target": TARGET},
-        train={"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}},
-    )
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = env_for(root)
-    for command in (["mlops", "ingest"], ["mlops", "expectations", "infer"], ["dvc", "repro"]):
-        done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, done.stdout + done.stderr
+    root = tmp_path_factory.mktemp("gitlab-project")
+    train = {"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}}
+    synthetic_project(root, rows=240, data_seed=5, seed=1, train=train)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "synthetic project")
     bare = tmp_path_factory.mktemp("origin") / "project.git"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, copy_repository, env_for
-from tests.serving.conftest import TARGET, make_dataset
+from tests.conftest import REPO_ROOT
+from tests.deploy.conftest import synthetic_project
 
 STAGES = ["ingest", "validate", "prepare", "train", "evaluate", "export"]
 
@@ -52,27 +52,9 @@ def test_the_ir_has_the_six_stages_in_the_dvc_order():
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A copy of the repository on synthetic data: its suite inferred, then `dvc repro`."""
-    root = copy_repository(tmp_path_factory.mktemp("kfp-project"))
-    env = env_for(root)
-    frame = make_dataset(rows=300, seed=3).select_dtypes(exclude=["object", "string"])
-    frame[TARGET] = make_dataset(rows=300, seed=3)[TARGET]
-    frame.to_csv(root / "data/source/synthetic.csv", index=False)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params.update(
-        seed=7,
-        data={"source": "data/source/synthetic.csv", "target": TARGET},
-        prepare={"test_size": 0.25},
-        train={"estimator": "random_forest", "hyperparameters": {"n_estimators": 15}},
-    )
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-    def run(*command):
-        result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
-        assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
-
-    run("mlops", "ingest")
-    run("mlops", "expectations", "infer")
-    run("dvc", "repro")
+    root = tmp_path_factory.mktemp("kfp-project")
+    train = {"estimator": "random_forest", "hyperparameters": {"n_estimators": 15}}
+    params = synthetic_project(root, rows=300, data_seed=3, seed=7, prepare={"test_size": 0.25}, train=train)
     return root, params
 
 

@@ -1,40 +1,63 @@
-"""Shared fixtures: the default data (breast cancer) prepared as the pipeline does, and a
-small project directory with a fitted model, held-out predictions and training metrics."""
+"""Shared fixtures: a synthetic binary dataset prepared as the pipeline does, and a small
+project directory with a fitted model, held-out predictions and training metrics."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mlops import paths
-from mlops.pipeline.ingest import load_bundled
 from mlops.pipeline.prepare import prepare
+from tests.unit.conftest import MINIMAL_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def default_data():
-    """(train, test, schema) of the default data, split exactly as `mlops prepare` does."""
-    return prepare(load_bundled("breast_cancer", "target"), "target", 0.2, 42)
+FEATURES = ("size", "weight", "age", "score", "length", "width", "depth", "noise")
+CLASSES = ("no", "yes")  # the positive class is the second
+
+
+def make_dataset(rows: int = 600, seed: int = 0) -> pd.DataFrame:
+    """Eight numeric features on different scales, four of them informative, a binary string target."""
+    rng = np.random.default_rng(seed)
+    scales = {"size": 10, "weight": 50, "age": 40, "score": 1, "length": 100, "width": 5, "depth": 2, "noise": 3}
+    latent = rng.normal(size=rows)
+    frame = pd.DataFrame(
+        {
+            name: scale * (2 + (0.8 * latent if i < 4 else 0) + rng.normal(size=rows) * (0.6 if i < 4 else 1))
+            for i, (name, scale) in enumerate(scales.items())
+        }
+    )
+    frame = frame.round(3)  # measurements, as a CSV would hold them
+    frame["target"] = np.where(latent + rng.normal(scale=0.3, size=rows) > 0.3, CLASSES[1], CLASSES[0])
+    return frame
 
 
 @pytest.fixture(scope="session")
-def project_template(tmp_path_factory, default_data):
+def dataset():
+    """(train, test, schema) of the synthetic dataset, split exactly as `mlops prepare` does."""
+    return prepare(make_dataset(), "target", 0.2, 42)
+
+
+@pytest.fixture(scope="session")
+def project_template(tmp_path_factory, dataset):
     """A repository-shaped directory with what `mlops drift` reads; copied per test."""
     from mlops.io import save_model, write_json, write_table
     from mlops.model import build_model
     from mlops.pipeline.evaluate import compute_metrics
 
     root = tmp_path_factory.mktemp("project")
-    train, test, schema = default_data
+    train, test, schema = dataset
     write_table(train, root / paths.TRAIN)
     write_table(test, root / paths.TEST)
     schema.save(root / paths.SCHEMA)
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    params = {**MINIMAL_PARAMS, "data": {"source": "synthetic", "target": "target"}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
     model = build_model(schema, "random_forest", {"n_estimators": 30}, seed=0)
     model.fit(schema.features_frame(train), schema.target_series(train))
     save_model(model, root / paths.MODEL)

@@ -1,7 +1,7 @@
 """A stand-in for the prediction service's POST /predict, for testing `mlops simulate` alone.
 
-It answers per the /predict contract, records each batch it got, and predicts "malignant"
-when `worst radius` is above 16.8, else "benign". (The real service is tested with
+It answers per the /predict contract, records each batch it got, and predicts "yes" when
+the synthetic dataset's `size` is above 20, else "no". (The real service is tested with
 Prometheus in test_prometheus.py.)
 """
 
@@ -26,8 +26,8 @@ class StandInPredictService:
                 service.batches.append(body["instances"])
                 if service.fail_every and len(service.batches) % service.fail_every == 0:
                     return self.answer(400, {"error": {"code": "bad_request", "message": "stand-in refusal"}})
-                predictions = ["malignant" if row["worst radius"] > 16.8 else "benign" for row in body["instances"]]
-                probabilities = [[0.1, 0.9] if p == "malignant" else [0.9, 0.1] for p in predictions]
+                predictions = ["yes" if row["size"] > 20 else "no" for row in body["instances"]]
+                probabilities = [[0.1, 0.9] if p == "yes" else [0.9, 0.1] for p in predictions]
                 self.answer(200, {"predictions": predictions, "probabilities": probabilities, "model_version": "1"})
 
             def answer(self, status: int, payload: dict) -> None:

@@ -1,13 +1,14 @@
-"""`mlops drift` end to end on the default data: outputs, exit codes, logs, labels, bad input."""
+"""`mlops drift` end to end on a synthetic dataset: outputs, exit codes, logs, labels, bad input."""
 
 import json
 
 import pytest
 
 from mlops.cli import main
+from mlops.config import MonitorParams
 from mlops.monitoring.prediction_log import PredictionLog
 
-from .conftest import REPO
+from .conftest import CLASSES, FEATURES, REPO
 
 
 def simulate(*args):
@@ -18,30 +19,30 @@ def test_an_unshifted_batch_is_no_drift_and_writes_the_three_reports(project, ca
     simulate("--output", "data/production/", "--rows", "300", "--seed", "3")
     assert main(["drift"]) == 0  # the newest batch in monitor.source
     report = json.loads((project / "reports/drift/drift.json").read_text())
-    assert report["drift_detected"] is False and report["prediction_columns"] == ["prediction", "proba_malignant"]
-    assert report["current"]["rows"] == 300 and report["features"] == 30
+    assert report["drift_detected"] is False and report["prediction_columns"] == ["prediction", f"proba_{CLASSES[1]}"]
+    assert report["current"]["rows"] == 300 and report["features"] == len(FEATURES)
     assert (project / "reports/drift/drift.md").read_text().startswith("## No drift")
     assert "<svg" in (project / "reports/drift/drift.html").read_text()
     assert "drift: no drift" in capsys.readouterr().out
 
 
 def test_a_shifted_feature_is_drift_with_exit_3_worst_first(project):
-    simulate("--output", "batch.csv", "--rows", "300", "--shift", "worst area=1.5")
+    simulate("--output", "batch.csv", "--rows", "300", "--shift", "size=1.5")
     assert main(["drift", "--current", "batch.csv"]) == 3
     report = json.loads((project / "reports/drift/drift.json").read_text())
-    assert report["drift_detected"] and report["data_drift"] and "worst area" in report["drifted_features"]
+    assert report["drift_detected"] and report["data_drift"] and "size" in report["drifted_features"]
     assert report["columns"][0]["drifted"] and report["drift_score"] >= report["thresholds"]["psi"]
     table = (project / "reports/drift/drift.md").read_text().splitlines()
     first_row = next(line for line in table if line.startswith("| ") and "**drift**" in line)
     assert table.index(first_row) == next(i for i, line in enumerate(table) if line.startswith("|---")) + 1
 
 
-def test_prediction_logs_are_read_as_the_current_side(project, default_data):
-    _, test, schema = default_data
+def test_prediction_logs_are_read_as_the_current_side(project, dataset):
+    _, test, schema = dataset
     log = PredictionLog(project / "logs")
     rows = schema.features_frame(test).to_dict(orient="records")
     as_lists = [list(row.values()) for row in rows]
-    predicted = ["malignant"] * len(rows)  # the model suddenly calls everything malignant
+    predicted = [CLASSES[1]] * len(rows)  # the model suddenly calls everything positive
     log.record(rows, predicted, [[0.1, 0.9]] * len(rows), "1")
     log.record(as_lists, predicted, [[0.1, 0.9]] * len(rows), "1")
     log.close()
@@ -49,7 +50,7 @@ def test_prediction_logs_are_read_as_the_current_side(project, default_data):
     report = json.loads((project / "reports/drift/drift.json").read_text())
     assert report["current"]["rows"] == 2 * len(rows)
     assert not report["data_drift"] and report["prediction_drift"]  # the inputs are fine, the outputs are not
-    assert set(report["drifted_predictions"]) == {"prediction", "proba_malignant"}
+    assert set(report["drifted_predictions"]) == {"prediction", f"proba_{CLASSES[1]}"}
 
 
 def test_labels_measure_concept_drift(project):
@@ -71,7 +72,7 @@ def test_labels_measure_concept_drift(project):
     [
         (["--current", "missing.csv"], "missing.csv not found"),
         (["--current", "empty-dir"], "no CSV/Parquet batch or prediction log in empty-dir"),
-        (["--current", "wrong.csv"], "wrong.csv: missing feature column(s): mean radius"),
+        (["--current", "wrong.csv"], f"wrong.csv: missing feature column(s): {FEATURES[0]}"),
         (["--current", "batch.csv", "--labels", "wrong.csv"], "no column 'target'"),
     ],
 )
@@ -90,7 +91,5 @@ def test_bad_input_is_one_line_exit_1_and_keeps_the_previous_report(project, cap
 
 def test_the_documented_thresholds_are_the_params_defaults():
     text = (REPO / "docs/monitoring.md").read_text()
-    from mlops.config import load_params
-
-    monitor = load_params(REPO / "params.yaml").monitor
+    monitor = MonitorParams()
     assert f"psi_threshold: {monitor.psi_threshold}" in text and f"p_value: {monitor.p_value}" in text

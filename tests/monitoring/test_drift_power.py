@@ -1,4 +1,4 @@
-"""The default thresholds against the default data: few false alarms, strong detection.
+"""The default thresholds against a synthetic dataset: few false alarms, strong detection.
 
 "Resample" here is a bootstrap sample of the test split (its size, with replacement),
 compared with the training split, as `mlops drift` compares a batch with its reference.
@@ -8,19 +8,16 @@ Bootstrapping adds noise of its own, so this is harder than a fresh sample would
 import numpy as np
 import pytest
 
-from mlops.config import load_params
+from mlops.config import MonitorParams
 from mlops.monitoring import drift
-
-from .conftest import REPO
 
 RESAMPLES = 20
 
 
 @pytest.fixture(scope="module")
-def setup(default_data):
-    train, test, schema = default_data
-    monitor = load_params(REPO / "params.yaml").monitor
-    thresholds = drift.Thresholds.from_params(monitor)
+def setup(dataset):
+    train, test, schema = dataset
+    thresholds = drift.Thresholds.from_params(MonitorParams())
     kinds = {f.name: f.kind for f in schema.features}
     return train, test, schema, thresholds, kinds
 

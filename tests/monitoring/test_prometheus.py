@@ -18,9 +18,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlops import http
 from mlops.http import free_port
+from mlops.schema import Schema
 
 from .conftest import REPO
 
@@ -51,6 +53,19 @@ def test_every_rule_passes_its_promtool_unit_test_and_has_one():
     tested = {case["alertname"] for test in spec for case in test.get("alert_rule_test", [])}
     fired = {case["alertname"] for test in spec for case in test.get("alert_rule_test", []) if case["exp_alerts"]}
     assert alerts == tested == fired  # each alert is tested, and seen firing at least once
+
+
+def test_the_rules_tests_use_exactly_what_alert_rules_writes_for_their_made_up_mix():
+    """alerts_test.yml reads made_up_training_mix.yml instead of the rules written from your data."""
+    from mlops.monitoring.alert_rules import rules_yaml
+
+    fixture = REPO / "deploy/prometheus/tests/made_up_training_mix.yml"
+    written = rules_yaml(
+        {"class-a": 0.626374, "class-b": 0.373626},
+        0.25,
+        "a made-up two-class training split and a psi_threshold of 0.25",
+    )
+    assert fixture.read_text() == written
 
 
 def get_json(url: str) -> dict:
@@ -135,6 +150,7 @@ def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_pa
     predictions = Counter("mlops_predictions", "Predicted rows", ["class"], registry=registry)
     Gauge("mlops_model_info", "Model", ["name", "version"], registry=registry).labels("clf", "7").set(1)
     report = tmp_path / "drift.json"
+    mix = training_mix_classes()
 
     class Exporter(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -156,7 +172,7 @@ def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_pa
             for _ in range(40):
                 requests.labels("/predict", "200").inc()
                 latency.labels("/predict", "200").observe(0.02)
-                predictions.labels("benign").inc()
+                predictions.labels(sorted(mix)[0]).inc()
             samples = wait_for(lambda: query(api, 'mlops_requests_total{route="/predict"}'), what="the counter")
             assert samples[0]["metric"]["status"] == "200" and float(samples[0]["value"][1]) == 40
             buckets = query(api, 'mlops_request_duration_seconds_bucket{route="/predict", le="0.025"}')
@@ -164,7 +180,7 @@ def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_pa
             assert query(api, "mlops_model_info")[0]["metric"]["version"] == "7"
             assert not query(api, "mlops_drift_score")  # no drift report yet: no gauge
             shares = wait_for(lambda: query(api, "mlops:training_class_share"), what="the recording rule")
-            assert {s["metric"]["class"] for s in shares} == {"benign", "malignant"}
+            assert {s["metric"]["class"] for s in shares} == mix
 
             report.write_text(json.dumps({"drift_score": 1.7, "drift_detected": True}))
             wait_for(lambda: {"DriftDetected", "DriftScoreHigh"} <= firing(api), 30, "the drift alerts")  # or raises
@@ -172,6 +188,12 @@ def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_pa
     finally:
         exporter.shutdown()
         exporter.server_close()
+
+
+def training_mix_classes() -> set[str]:
+    """The classes in the committed training-mix rules (whatever the project's data is)."""
+    groups = yaml.safe_load((REPO / "deploy/prometheus/rules/generated.yml").read_text())["groups"]
+    return {rule["labels"]["class"] for group in groups for rule in group["rules"] if "class" in rule.get("labels", {})}
 
 
 def serving_missing() -> str | None:
@@ -234,6 +256,7 @@ def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path)
             assert "DriftDetected" not in firing(api)
 
             # Close the loop: shifted traffic -> prediction log -> `mlops drift` -> gauge -> firing alert.
+            feature = Schema.load(project / "data/prepared/schema.json").numeric[0]
             shifted = [
                 *mlops,
                 "simulate",
@@ -244,12 +267,12 @@ def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path)
                 "--batch-size",
                 "50",
                 "--shift",
-                "worst radius=3",
+                f"{feature}=3",
             ]
             subprocess.run(shifted, cwd=project, env=env, check=True, capture_output=True)
             logs = tmp_path / "prediction-logs"
             wait_for(lambda: sum(len(p.read_text().splitlines()) for p in logs.glob("*.jsonl*")) >= 360, 30, "logs")
             drift = subprocess.run([*mlops, "drift", "--current", str(logs)], cwd=project, env=env, capture_output=True)
             assert drift.returncode == 3, drift.stdout + drift.stderr
-            assert "worst radius" in (project / "reports/drift/drift.md").read_text()
+            assert feature in (project / "reports/drift/drift.md").read_text()
             wait_for(lambda: "DriftDetected" in firing(api), 30, "the DriftDetected alert firing")

@@ -6,6 +6,7 @@ import pytest
 from mlops.cli import main
 from mlops.monitoring.simulate import parse_shifts, shifted_rows
 
+from .conftest import CLASSES
 from .stand_ins import StandInPredictService
 
 
@@ -23,16 +24,16 @@ def test_replays_rows_in_batches_per_the_predict_contract(project, stand_in, cap
     features = [c for c in test.columns if c != "target"]
     assert list(stand_in.batches[0][0]) == features  # named columns, no target
     out = capsys.readouterr().out
-    assert "requests 3, rows 70, errors 0" in out and "predicted benign" in out
+    assert "requests 3, rows 70, errors 0" in out and f"predicted {CLASSES[0]}" in out
 
 
-def test_a_shift_moves_the_feature_by_whole_training_standard_deviations(project, stand_in, default_data):
-    train, test, schema = default_data
-    assert main(["simulate", "--url", stand_in.url, "--rows", "400", "--shift", "worst radius=2", "--seed", "1"]) == 0
+def test_a_shift_moves_the_feature_by_whole_training_standard_deviations(project, stand_in, dataset):
+    train, test, schema = dataset
+    assert main(["simulate", "--url", stand_in.url, "--rows", "400", "--shift", "size=2", "--seed", "1"]) == 0
     sent = pd.DataFrame([row for batch in stand_in.batches for row in batch])
     plain = shifted_rows(test, train, schema, 400, {}, 0.0, seed=1)
-    assert (sent["worst radius"] - plain["worst radius"]).to_numpy() == pytest.approx(2 * train["worst radius"].std())
-    assert (sent["mean radius"] == plain["mean radius"]).all()
+    assert (sent["size"] - plain["size"]).to_numpy() == pytest.approx(2 * train["size"].std())
+    assert (sent["weight"] == plain["weight"]).all()
 
 
 def test_service_errors_are_counted_and_fail_the_run(project, capsys):
@@ -49,8 +50,8 @@ def test_an_unreachable_service_is_one_clear_line(project, capsys):
     assert "cannot reach http://127.0.0.1:9/predict" in capsys.readouterr().err
 
 
-def test_label_noise_flips_the_requested_share(default_data):
-    train, test, schema = default_data
+def test_label_noise_flips_the_requested_share(dataset):
+    train, test, schema = dataset
     clean = shifted_rows(test, train, schema, 1000, {}, 0.0, seed=5)
     noisy = shifted_rows(test, train, schema, 1000, {}, 0.3, seed=5)
     assert 0.25 < (clean["target"] != noisy["target"]).mean() < 0.35
@@ -58,10 +59,10 @@ def test_label_noise_flips_the_requested_share(default_data):
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("radius", "expected FEATURE=AMOUNT"), ("nope=1", "no feature 'nope'"), ("mean radius=big", "not a number")],
+    [("radius", "expected FEATURE=AMOUNT"), ("nope=1", "no feature 'nope'"), ("size=big", "not a number")],
 )
 def test_bad_shifts_say_what_is_wrong(spec, message):
     from mlops.errors import MlopsError
 
     with pytest.raises(MlopsError, match=message):
-        parse_shifts([spec], ["mean radius"])
+        parse_shifts([spec], ["size"])

@@ -56,6 +56,7 @@ def test_null_reaches_the_model_as_the_training_missing_value(client, records):
     record = {**records[0], "color": None, "weight": None}
     with_null = post(client, "/predict", {"instances": [record]}).get_json()
     with_sentinel = post(client, "/predict", {"instances": [{**record, "color": ""}]}).get_json()
+    assert with_null.pop("prediction_ids") != with_sentinel.pop("prediction_ids")  # two requests, two ids
     assert with_null == with_sentinel
 
 

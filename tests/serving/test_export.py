@@ -82,19 +82,18 @@ def test_an_unconvertible_model_fails_unless_the_sklearn_runtime_is_chosen(tmp_p
         ("logistic_regression", {"C": 10.0, "max_iter": 2000}),
     ],
 )
-def test_every_estimator_passes_the_parity_gate_on_the_default_data(tmp_path, estimator, hyperparameters):
+def test_every_estimator_passes_the_parity_gate_on_a_larger_dataset(tmp_path, estimator, hyperparameters):
     """Large models too: a tree whose input went through float32 scaling could split the other way."""
     import contextlib
 
     from mlops import paths
     from mlops.io import save_model, write_json, write_table
     from mlops.pipeline import export, prepare, train
-    from mlops.pipeline.ingest import load_bundled
 
-    from .conftest import params
+    from .conftest import TARGET, make_dataset, params
 
     with contextlib.chdir(tmp_path):
-        train_frame, test_frame, schema = prepare.prepare(load_bundled("breast_cancer", "label"), "label", 0.2, 42)
+        train_frame, test_frame, schema = prepare.prepare(make_dataset(rows=1000), TARGET, 0.2, 42)
         write_table(train_frame, paths.TRAIN)
         write_table(test_frame, paths.TEST)
         schema.save(paths.SCHEMA)

@@ -120,7 +120,8 @@ def test_v2_infer_takes_nested_data_integer_types_no_content_type_and_picks_outp
     answer = client.post(f"/v2/models/{MODEL}/infer", data=body).get_json()  # no Content-Type, as tritonclient
     assert [output["name"] for output in answer["outputs"]] == ["label"]
     assert answer["outputs"][0]["data"] == expected[0][:3]
-    assert len(answer["id"]) == 36  # none given: a fresh UUID
+    assert answer["id"] == answer["parameters"]["prediction_id"]  # none given: the prediction id
+    assert len(answer["id"]) == 32
 
 
 def test_v2_tensor_form_for_an_all_numeric_model(make_app, numeric_model_dir):

@@ -1,13 +1,20 @@
-import pytest
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+import yaml
+
+from mlops import paths
 from mlops.errors import MlopsError
 from mlops.pipeline.ingest import load_source
+from tests.unit.conftest import MINIMAL_PARAMS
 
 
 def test_bundled_dataset_has_class_names_as_target():
-    frame = load_source("sklearn:breast_cancer", "target")
-    assert frame.shape == (569, 31)
-    assert set(frame["target"]) == {"benign", "malignant"}
+    frame = load_source("sklearn:wine", "target")
+    assert frame.shape == (178, 14)
+    assert set(frame["target"]) == {"class_0", "class_1", "class_2"}
 
 
 def test_local_csv_and_parquet_sources(tmp_path, mixed_frame):
@@ -47,3 +54,30 @@ def test_empty_and_unreadable_files(tmp_path):
         load_source(str(tmp_path / "header.csv"), "target")
     with pytest.raises(MlopsError, match="unsupported file type '.xlsx'"):
         load_source(str(tmp_path / "data.xlsx"), "target")
+
+
+@pytest.mark.parametrize("tracked", ["data/source/mine.csv", "data/source"])
+def test_data_tracked_by_dvc_but_absent_says_to_pull_or_commit_it(tracked, tmp_path, monkeypatch):
+    """A clone (or a CI runner) without a DVC remote has the .dvc pointer and no data."""
+    monkeypatch.chdir(tmp_path)
+    Path(tracked).parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{tracked}.dvc").write_text(f"outs:\n- md5: 0123\n  path: {Path(tracked).name}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mlops", "ingest", "--params", str(write_params(tmp_path))],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"mlops ingest: error: data/source/mine.csv is tracked by DVC ({tracked}.dvc) but its data is not here: "
+        "`dvc pull` it from your DVC remote (in GitHub Actions: set the repository variable DVC_REMOTE_URL), "
+        "or commit a small file to git instead (data/source/README.md)\n"
+    )
+    assert not paths.RAW.exists()
+
+
+def write_params(root: Path) -> Path:
+    params = {**MINIMAL_PARAMS, "data": {"source": "data/source/mine.csv", "target": "label"}}
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path

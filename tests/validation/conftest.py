@@ -1,36 +1,65 @@
-"""Shared fixtures: the default dataset and one GX context (a copy of the repository's gx/) per session."""
+"""Shared fixtures: a synthetic dataset, and one GX context per session holding a suite inferred from it.
+
+Template tests: they never read the committed suite or data, so they hold whatever the
+project's data is (tests/project/ checks that data against the committed suite).
+"""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
+
+from tests.unit.conftest import MINIMAL_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
+FEATURE = "length"  # a numeric feature without missing values
+NON_NEGATIVE = "area"
+TEXT = "grade"
+CLASSES = ("no", "yes")
+
+
+def make_frame(rows: int = 500, seed: int = 0) -> pd.DataFrame:
+    """Numeric features (one with missing values, one never negative, one below zero), text, a binary target."""
+    rng = np.random.default_rng(seed)
+    length = rng.normal(12, 3, rows).round(3)
+    width = rng.normal(5, 1, rows).round(3)
+    width[rng.random(rows) < 0.05] = np.nan
+    return pd.DataFrame(
+        {
+            FEATURE: length,
+            "width": width,
+            NON_NEGATIVE: (rng.gamma(4, 150, rows)).round(1),
+            "temperature": rng.normal(-2, 4, rows).round(2),
+            TEXT: rng.choice(["A", "B", "C"], rows),
+            "target": rng.choice(CLASSES, rows, p=[0.7, 0.3]),
+        }
+    )
 
 
 @pytest.fixture(scope="session")
 def clean_frame():
-    """The default dataset as the ingest stage writes it and validate reads it back (through CSV)."""
+    """The synthetic data as the ingest stage writes it and validate reads it back (through CSV)."""
     import io
 
-    import pandas as pd
-
-    from mlops.pipeline.ingest import load_source
-
     buffer = io.StringIO()
-    load_source("sklearn:breast_cancer", "target").to_csv(buffer, index=False)
+    make_frame().to_csv(buffer, index=False)
     buffer.seek(0)
     return pd.read_csv(buffer)
 
 
 @pytest.fixture(scope="session")
-def gx_root(tmp_path_factory) -> Path:
-    """A copy of the committed gx/ (and params.yaml), so runs leave the repository alone."""
+def gx_root(tmp_path_factory, clean_frame) -> Path:
+    """A project directory: params.yaml and gx/ with the suite inferred from clean_frame."""
+    from mlops.validation.context import save_suite
+    from mlops.validation.expectations import SUITE_NOTES, infer_suite
+
     root = tmp_path_factory.mktemp("gx_root")
-    shutil.copytree(REPO / "gx", root / "gx", ignore=shutil.ignore_patterns("uncommitted"))
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    (root / "params.yaml").write_text(yaml.safe_dump({**MINIMAL_PARAMS, "data": {"source": "x", "target": "target"}}))
+    save_suite(infer_suite(clean_frame, "target"), SUITE_NOTES, root)
     return root
 
 

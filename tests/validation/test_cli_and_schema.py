@@ -12,7 +12,7 @@ import pandas as pd
 from mlops.schema import load_suite_schema, schema_from_suite
 from mlops.validation.expectations import infer_suite
 
-from .conftest import REPO
+from .conftest import CLASSES, TEXT
 
 
 def mlops(*args, cwd):
@@ -20,7 +20,7 @@ def mlops(*args, cwd):
 
 
 def test_validate_data_fails_a_bad_batch_with_one_line_and_passes_a_good_one(clean_frame, gx_root):
-    bad = clean_frame.drop(columns=["mean texture"]).assign(target="unknown")
+    bad = clean_frame.drop(columns=["width"]).assign(target="unknown")
     bad.to_csv(gx_root / "bad.csv", index=False)
     clean_frame.to_csv(gx_root / "good.csv", index=False)
 
@@ -35,7 +35,7 @@ def test_validate_data_fails_a_bad_batch_with_one_line_and_passes_a_good_one(cle
     assert result["success"] is False and result["data"] == "bad.csv"
     summary = (gx_root / "reports/validation/batch/summary.md").read_text()
     assert "| Column | Expectation | Expected | Observed |" in summary
-    assert "missing ['mean texture']" in summary
+    assert "missing ['width']" in summary
     assert (gx_root / "reports/validation/docs/index.html").is_file()  # Data Docs built
 
     passed = mlops("validate", "--data", "good.csv", cwd=gx_root)
@@ -77,15 +77,73 @@ def test_infer_writes_rules_for_numeric_categorical_nulls_and_labels():
     assert schema.classes == ["no", "yes"]
 
 
-def test_the_committed_suite_gives_serving_its_schema_without_great_expectations():
+def test_a_stored_suite_gives_serving_its_schema_without_great_expectations(gx_root, clean_frame):
     """Serving reads columns, kinds and ranges from the suite as plain JSON: no GX import."""
     code = (
         "import sys; from mlops.schema import load_suite_schema; "
         "s = load_suite_schema('gx/expectations/raw_dataset.json', 'target'); "
-        "print(len(s.columns), s.classes, 'great_expectations' in sys.modules)"
+        "print(','.join(s.columns), ','.join(s.classes), 'great_expectations' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["30", "['benign',", "'malignant']", "False"]
-    schema = load_suite_schema(REPO / "gx/expectations/raw_dataset.json", "target")
-    assert all(f.kind == "numeric" and f.minimum is not None and f.maximum is not None for f in schema.features)
-    assert schema.columns[0] == "mean radius"
+    out = subprocess.run([sys.executable, "-c", code], cwd=gx_root, capture_output=True, text=True, check=True).stdout
+    features = [name for name in clean_frame.columns if name != "target"]
+    assert out.split() == [",".join(features), ",".join(CLASSES), "False"]
+    schema = load_suite_schema(gx_root / "gx/expectations/raw_dataset.json", "target")
+    numeric = [f for f in schema.features if f.kind == "numeric"]
+    assert [f.name for f in numeric] == [name for name in features if name != TEXT]
+    assert all(f.minimum is not None and f.maximum is not None for f in numeric)
+    assert schema.features[features.index(TEXT)].categories == sorted(clean_frame[TEXT].unique())
+
+
+def test_infer_reads_data_source_straight_after_params_are_edited(tmp_path):
+    """README's step 4: no `dvc repro ingest` first; the suite fits the data as ingest will write it."""
+    import yaml
+
+    from tests.unit.conftest import MINIMAL_PARAMS
+
+    (tmp_path / "data/source").mkdir(parents=True)
+    frame = pd.DataFrame(
+        {"code": ["007", "012", None, "031"] * 10, "dose": [0.5, 1.5, 2.5, None] * 10, "churned": ["no", "yes"] * 20}
+    )
+    frame.to_parquet(tmp_path / "data/source/mine.parquet", index=False)
+    params = {**MINIMAL_PARAMS, "data": {"source": "data/source/mine.parquet", "target": "churn"}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    wrong = mlops("expectations", "infer", cwd=tmp_path)
+    assert wrong.returncode == 1 and wrong.stderr.count("\n") == 1
+    assert wrong.stderr.startswith(
+        "mlops expectations: error: target column 'churn' not found in data/source/mine.parquet; "
+        "columns are: code, dose, churned. Set data.target in params.yaml"
+    )
+    assert not (tmp_path / "gx").exists()
+
+    params["data"]["target"] = "churned"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    inferred = mlops("expectations", "infer", cwd=tmp_path)
+    assert inferred.returncode == 0, inferred.stderr
+    assert "columns of data/source/mine.parquet -> gx/expectations/raw_dataset.json" in inferred.stdout
+    # ingest writes Parquet, which keeps "007" as text (CSV would read it back as the number 7).
+    suite = json.loads((tmp_path / "gx/expectations/raw_dataset.json").read_text())["expectations"]
+    types = {e["kwargs"]["column"]: e["kwargs"]["type_list"] for e in suite if "type_list" in e["kwargs"]}
+    assert "object" in types["code"] and "float64" not in types["code"] and "float64" in types["dose"]
+    ingested = mlops("ingest", cwd=tmp_path)
+    assert ingested.returncode == 0, ingested.stderr
+    validated = mlops("validate", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+
+
+def test_a_text_column_read_from_csv_passes_the_suite_inferred_from_it(tmp_path):
+    """pandas 3 reads text as its `str` dtype; the type check must still see it as text."""
+    from mlops.validation.checkpoint import validate_file
+    from mlops.validation.context import open_context, save_suite
+    from mlops.validation.expectations import infer_suite
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"size": rng.normal(size=300), "colour": rng.choice(["red", "blue"], 300)})
+    frame["kind"] = np.where(frame["size"] > 0, "big", "small")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    read_back = pd.read_csv(tmp_path / "data.csv")
+    save_suite(infer_suite(read_back, "kind"), "inferred from the file", tmp_path)
+    result = validate_file(tmp_path / "data.csv", open_context(tmp_path))
+    failed = [entry for entry in result["expectations"] if not entry["success"]]
+    assert result["success"], failed
+    assert any(e["column"] == "colour" and e["expectation"].endswith("in_type_list") for e in result["expectations"])

@@ -1,4 +1,4 @@
-"""The corruption matrix: each corrupted copy of the default data fails, naming the right expectation.
+"""The corruption matrix: each corrupted copy of a synthetic dataset fails, naming the right expectation.
 
 And the other side of it: the clean data, its reorderings and random subsamples pass, so
 the distribution bounds do not raise false alarms on good data.
@@ -12,7 +12,7 @@ import pytest
 from mlops.validation.checkpoint import validate_file
 from mlops.validation.summary import failure_message, summary_markdown
 
-FEATURE = "mean radius"
+from .conftest import CLASSES, FEATURE, NON_NEGATIVE
 
 
 def with_nulls(frame):
@@ -23,7 +23,7 @@ def with_nulls(frame):
 
 def out_of_range(frame):
     frame = frame.copy()
-    frame.loc[3, "mean area"] = 1e6
+    frame.loc[3, NON_NEGATIVE] = 1e6
     return frame
 
 
@@ -42,7 +42,7 @@ def shifted(frame):
 
 
 def flipped_balance(frame):
-    swap = {"benign": "malignant", "malignant": "benign"}
+    swap = dict(zip(CLASSES, reversed(CLASSES), strict=True))
     return frame.assign(target=frame["target"].map(swap))
 
 
@@ -54,9 +54,9 @@ def reordered(frame):
 # case -> (corruption of the frame, or raw file bytes), failed expectation, its column
 FRAME_CASES = {
     "nulls injected": (with_nulls, "expect_column_values_to_not_be_null", FEATURE),
-    "out-of-range value": (out_of_range, "expect_column_values_to_be_between", "mean area"),
-    "dropped column": (lambda f: f.drop(columns=["mean texture"]), "expect_table_columns_to_match_set", None),
-    "renamed column": (lambda f: f.rename(columns={FEATURE: "radius"}), "expect_table_columns_to_match_set", None),
+    "out-of-range value": (out_of_range, "expect_column_values_to_be_between", NON_NEGATIVE),
+    "dropped column": (lambda f: f.drop(columns=["width"]), "expect_table_columns_to_match_set", None),
+    "renamed column": (lambda f: f.rename(columns={FEATURE: "size"}), "expect_table_columns_to_match_set", None),
     "reordered columns": (reordered, "expect_table_columns_to_match_ordered_list", None),
     "extra column": (lambda f: f.assign(extra=1.0), "expect_table_columns_to_match_set", None),
     "numbers as strings": (as_strings, "expect_column_values_to_be_in_type_list", FEATURE),
@@ -124,7 +124,7 @@ def test_clean_data_passes(clean_frame, gx_context, tmp_path):
     result = validate_file(path, gx_context)
     assert result["success"], failures(result)
     assert result["statistics"]["failed"] == 0
-    assert result["statistics"]["evaluated"] > 100
+    assert result["statistics"]["evaluated"] > 20
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -213,10 +213,15 @@ class Runner:
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
         packages = next((venv / "lib").glob("python3*/site-packages"))
         (packages / "_standin.pth").write_text(f"{workspace / 'src'}\n{SITE_PACKAGES}\n")
-        for command, module in (("mlops", "mlops"), ("dvc", "dvc"), ("pytest", "pytest"), ("uv", "uv")):
+        for command, module in (("mlops", "mlops"), ("dvc", "dvc"), ("pytest", "pytest")):
             script = venv / "bin" / command
             script.write_text(f'#!/bin/sh\nexec "$(dirname "$0")/python" -m {module} "$@"\n')
             script.chmod(0o755)
+        # uv is a binary: `python -m uv` would look for it in this venv's bin and find a shim
+        # calling `python -m uv` again, forever. Point at the test environment's own binary.
+        import uv
+
+        (venv / "bin" / "uv").symlink_to(uv.find_uv_bin())
         installed = venv / "bin" / ".installed"
         installed.touch()
         later = time.time() + 86400

@@ -45,7 +45,8 @@ def test_every_action_is_pinned_to_a_commit_with_its_version_in_a_comment(path):
 
 # The only jobs allowed to write, and what: (workflow, job) per permission scope.
 WRITERS = {
-    "pull-requests": {("pr-report.yml", "comment")},
+    "contents": {("monitor.yml", "data")},  # the branch of the next data version
+    "pull-requests": {("pr-report.yml", "comment"), ("monitor.yml", "data")},
     "packages": {("publish.yml", "image"), ("train.yml", "publish")},
     "issues": {("monitor.yml", "issue")},
     "actions": {("monitor.yml", "retrain")},

@@ -64,7 +64,8 @@ def is_log(path: Path) -> bool:
 
 
 def load_current(path: Path, schema):
-    """Current rows as a frame: the features, plus `prediction`/`proba_<class>` when known, `id` when logged."""
+    """Current rows as a frame: the features, plus `prediction`/`proba_<class>` when known, `id` and
+    `predicted_at` when logged."""
     import pandas as pd
 
     from mlops.io import read_table
@@ -84,6 +85,7 @@ def load_current(path: Path, schema):
     ]
     frame = pd.DataFrame(rows, columns=schema.columns)
     frame["id"] = [r.get("id") for r in records]
+    frame["predicted_at"] = [r.get("time") for r in records]
     frame["prediction"] = [str(r["prediction"]) for r in records]
     if all(
         isinstance(r.get("probabilities"), list) and len(r["probabilities"]) == len(schema.classes) for r in records
@@ -133,36 +135,44 @@ def reference_predictions(path: Path, classes: list[str]):
     return frame.rename(columns={"predicted": "prediction"}).assign(prediction=lambda f: f["prediction"].astype(str))
 
 
-def live_metrics(current, labels_path: Path, schema, metric_names: list[str]):
-    """Metrics of the current predictions against the labels supplied for them."""
-    import numpy as np
-
-    from mlops.io import read_table
-    from mlops.pipeline.evaluate import compute_metrics
-
-    labels = read_table(labels_path)
+def join_labels(current, labels, schema, source):
+    """The current rows that have a true label (the target column of `labels`), joined on `id` or row order."""
     if schema.target not in labels.columns:
-        raise MlopsError(f"{labels_path}: no column '{schema.target}' (the target) with the true labels")
+        raise MlopsError(f"{source}: no column '{schema.target}' (the target) with the true labels")
     if "id" in labels.columns and "id" in current.columns:
         joined = current.merge(labels[["id", schema.target]], on="id", how="inner")
     elif len(labels) == len(current):
         joined = current.assign(**{schema.target: labels[schema.target].to_numpy()})
     else:
         raise MlopsError(
-            f"{labels_path}: {len(labels)} labels for {len(current)} current rows and no `id` column to join on"
+            f"{source}: {len(labels)} labels for {len(current)} current rows and no `id` column to join on"
         )
-    joined = joined.dropna(subset=[schema.target])
-    y_true = joined[schema.target].astype(str)
+    return joined.dropna(subset=[schema.target])
+
+
+def concept_check(joined, schema, params, training_metrics_path: Path = paths.METRICS) -> dict[str, Any]:
+    """Live metrics of labelled predictions against training's: concept drift, or why it was not judged."""
+    import numpy as np
+
+    from mlops.io import read_json
+    from mlops.monitoring import drift
+    from mlops.pipeline.evaluate import compute_metrics
+
+    rows = len(joined)
+    if rows < params.concept_min_rows:
+        return {"skipped": f"{rows} labelled rows, fewer than monitor.concept_min_rows={params.concept_min_rows}"}
     proba_columns = [f"proba_{label}" for label in schema.classes]
     if not all(column in joined.columns for column in proba_columns):
         raise MlopsError("concept drift needs predicted probabilities: log them, or keep models/model.skops at hand")
+    y_true = joined[schema.target].astype(str)
     metrics = compute_metrics(y_true, joined["prediction"], joined[proba_columns].to_numpy(np.float64), schema.classes)
-    return {name: metrics[name] for name in metric_names}, len(joined)
+    live = {name: metrics[name] for name in params.concept_metrics}
+    return drift.concept_drift(live, read_json(training_metrics_path), params.concept_max_drop) | {"rows": rows}
 
 
 def analyse(args: argparse.Namespace) -> dict[str, Any]:
     from mlops.config import load_params
-    from mlops.io import read_json, read_table
+    from mlops.io import read_table
     from mlops.monitoring import drift
     from mlops.schema import Schema
 
@@ -206,13 +216,8 @@ def analyse(args: argparse.Namespace) -> dict[str, Any]:
     if args.labels:
         if "prediction" not in current.columns:
             raise MlopsError(f"concept drift needs predictions: log them, or keep the model at {args.model}")
-        live, rows = live_metrics(current, Path(args.labels), schema, params.concept_metrics)
-        if rows < params.concept_min_rows:
-            concept = {
-                "skipped": f"{rows} labelled rows, fewer than monitor.concept_min_rows={params.concept_min_rows}"
-            }
-        else:
-            concept = drift.concept_drift(live, read_json(paths.METRICS), params.concept_max_drop) | {"rows": rows}
+        joined = join_labels(current, read_table(args.labels), schema, args.labels)
+        concept = concept_check(joined, schema, params)
     concept_found = bool(concept and concept.get("drift"))
     return {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),

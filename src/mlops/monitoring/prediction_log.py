@@ -7,8 +7,18 @@ cannot keep up) rows are dropped and counted, never waited for: logging must not
 break a prediction. Each process writes its own file, `predictions-<pid>.jsonl`, rotated
 by size to `.jsonl.1`, `.jsonl.2`, ... so several gunicorn workers never interleave lines.
 
-One line per predicted row:
-    {"time": "2026-01-01T12:00:00.000Z", "id": "9f...", "model_version": "3",
+Nothing is lost silently. A write that fails (a full disk, a directory the service may not
+write) drops that batch, counts it by reason (`dropped`, and the service's /metrics counter
+`mlops_prediction_log_dropped_total`) and says so on stderr (the first failure, then once a
+minute while it lasts); the next batch tries again on a freshly opened file, so logging
+resumes by itself once there is room. A batch is written whole or not at all: what a full disk
+let through of a failed one is cut back off, so every row is either in the file or counted.
+A worker that stops (SIGTERM, max requests) writes its queue first; its successor writes its
+own file, and the counter keeps the dropped rows of workers that are gone.
+
+One line per predicted row, `id` being the request's prediction id (the service returns it in
+the X-Prediction-Id header) and the row's position in the request:
+    {"time": "2026-01-01T12:00:00.000Z", "id": "9f...-0", "model_version": "3",
      "features": {"mean radius": 14.1, ...}, "prediction": "benign", "probabilities": [0.93, 0.07]}
 `features` is a list (in schema order) when the request sent rows as lists. `mlops drift
 --current DIR` reads these files.
@@ -22,6 +32,7 @@ Settings come from the environment, so the service needs no params file:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -30,7 +41,9 @@ import queue
 import random
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +55,14 @@ ENV_SAMPLE = "MLOPS_PREDICTION_LOG_SAMPLE"
 ENV_MAX_MB = "MLOPS_PREDICTION_LOG_MAX_MB"
 ENV_BACKUPS = "MLOPS_PREDICTION_LOG_BACKUPS"
 FILE_GLOB = "predictions-*.jsonl*"
+QUEUE_FULL, WRITE_FAILED, UNEXPECTED = "queue_full", "write_failed", "unexpected_error"  # why rows were dropped
+DROP_REASONS = (QUEUE_FULL, WRITE_FAILED, UNEXPECTED)
+REPORT_EVERY_SECONDS = 60.0  # while writes keep failing, one line on stderr this often
+
+
+def row_id(prediction_id: str, index: int) -> str:
+    """A row's id: its request's prediction id and its position in the request (from 0)."""
+    return f"{prediction_id}-{index}"
 
 
 class PredictionLog:
@@ -52,6 +73,7 @@ class PredictionLog:
         max_bytes: int = 10 * 1024 * 1024,
         backups: int = 5,
         queue_size: int = 10_000,
+        on_drop: Callable[[str, int], None] | None = None,
     ) -> None:
         if not 0.0 <= sample <= 1.0:
             raise ValueError(f"sample rate must be between 0 and 1, got {sample}")
@@ -63,6 +85,7 @@ class PredictionLog:
         self.backups = backups
         self.queue_size = queue_size
         self.dropped = 0  # rows not logged because the queue was full or writing failed
+        self.on_drop = on_drop  # called with (reason, rows), e.g. to count them on /metrics
         self._random = random.Random()
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -70,7 +93,9 @@ class PredictionLog:
         self._listener: _Listener | None = None
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> PredictionLog | None:
+    def from_env(
+        cls, environ: dict[str, str] | None = None, on_drop: Callable[[str, int], None] | None = None
+    ) -> PredictionLog | None:
         """The log the environment asks for, or None when MLOPS_PREDICTION_LOG_DIR is unset."""
         environ = os.environ if environ is None else environ
         directory = environ.get(ENV_DIR, "").strip()
@@ -82,16 +107,19 @@ class PredictionLog:
             backups = int(environ.get(ENV_BACKUPS, "5"))
         except ValueError as exc:
             raise ValueError(f"prediction log settings: {exc}") from exc
-        return cls(directory, sample=sample, max_bytes=int(max_mb * 1024 * 1024), backups=backups)
+        return cls(directory, sample=sample, max_bytes=int(max_mb * 1024 * 1024), backups=backups, on_drop=on_drop)
 
     @property
     def path(self) -> Path:
         return self.directory / f"predictions-{os.getpid()}.jsonl"
 
-    def record(self, rows: list, predictions: list, probabilities: list, model_version: str) -> None:
+    def record(
+        self, rows: list, predictions: list, probabilities: list, model_version: str, prediction_id: str | None = None
+    ) -> None:
         """Queue the sampled rows for writing. Never blocks on I/O, never raises."""
         try:
             now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            prediction_id = prediction_id or uuid.uuid4().hex
             entries = []
             for index, row in enumerate(rows):
                 if self.sample < 1.0 and self._random.random() >= self.sample:
@@ -99,7 +127,7 @@ class PredictionLog:
                 entries.append(
                     {
                         "time": now,
-                        "id": uuid.uuid4().hex,
+                        "id": row_id(prediction_id, index),
                         "model_version": str(model_version),
                         "features": dict(row) if isinstance(row, dict) else list(row),
                         "prediction": predictions[index],
@@ -109,7 +137,15 @@ class PredictionLog:
             if entries:
                 self._writer().handle(logging.makeLogRecord({"entries": entries}))
         except Exception:  # logging must never break a prediction
-            self.dropped += len(rows) if isinstance(rows, list) else 1
+            self.drop(UNEXPECTED, len(rows) if isinstance(rows, list) else 1)
+
+    def drop(self, reason: str, rows: int) -> None:
+        """Count rows that will not be written (from the request path or the writer thread)."""
+        with self._lock:
+            self.dropped += rows
+        if self.on_drop is not None:
+            with contextlib.suppress(Exception):  # counting must not break a prediction either
+                self.on_drop(reason, rows)
 
     def close(self) -> None:
         """Write what is queued, then stop the writer thread."""
@@ -149,7 +185,7 @@ class _QueueHandler(logging.handlers.QueueHandler):
         try:
             self.queue.put_nowait(record)
         except queue.Full:
-            self.log.dropped += len(record.entries)
+            self.log.drop(QUEUE_FULL, len(record.entries))
 
 
 class _Listener(logging.handlers.QueueListener):
@@ -166,21 +202,71 @@ class _JsonLines(logging.Formatter):
 
 
 class _FileHandler(logging.handlers.RotatingFileHandler):
-    """A size-rotated JSON Lines file; a failed write drops the rows, counted, with one line on stderr."""
+    """A size-rotated JSON Lines file; a batch is written whole or not at all.
+
+    A write that fails (say half-way, on a full disk) is cut back off the file, its rows are
+    counted as dropped and the file is closed; the next batch opens it again, so a disk with
+    room again or a directory made writable needs no restart.
+    """
 
     def __init__(self, log: PredictionLog, path: Path, **rotation: Any) -> None:
         super().__init__(path, encoding="utf-8", delay=True, **rotation)
         self.log = log
         self.setFormatter(_JsonLines())
+        self.failed_rows = 0  # since the last successful write
+        self.reported_at: float | None = None
 
     def _open(self):
         Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
         return super()._open()
 
-    def handleError(self, record: logging.LogRecord) -> None:
-        self.log.dropped += len(record.entries)
-        problem = sys.exc_info()[1]
-        print(f"prediction log: could not write {len(record.entries)} row(s): {problem}", file=sys.stderr)
+    def emit(self, record: logging.LogRecord) -> None:
+        size = None
+        try:
+            if self.shouldRollover(record):
+                self.doRollover()
+            if self.stream is None:
+                self.stream = self._open()
+            size = os.fstat(self.stream.fileno()).st_size  # every batch is flushed: its end is the file's
+            self.stream.write(self.format(record) + self.terminator)
+            self.flush()
+        except Exception:
+            self.undo(size)
+            self.dropped(record, sys.exc_info()[1])
+            return
+        if self.failed_rows:
+            print(
+                f"prediction log: writing to {self.baseFilename} again, after dropping {self.failed_rows} row(s)",
+                file=sys.stderr,
+            )
+            self.failed_rows, self.reported_at = 0, None
+
+    def undo(self, size: int | None) -> None:
+        """Close the file, dropping what its buffer holds, and cut off what reached it of the failed batch."""
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except (OSError, ValueError):  # the buffer could not be flushed (a full disk): let go of the file anyway
+                with contextlib.suppress(OSError, ValueError):
+                    os.close(stream.fileno())
+        if size is not None:
+            with contextlib.suppress(OSError):  # not a regular file, or gone: nothing to cut
+                os.truncate(self.baseFilename, size)
+
+    def dropped(self, record: logging.LogRecord, problem: BaseException | None) -> None:
+        rows = len(record.entries)
+        self.log.drop(WRITE_FAILED, rows)
+        self.failed_rows += rows
+        now = time.monotonic()
+        if self.reported_at is None or now - self.reported_at >= REPORT_EVERY_SECONDS:
+            self.reported_at = now
+            print(
+                f"prediction log: could not write to {self.baseFilename} ({problem}); {self.failed_rows} row(s) "
+                "dropped so far, counted in mlops_prediction_log_dropped_total; predictions go on, and logging "
+                "resumes once the file can be written",
+                file=sys.stderr,
+            )
 
 
 def log_files(path: Path | str) -> list[Path]:

@@ -86,14 +86,15 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
             )
         prediction = service.predict(service.validator.instances(body["instances"]))
         if service.regression:
-            return json_response({"predictions": prediction.predictions, "model_version": version})
-        return json_response(
-            {
+            answer = {"predictions": prediction.predictions}
+        else:
+            answer = {
                 "predictions": prediction.predictions,
                 "probabilities": prediction.probabilities,
                 "classes": classes,
-                "model_version": version,
             }
+        return json_response(
+            {**answer, "model_version": version, "prediction_ids": prediction.ids}, prediction_id=prediction.id
         )
 
     @app.get("/health")

@@ -3,7 +3,8 @@
 /invocations takes JSON in any of MLflow's input forms, or `text/csv` as SageMaker Batch
 Transform sends it: one row per line, no header, values in schema order, an empty field
 for a missing value. The answer is {"predictions": [...]}, or with `Accept: text/csv` one
-predicted class (or number, for regression) per line.
+predicted class (or number, for regression) per line. Either way the X-Prediction-Id header
+carries the request's prediction id (the body keeps MLflow's form).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 
 from flask import Flask, Response, request
 
-from mlops.serving.responses import json_response, read_json_body
+from mlops.serving.responses import PREDICTION_ID_HEADER, json_response, read_json_body
 from mlops.serving.service import PredictionService
 from mlops.serving.validation import MAX_PROBLEMS, RequestError
 
@@ -28,10 +29,12 @@ def register(app: Flask, service: PredictionService) -> None:
             columns = csv_columns(request.get_data(cache=False), service)
         else:
             columns = json_columns(read_json_body(), service)
-        predictions = service.predict(columns).predictions
+        prediction = service.predict(columns)
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
-            return Response("".join(f"{value}\n" for value in predictions), mimetype=CSV)
-        return json_response({"predictions": predictions})
+            answer = Response("".join(f"{value}\n" for value in prediction.predictions), mimetype=CSV)
+            answer.headers[PREDICTION_ID_HEADER] = prediction.id
+            return answer
+        return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)
 
     @app.get("/ping")
     def ping() -> Response:

@@ -1,7 +1,8 @@
 """KServe's V1 protocol: GET /, GET /v1/models, GET /v1/models/<name>, POST /v1/models/<name>:predict.
 
 The request is {"instances": [...]} in any row form /predict takes; the answer is
-{"predictions": [class per row]}. Errors are {"error": "..."}, as KServe answers them.
+{"predictions": [class per row]} as the protocol has it, and the request's prediction id in the
+X-Prediction-Id header. Errors are {"error": "..."}, as KServe answers them.
 """
 
 from __future__ import annotations
@@ -40,5 +41,5 @@ def register(app: Flask, service: PredictionService) -> None:
         body = read_json_body()
         if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
             raise RequestError(400, "invalid_request", 'the body must be {"instances": [...]}')
-        columns = service.validator.instances(body["instances"])
-        return json_response({"predictions": service.predict(columns).predictions})
+        prediction = service.predict(service.validator.instances(body["instances"]))
+        return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)

@@ -52,6 +52,12 @@ class Metrics:
             ["column", "problem"],
             registry=self.registry,
         )
+        self.log_dropped = Counter(
+            "mlops_prediction_log_dropped",
+            "Predicted rows the prediction log could not write, by reason (queue_full, write_failed, ...)",
+            ["reason"],
+            registry=self.registry,
+        )
         model_info = Gauge(
             "mlops_model_info", "The model being served", ["name", "version"], registry=self.registry,
             multiprocess_mode="max",
@@ -83,6 +89,9 @@ class Metrics:
     def count_out_of_range(self, counts: dict[tuple[str, str], int]) -> None:
         for (column, problem), count in counts.items():
             self.out_of_range.labels(column, problem).inc(count)
+
+    def count_log_dropped(self, reason: str, rows: int) -> None:
+        self.log_dropped.labels(reason).inc(rows)
 
     def exposition(self) -> bytes:
         if not self.multiprocess:

@@ -12,20 +12,22 @@ every column is numeric, one [N, F] tensor of any name with the columns in schem
 `data` is flat (row-major) or nested as the shape says; null is a missing value, and so is
 NaN in a float tensor (tritonclient writes a missing float as NaN). Outputs:
 `label` (BYTES, [N]) and `probabilities` (FP32, [N, classes], in the order /v2/models/<name>
-lists under parameters.classes); for a regression model, `prediction` (FP64, [N]). Errors
-are {"error": "..."}. Binary tensor data (the binary-data extension) is refused with a 400: send tensors as JSON.
+lists under parameters.classes); for a regression model, `prediction` (FP64, [N]). The
+answer's `id` is the request's, or else the prediction id; `parameters.prediction_id` and the
+X-Prediction-Id header are the prediction id either way (row i's is `<prediction_id>-<i>`).
+Errors are {"error": "..."}. Binary tensor data (the binary-data extension) is refused with a
+400: send tensors as JSON.
 """
 
 from __future__ import annotations
 
 import math
-import uuid
 from typing import Any
 
 from flask import Flask, Response, request
 
 from mlops.serving.responses import json_response, read_json_body
-from mlops.serving.service import PredictionService
+from mlops.serving.service import Prediction, PredictionService
 from mlops.serving.validation import RequestError
 
 ERROR_PREFIX = "/v2"  # errors under this path are {"error": "..."}
@@ -210,7 +212,8 @@ def requested_outputs(outputs: Any, service: PredictionService) -> list[str]:
     return names
 
 
-def encode(service: PredictionService, predictions: list, probabilities: list[list[float]] | None, outputs, request_id):
+def encode(service: PredictionService, prediction: Prediction, outputs: list[str], request_id: str | None):
+    predictions, probabilities = prediction.predictions, prediction.probabilities
     rows = len(predictions)
     if service.regression:
         tensors = {"prediction": {"name": "prediction", "datatype": "FP64", "shape": [rows], "data": predictions}}
@@ -227,7 +230,8 @@ def encode(service: PredictionService, predictions: list, probabilities: list[li
     return {
         "model_name": service.name,
         "model_version": service.version,
-        "id": request_id,
+        "id": request_id or prediction.id,
+        "parameters": {"prediction_id": prediction.id},
         "outputs": [tensors[name] for name in outputs],
     }
 
@@ -266,5 +270,4 @@ def register(app: Flask, service: PredictionService) -> None:
         body = read_json_body(untyped_ok=True)  # tritonclient sends no Content-Type
         columns, outputs = decode(body, service)
         prediction = service.predict(columns)
-        request_id = body.get("id") or str(uuid.uuid4())
-        return json_response(encode(service, prediction.predictions, prediction.probabilities, outputs, request_id))
+        return json_response(encode(service, prediction, outputs, body.get("id")), prediction_id=prediction.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops.serving import open_inference
+from mlops.serving.responses import PREDICTION_ID_HEADER
 
 JSON = "application/json"
 
@@ -19,6 +20,18 @@ def error_response(description: str) -> dict[str, Any]:
 
 def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def prediction_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A prediction's answer: its body, and the request's prediction id in a header."""
+    return {**json_response(description, schema), "headers": {PREDICTION_ID_HEADER: PREDICTION_ID}}
+
+
+PREDICTION_ID = {
+    "description": "the request's prediction id; row i of the request has the id `<this>-<i>` (from 0), "
+    "the id its row has in the prediction log, which labels are joined on (mlops feedback)",
+    "schema": {"type": "string"},
+}
 
 
 def document(service, app) -> dict[str, Any]:
@@ -123,7 +136,7 @@ def document(service, app) -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "200": json_response("predictions", {"$ref": "#/components/schemas/Prediction"}),
+                        "200": prediction_response("predictions", {"$ref": "#/components/schemas/Prediction"}),
                         **bad_request,
                     },
                 }
@@ -142,7 +155,7 @@ def document(service, app) -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "200": json_response(
+                        "200": prediction_response(
                             "predictions",
                             {
                                 "type": "object",
@@ -223,18 +236,23 @@ def document(service, app) -> dict[str, Any]:
 
 def prediction_schema(regression: bool, classes: list[str]) -> dict[str, Any]:
     """The answer of /predict: numbers for regression; classes and their probabilities otherwise."""
+    common = {
+        "model_version": {"type": "string"},
+        "prediction_ids": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "per row, its prediction id (as the prediction log has it)",
+        },
+    }
     if regression:
         return {
             "type": "object",
-            "required": ["predictions", "model_version"],
-            "properties": {
-                "predictions": {"type": "array", "items": {"type": "number"}},
-                "model_version": {"type": "string"},
-            },
+            "required": ["predictions", "model_version", "prediction_ids"],
+            "properties": {"predictions": {"type": "array", "items": {"type": "number"}}, **common},
         }
     return {
         "type": "object",
-        "required": ["predictions", "probabilities", "classes", "model_version"],
+        "required": ["predictions", "probabilities", "classes", "model_version", "prediction_ids"],
         "properties": {
             "predictions": {"type": "array", "items": {"enum": classes}},
             "probabilities": {
@@ -243,7 +261,7 @@ def prediction_schema(regression: bool, classes: list[str]) -> dict[str, Any]:
                 "description": f"per row, one probability per class in the order {classes}",
             },
             "classes": {"type": "array", "items": {"type": "string"}},
-            "model_version": {"type": "string"},
+            **common,
         },
     }
 
@@ -311,6 +329,12 @@ def platform_paths(service, app, instances, item, bad_request) -> dict[str, Any]
             "model_name": {"type": "string"},
             "model_version": {"type": "string"},
             "id": {"type": "string"},
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "prediction_id": PREDICTION_ID["schema"] | {"description": PREDICTION_ID["description"]}
+                },
+            },
             "outputs": {"type": "array", "items": {**tensor, "properties": {**tensor["properties"], "parameters": {}}}},
         },
     }
@@ -330,14 +354,16 @@ def platform_paths(service, app, instances, item, bad_request) -> dict[str, Any]
             }
         }
 
-    infer = post("Open Inference Protocol inference", infer_request, json_response("outputs", infer_response), [name])
+    infer = post(
+        "Open Inference Protocol inference", infer_request, prediction_response("outputs", infer_response), [name]
+    )
     infer_versioned = {"post": {**infer["post"], "parameters": [name, version]}}
     paths = {
         "/": get("KServe V1 liveness", {"200": ok("alive")}),
         "/v1/models": get("KServe V1: the models served", {"200": ok("model names")}),
         "/v1/models/{name}": get("KServe V1: is the model ready", readiness, [name]),
         "/v1/models/{name}:predict": post(
-            "KServe V1 prediction", instances_body, json_response("predictions", labels), [name]
+            "KServe V1 prediction", instances_body, prediction_response("predictions", labels), [name]
         ),
         "/v2": get("Open Inference Protocol: server metadata", {"200": ok("server metadata")}),
         "/v2/health/live": get("Open Inference Protocol: liveness", {"200": ok("live")}),
@@ -360,6 +386,6 @@ def platform_paths(service, app, instances, item, bad_request) -> dict[str, Any]
         )
     if "vertex_predict" in endpoints:
         paths[endpoints["vertex_predict"]] = post(
-            "Vertex AI prediction", instances_body, json_response("predictions", labels), errors=bad_request
+            "Vertex AI prediction", instances_body, prediction_response("predictions", labels), errors=bad_request
         )
     return paths

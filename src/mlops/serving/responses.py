@@ -11,10 +11,16 @@ from flask import Response, request
 from mlops.serving.validation import RequestError
 
 JSON = "application/json"
+# The request's prediction id on every prediction answer; row i of the request has `<id>-<i>`,
+# the id its row has in the prediction log, which late labels are joined on.
+PREDICTION_ID_HEADER = "X-Prediction-Id"
 
 
-def json_response(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status=status, mimetype=JSON)
+def json_response(data: Any, status: int = 200, prediction_id: str | None = None) -> Response:
+    response = Response(orjson.dumps(data), status=status, mimetype=JSON)
+    if prediction_id is not None:
+        response.headers[PREDICTION_ID_HEADER] = prediction_id
+    return response
 
 
 def read_json_body(untyped_ok: bool = False) -> Any:

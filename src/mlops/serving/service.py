@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlops.monitoring.prediction_log import PredictionLog
+from mlops.monitoring.prediction_log import DROP_REASONS, PredictionLog, row_id
 from mlops.serving import runtime
 from mlops.serving.metrics import Metrics
 from mlops.serving.runtime import StartupError
@@ -31,6 +32,11 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 class Prediction:
     predictions: list  # per row: the class (a string), or for regression the predicted number
     probabilities: list[list[float]] | None  # per row, one per class in `classes` order, rounded; regression: None
+    id: str  # the request's prediction id; row i's is `row_id(id, i)`, as the prediction log has it
+
+    @property
+    def ids(self) -> list[str]:
+        return [row_id(self.id, index) for index in range(len(self.predictions))]
 
 
 def env_int(name: str, default: int) -> int:
@@ -74,7 +80,11 @@ class PredictionService:
         self.watch = RangeWatch(expected, self.validator.missing) if expected else None
         buckets = tuple(self.metadata.get("prediction_buckets") or ())
         self.metrics = Metrics(str(self.metadata["name"]), self.version, buckets)
-        self.prediction_log = PredictionLog.from_env()  # None unless MLOPS_PREDICTION_LOG_DIR is set
+        # None unless MLOPS_PREDICTION_LOG_DIR is set
+        self.prediction_log = PredictionLog.from_env(on_drop=self.metrics.count_log_dropped)
+        if self.prediction_log is not None:
+            for reason in DROP_REASONS:  # shown as 0 from the start, so an alert can tell "none" from "no data"
+                self.metrics.log_dropped.labels(reason)
 
     @property
     def ready(self) -> bool:
@@ -98,9 +108,10 @@ class PredictionService:
         else:
             self.metrics.count_predictions(predictions)
             probabilities = np.asarray(probabilities, dtype=np.float64).round(6).tolist()
+        prediction = Prediction(predictions, probabilities, uuid.uuid4().hex)
         if self.prediction_log is not None:
-            self.prediction_log.record(as_rows(columns), predictions, probabilities, self.version)
-        return Prediction(predictions, probabilities)
+            self.prediction_log.record(as_rows(columns), predictions, probabilities, self.version, prediction.id)
+        return prediction
 
 
 class RangeWatch:

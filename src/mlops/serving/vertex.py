@@ -4,8 +4,9 @@ Vertex sets AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE (and AIP_HTTP_PORT, see
 gunicorn_conf.py); without them this adapter adds no routes. The health route answers 200
 once the model is loaded and passed its self-test, else 503. The prediction route takes
 {"instances": [...], "parameters": {...}} (parameters are accepted and ignored) and answers
-{"predictions": [class per row]}. A route the service already has (say /ready or
-/predict) is left as it is.
+{"predictions": [class per row]}, with the request's prediction id in the X-Prediction-Id
+header (Vertex's `predict` method returns only the body; `rawPredict` returns the answer as the
+service gave it). A route the service already has (say /ready or /predict) is left as it is.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def register(app: Flask, service: PredictionService, environ=os.environ) -> None
             body = read_json_body()
             if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
                 raise RequestError(400, "invalid_request", 'the body must be {"instances": [...], "parameters": {...}}')
-            columns = service.validator.instances(body["instances"])
-            return json_response({"predictions": service.predict(columns).predictions})
+            prediction = service.predict(service.validator.instances(body["instances"]))
+            return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)
 
         app.add_url_rule(predict_route, "vertex_predict", predict, methods=["POST"])

@@ -35,17 +35,30 @@ def validate_file(path: Path | str, context) -> dict[str, Any]:
 
 def run_checkpoint(context, frame) -> dict[str, Any]:
     """Run the checkpoint over `frame` (its result is stored in gx/uncommitted/validations/)."""
-    run = context.checkpoints.get(CHECKPOINT).run(batch_parameters={"dataframe": text_as_object(frame)})
+    run = context.checkpoints.get(CHECKPOINT).run(batch_parameters={"dataframe": as_gx_sees_it(frame)})
     return to_result(next(iter(run.run_results.values())))
 
 
-def text_as_object(frame):
-    """Text columns as `object`: GX 1.24's type check does not recognise pandas 3's `str` dtype
-    (text read from a file), but `object` is a type the suite's text type list names."""
+def as_gx_sees_it(frame):
+    """The frame with pandas' extension dtypes replaced by the NumPy ones GX 1.24's type check knows.
+
+    GX compares a column's dtype with the type names in the suite, and names none of pandas 3's
+    `str`, nor `category`, `boolean`, `Int64` or `Float64` reliably. So text, categorical and
+    nullable boolean columns reach it as `object` (GX then checks each value's type: str,
+    bool), and nullable numbers as float64 with NaN for a missing value, as they are when
+    read from a CSV file.
+    """
     import pandas as pd
 
-    text = [name for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.StringDtype)]
-    return frame.astype(dict.fromkeys(text, object)) if text else frame
+    as_object = (pd.StringDtype, pd.CategoricalDtype, pd.BooleanDtype)
+    converted = {}
+    for name, dtype in frame.dtypes.items():
+        column = frame[name]
+        if isinstance(dtype, as_object):
+            converted[name] = column.astype(object).where(column.notna(), None)
+        elif isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
+            converted[name] = column.astype("float64")
+    return frame.assign(**converted) if converted else frame
 
 
 def to_result(validation) -> dict[str, Any]:

@@ -60,6 +60,8 @@ def infer_suite(frame, target: str, min_rows: int | None = None, task: str = "cl
     for name in columns:
         column = frame[name]
         suite.append(not_null(column, min_rows))
+        if column.notna().sum() == 0:
+            continue  # nothing but missing values: nothing more to say about it
         if name == target and task != "regression":
             suite.extend(target_expectations(column, min_rows))
         elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
@@ -85,7 +87,8 @@ def numeric_expectations(column, min_rows: int) -> list[dict[str, Any]]:
     margin = RANGE_MARGIN * (high - low) or RANGE_MARGIN * abs(high) or RANGE_MARGIN
     # A column that never goes below zero (a count, an area) keeps zero as its floor.
     floor = max(0.0, low - margin) if low >= 0 else low - margin
-    mean_error = Z * float(values.std(ddof=1) or 0.0) / math.sqrt(min_rows)
+    spread_of_values = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    mean_error = Z * spread_of_values / math.sqrt(min_rows)
     mean = float(values.mean())
     ranges = []
     for q in QUANTILES:
@@ -171,7 +174,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     infer = actions.add_parser("infer", help="write a starter suite from the data (then review and edit it)")
     infer.add_argument(
-        "--data", default=str(paths.RAW), help="CSV or Parquet file to learn from (default: %(default)s)"
+        "--data",
+        default=None,
+        help="CSV or Parquet file to learn from (default: data.source in params.yaml, read as `ingest` writes it)",
     )
     infer.add_argument(
         "--params", default=str(paths.PARAMS), help="parameters file, for data.target (default: %(default)s)"
@@ -187,16 +192,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlops.config import load_params
     from mlops.io import read_table
+    from mlops.pipeline.ingest import load_raw
     from mlops.validation.context import save_suite
 
-    data = load_params(args.params).data
-    frame = read_table(args.data)
+    params = load_params(args.params)
+    target = params.data.target
     if args.min_rows is not None and args.min_rows < 1:
         raise MlopsError("--min-rows must be at least 1")
-    configs = infer_suite(frame, data.target, args.min_rows, data.task)
+    frame = read_table(args.data) if args.data else load_raw(params.data.source, target)
+    configs = infer_suite(frame, target, args.min_rows, params.data.task)
     suite_path = save_suite(configs, SUITE_NOTES)
     print(
-        f"expectations: {len(configs)} expectations for {frame.shape[1]} columns of {args.data} -> {suite_path}\n"
+        f"expectations: {len(configs)} expectations for {frame.shape[1]} columns of {args.data or params.data.source}"
+        f" -> {suite_path}\n"
         "Review the suite (git diff), edit bounds that do not fit your data, then commit it."
     )
     return 0

@@ -1,0 +1,179 @@
+"""`mlops feedback` on synthetic logs written by the service's own prediction log writer:
+every kind of label it must hold back, the rows it joins, the reports, and bad input."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlops import paths
+from mlops.cli import main
+from mlops.monitoring.prediction_log import PredictionLog, row_id
+from mlops.schema import infer_schema
+from tests.unit.conftest import MINIMAL_PARAMS
+
+from . import synthetic
+
+
+@pytest.fixture
+def logged(tmp_path, monkeypatch):
+    """A project with a schema, training metrics and 80 logged predictions; returns the logged rows with ids."""
+    monkeypatch.chdir(tmp_path)
+    data = synthetic.frame(200, seed=1)
+    schema = infer_schema(data, synthetic.TARGET)
+    schema.save(paths.SCHEMA)
+    params = {**MINIMAL_PARAMS, "data": {"source": "sklearn:iris", "target": synthetic.TARGET}}
+    params["monitor"] = {"concept_min_rows": 10}
+    paths.PARAMS.write_text(yaml.safe_dump(params))
+    paths.METRICS.parent.mkdir(parents=True)
+    paths.METRICS.write_text(json.dumps({"accuracy": 0.9, "balanced_accuracy": 0.9}))
+    rows = data.head(80)
+    log = PredictionLog(tmp_path / "logs")
+    features = rows[schema.columns].to_dict(orient="records")
+    # The model is right on the first 60 rows and wrong on the last 20.
+    predictions = [label if i < 60 else ("up" if label == "down" else "down") for i, label in enumerate(rows.outcome)]
+    probabilities = [[0.9, 0.1] if p == "down" else [0.1, 0.9] for p in predictions]
+    for start in range(0, 80, 20):
+        stop = start + 20
+        log.record(features[start:stop], predictions[start:stop], probabilities[start:stop], "1")
+    log.close()
+    records = [json.loads(line) for file in (tmp_path / "logs").glob("*.jsonl") for line in file.open()]
+    assert len(records) == 80
+    return pd.DataFrame({"id": [r["id"] for r in records], "label": rows.outcome.to_numpy(), **rows[schema.columns]})
+
+
+def feedback(labels: pd.DataFrame, name: str = "labels.csv", *extra: str) -> int:
+    if name.endswith(".csv"):
+        labels.to_csv(name, index=False)
+    else:
+        labels.to_parquet(name, index=False)
+    return main(["feedback", "--labels", name, "--logs", "logs", *extra])
+
+
+def report() -> dict:
+    return json.loads((paths.FEEDBACK_DIR / "feedback.json").read_text())
+
+
+def test_matched_labels_become_training_rows_with_the_logged_features(logged):
+    labels = logged[["id", "label"]].head(50)
+    assert feedback(labels) == 0
+    rows = pd.read_parquet(paths.LABELLED)
+    assert len(rows) == 50 and report()["counts"]["matched"] == 50 and report()["problems"] == 0
+    expected = logged.head(50).set_index("id")
+    rows = rows.set_index("id").loc[expected.index]
+    assert (rows[synthetic.TARGET] == expected["label"]).all()
+    for column in ("load", "spread", "tier"):
+        assert (rows[column] == expected[column]).all()
+    assert rows["predicted_at"].str.endswith("Z").all() and set(rows["prediction"]) <= set(synthetic.CLASSES)
+
+
+def test_duplicate_ids_are_held_back_every_copy_and_reported(logged):
+    labels = pd.concat([logged[["id", "label"]].head(30), logged[["id", "label"]].iloc[[3, 4, 4]]])
+    assert feedback(labels) == 0
+    found = report()
+    assert found["counts"]["duplicate"] == 5 and found["counts"]["matched"] == 28
+    assert {e["id"] for e in found["examples"]["duplicate"]} == {logged.id[3], logged.id[4]}
+    assert not pd.read_parquet(paths.LABELLED)["id"].isin([logged.id[3], logged.id[4]]).any()
+
+
+def test_ids_that_match_nothing_are_reported_as_unmatched(logged):
+    strangers = pd.DataFrame({"id": ["customer-17", "", "x"], "label": ["up", "up", "down"]})
+    assert feedback(pd.concat([logged[["id", "label"]].head(20), strangers])) == 0
+    found = report()
+    assert found["counts"]["unmatched"] == 3 and found["counts"]["matched"] == 20
+    assert {e["id"] for e in found["examples"]["unmatched"]} == {"customer-17", "", "x"}
+
+
+def test_labels_for_rows_never_logged_are_reported_apart_from_unmatched_ids(logged):
+    unlogged = [row_id(uuid.uuid4().hex, row) for row in range(4)]  # ids the service gives (a sampled-out row)
+    labels = pd.concat([logged[["id", "label"]].head(20), pd.DataFrame({"id": unlogged, "label": "up"})])
+    assert feedback(labels) == 0
+    found = report()
+    assert found["counts"]["never_logged"] == 4 and found["counts"]["unmatched"] == 0
+    assert len(pd.read_parquet(paths.LABELLED)) == 20
+
+
+def test_labels_outside_the_known_classes_are_held_back(logged):
+    labels = logged[["id", "label"]].head(20).copy()
+    labels.loc[[0, 1], "label"] = ["sideways", "UP"]
+    labels.loc[2, "label"] = None
+    assert feedback(labels) == 0
+    found = report()
+    assert found["counts"]["unknown_class"] == 3 and found["counts"]["matched"] == 17
+    assert {e["label"] for e in found["examples"]["unknown_class"]} == {"sideways", "UP", ""}
+
+
+def test_the_markdown_summary_counts_every_status_and_shows_examples(logged):
+    labels = pd.concat([logged[["id", "label"]].head(20), pd.DataFrame({"id": ["customer-17"], "label": ["up"]})])
+    assert feedback(labels, "labels.parquet") == 0  # Parquet reads like CSV
+    summary = (paths.FEEDBACK_DIR / "feedback.md").read_text()
+    assert "**20 matched, 1 held back.**" in summary
+    assert "| unmatched | 1 |" in summary and "`customer-17`: `up`" in summary
+    assert "| duplicate | 0 |" in summary
+
+
+def test_live_metrics_come_from_the_concept_drift_check(logged):
+    assert feedback(logged[["id", "label"]]) == 0  # 60 right, 20 wrong: accuracy 0.75 against 0.9
+    live = report()["live"]
+    accuracy = next(row for row in live["metrics"] if row["metric"] == "accuracy")
+    assert accuracy["live"] == pytest.approx(0.75) and accuracy["drifted"] and live["drift"] and live["rows"] == 80
+    assert feedback(logged[["id", "label"]].head(60)) == 0  # the right ones only
+    assert not report()["live"]["drift"]
+    assert feedback(logged[["id", "label"]].head(5)) == 0  # fewer than monitor.concept_min_rows
+    assert "fewer than monitor.concept_min_rows=10" in report()["live"]["skipped"]
+
+
+def test_a_logged_row_fetched_twice_counts_once(logged, tmp_path):
+    log_file = next((tmp_path / "logs").glob("*.jsonl"))
+    (tmp_path / "logs" / "predictions-copy.jsonl").write_text(log_file.read_text())
+    assert feedback(logged[["id", "label"]]) == 0
+    assert report()["counts"]["matched"] == 80 and report()["logs"]["repeated_rows"] == 80
+
+
+def test_an_id_with_leading_zeros_in_a_csv_keeps_them(logged, tmp_path):
+    from mlops.monitoring.feedback import read_labels
+
+    (tmp_path / "zeros.csv").write_text("id,label\n007,up\n")
+    assert read_labels(tmp_path / "zeros.csv")["id"].tolist() == ["007"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("key,label\na,up\n", "no column 'id'; a labels file has the columns id, label"),
+        ("id,outcome\na,up\n", "no column 'label'"),
+        ("id,label,timestamp\na,up,yesterday-ish\n", "row 1: timestamp 'yesterday-ish' is not a date and time"),
+        ("", "is empty"),
+    ],
+)
+def test_bad_labels_files_get_one_line_and_exit_1(logged, capsys, content, message):
+    with open("labels.csv", "w") as handle:
+        handle.write(content)
+    assert main(["feedback", "--labels", "labels.csv", "--logs", "logs"]) == 1
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1 and "Traceback" not in error
+    assert not paths.LABELLED.exists()
+
+
+def test_no_logs_is_an_error_not_an_empty_join(logged, capsys):
+    logged[["id", "label"]].to_csv("labels.csv", index=False)
+    assert main(["feedback", "--labels", "labels.csv", "--logs", "nowhere"]) == 1
+    assert "nowhere not found" in capsys.readouterr().err
+
+
+def test_timestamps_are_kept_as_the_time_each_label_was_known(logged):
+    labels = logged[["id", "label"]].head(10).assign(timestamp="2026-03-01T08:00:00Z")
+    assert feedback(labels) == 0
+    rows = pd.read_parquet(paths.LABELLED)
+    assert (rows["labelled_at"] == pd.Timestamp("2026-03-01T08:00:00Z")).all()
+
+
+def test_a_csv_batch_without_prediction_ids_is_refused(logged, capsys):
+    logged[["load", "spread", "tier"]].to_csv("batch.csv", index=False)
+    logged[["id", "label"]].to_csv("labels.csv", index=False)
+    assert main(["feedback", "--labels", "labels.csv", "--logs", "batch.csv"]) == 1
+    assert "holds no prediction ids" in capsys.readouterr().err
