@@ -131,7 +131,10 @@ def class_disagreements(sklearn_labels, onnx_labels, sklearn_proba, classes, tol
     return differing, ties
 
 
-def build_metadata(params: Params, schema: Schema, classes: list[str], inputs, parity_gap: float | None) -> dict:
+def build_metadata(
+    params: Params, schema: Schema, classes: list[str], inputs, parity_gap: float | None, buckets: list[float] | None
+) -> dict:
+    """`buckets`: regression's prediction histogram edges (the deciles of the test split's predictions)."""
     training = read_json(paths.TRAINING_INFO)
     return {
         "name": training.get("registered_model") or params.mlflow.registered_model,
@@ -152,16 +155,16 @@ def build_metadata(params: Params, schema: Schema, classes: list[str], inputs, p
         "unknown_categories": params.serve.unknown_categories,
         "out_of_range": params.serve.out_of_range,
         "max_batch_rows": params.serve.max_batch_rows,
-        "prediction_buckets": target_deciles(schema) if schema.regression else None,
+        "prediction_buckets": buckets,
     }
 
 
-def target_deciles(schema: Schema) -> list[float]:
-    """The training target's deciles (distinct, rounded): the buckets of the service's prediction histogram."""
+def bucket_edges(predictions) -> list[float]:
+    """The deciles of predicted values (distinct, rounded): the upper edges of the service's histogram buckets."""
     import numpy as np
 
-    target = schema.target_series(read_table(paths.TRAIN)).to_numpy()
-    return sorted({round(float(value), 6) for value in np.quantile(target, np.linspace(0.1, 0.9, 9))})
+    values = np.asarray(predictions, dtype=float)
+    return sorted({round(float(value), 6) for value in np.quantile(values, np.linspace(0.1, 0.9, 9))})
 
 
 def export(params: Params) -> dict[str, Any]:
@@ -170,6 +173,8 @@ def export(params: Params) -> dict[str, Any]:
     model = load_model(paths.MODEL)
     features = schema.features_frame(read_table(paths.TEST))
     classes = [] if schema.regression else [str(label) for label in model.classes_]
+    # The service's prediction histogram: what the model predicts on data it did not train on, in tenths.
+    buckets = bucket_edges(model.predict(features)) if schema.regression else None
     fallback = params.serve.runtime == "sklearn"
 
     try:
@@ -181,12 +186,12 @@ def export(params: Params) -> dict[str, Any]:
         print(f"export: warning: {exc}; the service will run models/model.skops (serve.runtime: sklearn)")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(paths.ONNX_MODEL)  # never leave an ONNX file of an older model beside this one's metadata
-        metadata = build_metadata(params, schema, classes, None, None)
+        metadata = build_metadata(params, schema, classes, None, None, buckets)
         write_json(paths.MODEL_METADATA, metadata)
         return metadata
 
     onnx_bytes = onnx_model.SerializeToString()
-    metadata = build_metadata(params, schema, classes, inputs, None)
+    metadata = build_metadata(params, schema, classes, inputs, None, buckets)
     predictor = runtime.OnnxPredictor(onnx_bytes, metadata)
     largest, failed, summary = check_parity(model, predictor, features, schema, params)
     metadata["parity"] = round(largest, 9)
