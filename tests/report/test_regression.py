@@ -33,7 +33,7 @@ def made(tmp_path_factory):
     }
 
 
-def report(made, tmp_path, side: str, **report_params) -> tuple[str, dict, str]:
+def report(made, tmp_path, side: str, **report_params) -> tuple[str, dict]:
     work = tmp_path / "work"
     shutil.copytree(made[side], work)
     if report_params:
@@ -47,7 +47,7 @@ def report(made, tmp_path, side: str, **report_params) -> tuple[str, dict, str]:
     finally:
         os.chdir(cwd)
     out = work / "reports/pr"
-    return (out / "report.md").read_text(), json.loads((out / "verdict.json").read_text()), str(out)
+    return (out / "report.md").read_text(), json.loads((out / "verdict.json").read_text())
 
 
 def test_error_metrics_under_resampling_weights_match_the_pipelines_and_repeated_rows():
@@ -66,7 +66,7 @@ def test_error_metrics_under_resampling_weights_match_the_pipelines_and_repeated
 
 
 def test_larger_errors_are_worse_in_rmse(made, tmp_path):
-    markdown, verdict, out = report(made, tmp_path, "worse")
+    markdown, verdict = report(made, tmp_path, "worse")
     assert markdown.startswith("## ❌ Model report: worse in rmse against main@aaaaaaa")
     assert verdict["status"] == "worse" and verdict["metric"] == "rmse"
     assert verdict["difference"] > 0 and verdict["low"] > 0.1, verdict  # RMSE rose by more than max_drop
@@ -75,7 +75,7 @@ def test_larger_errors_are_worse_in_rmse(made, tmp_path):
 
 
 def test_smaller_errors_are_better_and_the_charts_fit_regression(made, tmp_path):
-    markdown, verdict, out = report(made, tmp_path, "better")
+    markdown, verdict = report(made, tmp_path, "better")
     assert markdown.startswith("## ✅ Model report: better in rmse against main@aaaaaaa")
     assert verdict["status"] == "better" and verdict["high"] < 0, verdict  # RMSE fell
     assert "Predicted vs actual, mean per tenth of the actual values (blue: this PR, grey: main@aaaaaaa" in markdown
@@ -92,7 +92,7 @@ def test_smaller_errors_are_better_and_the_charts_fit_regression(made, tmp_path)
 
 
 def test_r2_counts_higher_as_better(made, tmp_path):
-    markdown, verdict, _ = report(made, tmp_path, "worse", metric="r2", max_drop=0.001)
+    markdown, verdict = report(made, tmp_path, "worse", metric="r2", max_drop=0.001)
     assert verdict["status"] == "worse" and verdict["metric"] == "r2" and verdict["high"] < 0, verdict
     bold = [line for line in markdown.splitlines() if line.startswith("| **r2** |")]
     assert len(bold) == 2 and all(line.endswith("| 🔴 |") for line in bold), bold
@@ -100,7 +100,7 @@ def test_r2_counts_higher_as_better(made, tmp_path):
 
 def test_a_segment_with_larger_errors_is_named_first_among_the_worse_slices(made, tmp_path):
     """Its large errors also raise the RMSE of the numeric bins it shares rows with; the other segments stay."""
-    markdown, _, _ = report(made, tmp_path, "slice")
+    markdown, _ = report(made, tmp_path, "slice")
     assert "slices got significantly worse in rmse" in markdown
     worse = [
         line for line in markdown.split("### Slices")[1].splitlines() if line.startswith("| ") and "|---" not in line

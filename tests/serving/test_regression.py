@@ -65,10 +65,18 @@ def test_predict_answers_numbers_without_probabilities_or_classes(
     assert answer["prediction_ids"] == [f"{reply.headers[PREDICTION_ID_HEADER]}-{i}" for i in range(20)]
 
 
-def test_metadata_names_the_task_and_no_classes(regression_client):
+def test_metadata_names_the_task_and_the_deciles_of_the_test_splits_predictions(regression_client, regression_project):
+    from mlops.io import load_model
+    from mlops.schema import Schema
+
     metadata = regression_client.get("/metadata").json
     assert metadata["task"] == "regression" and metadata["classes"] == []
     assert metadata["metrics"].keys() == {"rmse"}
+    schema = Schema.load(regression_project / "data/prepared/schema.json")
+    test = pd.read_parquet(regression_project / "data/prepared/test.parquet")
+    predicted = load_model(regression_project / "models/model.skops").predict(schema.features_frame(test))
+    deciles = np.quantile(predicted, np.linspace(0.1, 0.9, 9))
+    assert metadata["prediction_buckets"] == pytest.approx(deciles, abs=1e-6)
 
 
 @pytest.mark.parametrize(
