@@ -14,7 +14,7 @@ import pytest
 from mlops import http
 from mlops.pipeline.export import RELATIVE_PREDICTION_TOLERANCE
 from mlops.serving.responses import PREDICTION_ID_HEADER
-from tests.serving.conftest import to_records
+from tests.serving.conftest import TARGET, to_records
 
 VERTEX_PREDICT = "/vertex/predict"
 
@@ -127,8 +127,8 @@ def v2_inputs(rows):
 
 
 @pytest.mark.slow
-def test_every_protocol_route_answers_numbers_under_gunicorn(
-    serve, regression_model_dir, regression_records, regression_expected
+def test_every_protocol_route_answers_numbers_under_gunicorn_and_smoke_agrees(
+    serve, regression_model_dir, regression_records, regression_expected, tmp_path
 ):
     server = serve(regression_model_dir, AIP_PREDICT_ROUTE=VERTEX_PREDICT)
     name = http.request(server.url + "/v1/models").json()["models"][0]
@@ -157,6 +157,29 @@ def test_every_protocol_route_answers_numbers_under_gunicorn(
 
     reply = http.request(server.url + "/predict", {"instances": [{"size": "big", "weight": 1.0, "color": "red"}]})
     assert reply.status == 400 and "size" in reply.json()["error"]["message"]
+
+    # mlops smoke, as the release path runs it on the built image: every test row, numbers within the parity gap.
+    from mlops.cli import main
+    from mlops.io import load_model
+    from mlops.schema import Schema
+
+    project = regression_model_dir.parent
+    schema = Schema.load(project / "data/prepared/schema.json")
+    test = pd.read_parquet(project / "data/prepared/test.parquet")
+    predicted = load_model(regression_model_dir / "model.skops").predict(schema.features_frame(test))
+    expected_file = tmp_path / "expected.csv"
+    pd.DataFrame({"actual": test[TARGET], "predicted": predicted.round(6)}).to_csv(expected_file, index=False)
+    files = [
+        "--test",
+        str(project / "data/prepared/test.parquet"),
+        "--schema",
+        str(project / "data/prepared/schema.json"),
+    ]
+    files += ["--metadata", str(regression_model_dir / "metadata.json"), "--expected", str(expected_file)]
+    assert main(["smoke", "--url", server.url, *files]) == 0
+    wrong = tmp_path / "wrong.csv"
+    pd.DataFrame({"actual": test[TARGET], "predicted": predicted.round(6) + 0.01}).to_csv(wrong, index=False)
+    assert main(["smoke", "--url", server.url, *files[:-1], str(wrong)]) == 1
 
     metrics = http.request(server.url + "/metrics").body.decode()
     observed = [line for line in metrics.splitlines() if line.startswith("mlops_prediction_value_count")]
