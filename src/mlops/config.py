@@ -128,6 +128,9 @@ class ChecksParams(Section):
     min_class_recall: float = Field(
         default=0.8, ge=0, le=1, description="every class: at least this recall on the test split"
     )
+    min_r2: float = Field(
+        default=0.0, le=1, description="regression: at least this R² on the test split (0: better than the mean)"
+    )
 
 
 class ServeParams(Section):
