@@ -153,3 +153,14 @@ def test_feedback_joins_numeric_labels_and_holds_back_ones_that_are_not_numbers(
     labelled = read_table(project / paths.LABELLED)
     assert labelled[TARGET].dtype == "float64" and len(labelled) == 78
     assert feedback["live"]["rows"] == 78 and {row["metric"] for row in feedback["live"]["metrics"]} == {"rmse", "mae"}
+
+
+def test_simulated_batches_keep_a_numeric_target_and_their_label_noise_is_concept_drift(project):
+    assert main(["simulate", "--output", "clean.csv", "--rows", "200", "--seed", "4"]) == 0
+    assert read_table("clean.csv")[TARGET].dtype == "float64"
+    assert main(["drift", "--current", "clean.csv", "--labels", "clean.csv"]) == 0
+    assert main(["simulate", "--output", "noisy.csv", "--rows", "200", "--seed", "4", "--label-noise", "0.5"]) == 0
+    clean, noisy = read_table("clean.csv")[TARGET], read_table("noisy.csv")[TARGET]
+    assert 0.4 < (clean != noisy).mean() < 0.6  # half the rows got another row's target
+    assert main(["drift", "--current", "noisy.csv", "--labels", "noisy.csv"]) == 3
+    assert report(project)["concept_drift"] and not report(project)["data_drift"]
