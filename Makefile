@@ -161,7 +161,7 @@ drift: venv ## Check the newest production batch (params monitor.source) for dri
 
 monitor-check: venv ## Check and unit-test the Prometheus rules (promtool)
 	promtool check rules deploy/prometheus/rules/*.yml
-	promtool test rules deploy/prometheus/tests/alerts_test.yml
+	promtool test rules deploy/prometheus/tests/alerts_test.yml deploy/prometheus/tests/alerts_regression_test.yml
 
 monitor-up: venv ## Start service + Prometheus + Grafana + MLflow (deploy/compose.yaml) after `make run`
 	mlops alert-rules

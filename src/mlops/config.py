@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from mlops import paths
@@ -38,6 +47,9 @@ class Section(BaseModel):
 class DataParams(Section):
     source: str = Field(description="sklearn:<name> for a bundled dataset, or a CSV/Parquet path")
     target: str
+    task: Literal["classification", "regression"] = Field(
+        default="classification", description="classification: predict a class; regression: a number"
+    )
 
 
 class PrepareParams(Section):
@@ -63,7 +75,7 @@ class MlflowParams(Section):
 class ReportParams(Section):
     """How the pull-request report compares this model with main's, and the rule of its verdict."""
 
-    metric: str = Field(default="f1", description="a key of reports/metrics.json")
+    metric: str = Field(default="f1", description="a key of reports/metrics.json; rmse by default for regression")
     max_drop: float = Field(default=0.01, ge=0, description="worse: the interval lies below minus this")
     min_effect: float = Field(default=0.0, ge=0, description="better: the interval lies above this")
     level: float = Field(default=0.95, gt=0.5, lt=1, description="confidence level of every interval")
@@ -92,8 +104,11 @@ class MonitorParams(Section):
     p_value: float = Field(default=0.001, gt=0, lt=1)
     min_drifted_features: int = Field(default=1, ge=1)
     bins: int = Field(default=10, ge=2, le=100)
-    concept_metrics: list[Literal["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc"]] = Field(
-        default_factory=lambda: ["accuracy", "balanced_accuracy"]
+    concept_metrics: list[str] = Field(
+        default_factory=lambda: ["accuracy", "balanced_accuracy"],
+        description="rmse and mae by default for regression; "
+        "classification: accuracy, balanced_accuracy, precision, recall, f1, roc_auc; "
+        "regression: rmse, mae, r2, max_error",
     )
     concept_max_drop: float = Field(default=0.05, gt=0, lt=1)
     concept_min_rows: int = Field(default=50, ge=1)
@@ -113,6 +128,9 @@ class ChecksParams(Section):
     min_class_recall: float = Field(
         default=0.8, ge=0, le=1, description="every class: at least this recall on the test split"
     )
+    min_r2: float = Field(
+        default=0.0, le=1, description="regression: at least this R² on the test split (0: better than the mean)"
+    )
 
 
 class ServeParams(Section):
@@ -129,6 +147,12 @@ class ServeParams(Section):
     )
     max_batch_rows: int = Field(default=10_000, gt=0, description="most rows one request may hold")
     parity_tolerance: float = Field(default=1e-5, gt=0, description="largest ONNX vs scikit-learn probability gap")
+    prediction_tolerance: float | None = Field(
+        default=None,
+        gt=0,
+        description="regression: largest ONNX vs scikit-learn prediction gap, in the target's units "
+        "(unset: 1e-5 times the largest absolute prediction on the test split)",
+    )
 
 
 class Params(Section):
@@ -144,12 +168,82 @@ class Params(Section):
     serve: ServeParams = ServeParams()
     checks: ChecksParams = Field(default_factory=ChecksParams)
 
+    @model_validator(mode="before")
+    @classmethod
+    def metrics_of_the_task(cls, raw: Any) -> Any:
+        """report.metric and monitor.concept_metrics default to metrics of data.task."""
+        if not isinstance(raw, dict):
+            return raw
+        data = raw.get("data")
+        task = data.get("task", "classification") if isinstance(data, dict) else "classification"
+        if task not in DEFAULT_METRICS:
+            return raw  # data.task itself is reported
+        metric, concept = DEFAULT_METRICS[task]
+        raw = dict(raw)
+        for section, key, default in (("report", "metric", metric), ("monitor", "concept_metrics", concept)):
+            given = raw.get(section, {})
+            if isinstance(given, dict) and key not in given:
+                raw[section] = {**given, key: default}
+        return raw
+
+    @field_validator("train")
+    @classmethod
+    def estimator_does_the_task(cls, train: TrainParams, info: ValidationInfo) -> TrainParams:
+        """train.estimator has a scikit-learn class for data.task (validated before it)."""
+        from mlops.model import estimators_for
+
+        data = info.data.get("data")
+        if data is not None and train.estimator not in estimators_for(data.task):
+            choices = ", ".join(map(repr, estimators_for(data.task)))
+            raise PydanticCustomError(
+                "task_mismatch",
+                "estimator {estimator} does not do {task} (data.task); choose one of {choices}",
+                {"estimator": repr(train.estimator), "task": data.task, "choices": choices},
+            )
+        return train
+
+    @field_validator("report")
+    @classmethod
+    def report_metric_fits_the_task(cls, report: ReportParams, info: ValidationInfo) -> ReportParams:
+        check_metrics(info, [report.metric], "report.metric")
+        return report
+
+    @field_validator("monitor")
+    @classmethod
+    def concept_metrics_fit_the_task(cls, monitor: MonitorParams, info: ValidationInfo) -> MonitorParams:
+        check_metrics(info, monitor.concept_metrics, "monitor.concept_metrics", without={"log_loss"})
+        return monitor
+
     @field_validator("n_jobs")
     @classmethod
     def some_cores(cls, value: int) -> int:
         if value == 0:
             raise ValueError("0 cores cannot run anything: use -1 for all cores, or a count from 1")
         return value
+
+
+# The metrics of each task that a report or a concept-drift check may name (the keys evaluate writes),
+# and the defaults of report.metric and monitor.concept_metrics.
+TASK_METRICS = {
+    "classification": ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
+    "regression": ("rmse", "mae", "r2", "max_error"),
+}
+DEFAULT_METRICS = {"classification": ("f1", ["accuracy", "balanced_accuracy"]), "regression": ("rmse", ["rmse", "mae"])}
+
+
+def check_metrics(info: ValidationInfo, names: list[str], key: str, without: frozenset | set = frozenset()) -> None:
+    """Each of `names` is a metric of data.task (validated before `key`), else one line saying which are."""
+    data = info.data.get("data")
+    if data is None:
+        return
+    choices = [name for name in TASK_METRICS[data.task] if name not in without]
+    wrong = [name for name in names if name not in choices]
+    if wrong:
+        raise PydanticCustomError(
+            "task_mismatch",
+            "{wrong} is not a {task} metric (data.task); choose from {choices} ({key})",
+            {"wrong": ", ".join(wrong), "task": data.task, "choices": ", ".join(choices), "key": key},
+        )
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:

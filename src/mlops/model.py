@@ -1,5 +1,7 @@
 """The model: edit this file to change how features are processed and which estimator fits them.
 
+Each estimator name has a classifier, a regressor or both; `data.task` in params.yaml picks.
+
 `build_model` returns an unfitted scikit-learn Pipeline. Keep it convertible to ONNX
 (the `export` stage checks): skl2onnx converts these transformers and estimators.
 """
@@ -10,9 +12,14 @@ import difflib
 from typing import Any, NamedTuple
 
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -21,25 +28,37 @@ from mlops.schema import MISSING_CATEGORY, Schema
 
 
 class Estimator(NamedTuple):
-    make: type  # a scikit-learn classifier
+    classifier: type | None = None  # the scikit-learn class for data.task: classification
+    regressor: type | None = None  # and for data.task: regression (None: this name does not do it)
     scale: bool = False  # standardise numeric features first
     parallel: bool = False  # fits and predicts on `n_jobs` cores (params.yaml); others ignore n_jobs or warn
 
+    def make(self, task: str) -> type | None:
+        return self.regressor if task == "regression" else self.classifier
+
 
 # The estimators `train.estimator` in params.yaml may name: to add one, add it here (import
-# it above). Linear models want standardised features; trees split on thresholds and need
-# none, and scaling them would only add float32 rounding in ONNX that can flip a split.
+# it above), with its classifier, its regressor or both. Linear models want standardised
+# features; trees split on thresholds and need none, and scaling them would only add float32
+# rounding in ONNX that can flip a split.
 ESTIMATORS = {
-    "random_forest": Estimator(RandomForestClassifier, parallel=True),
-    "logistic_regression": Estimator(LogisticRegression, scale=True),
-    "gradient_boosting": Estimator(GradientBoostingClassifier),
+    "random_forest": Estimator(RandomForestClassifier, RandomForestRegressor, parallel=True),
+    "gradient_boosting": Estimator(GradientBoostingClassifier, GradientBoostingRegressor),
+    "logistic_regression": Estimator(classifier=LogisticRegression, scale=True),
+    "ridge": Estimator(regressor=Ridge, scale=True),
 }
 
 
-def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int):
-    if name not in ESTIMATORS:
-        raise MlopsError(f"unknown estimator '{name}'; choose one of: {', '.join(ESTIMATORS)}")
-    estimator_class = ESTIMATORS[name].make
+def estimators_for(task: str) -> list[str]:
+    """The names in ESTIMATORS that can do `task` (classification or regression)."""
+    return [name for name, entry in ESTIMATORS.items() if entry.make(task) is not None]
+
+
+def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int, task: str = "classification"):
+    choices = estimators_for(task)
+    if name not in choices:
+        raise MlopsError(f"unknown estimator '{name}'; choose one of: {', '.join(choices)} (the {task} ones)")
+    estimator_class = ESTIMATORS[name].make(task)
     allowed = estimator_class().get_params()
     for key in hyperparameters:
         if key not in allowed:
@@ -55,7 +74,8 @@ def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int):
 def use_cores(model: Pipeline, n_jobs: int | None) -> Pipeline:
     """Let the model's estimator use `n_jobs` cores (None: one) when it can; results do not change."""
     estimator = model.named_steps["estimator"]
-    if any(isinstance(estimator, entry.make) for entry in ESTIMATORS.values() if entry.parallel):
+    parallel = [kind for entry in ESTIMATORS.values() if entry.parallel for kind in (entry.classifier, entry.regressor)]
+    if any(isinstance(estimator, kind) for kind in parallel if kind is not None):
         estimator.set_params(n_jobs=n_jobs)
     return model
 
@@ -81,6 +101,6 @@ def build_preprocessor(schema: Schema, scale: bool = True) -> ColumnTransformer:
 
 def build_model(schema: Schema, estimator: str, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     """The unfitted model for data of this schema."""
-    classifier = build_estimator(estimator, hyperparameters, seed)
+    predictor = build_estimator(estimator, hyperparameters, seed, schema.task)
     preprocess = build_preprocessor(schema, scale=ESTIMATORS[estimator].scale)
-    return Pipeline([("preprocess", preprocess), ("estimator", classifier)])
+    return Pipeline([("preprocess", preprocess), ("estimator", predictor)])

@@ -1,4 +1,4 @@
-"""The data schema: which columns the model reads, their kinds, categories and classes.
+"""The data schema: which columns the model reads, their kinds, categories, and the task.
 
 `prepare` takes it from the reviewed expectation suite (gx/expectations/raw_dataset.json,
 read here as plain JSON, without Great Expectations) and saves it as JSON; training,
@@ -20,6 +20,7 @@ from mlops.io import read_json, write_json
 
 MISSING_CATEGORY = ""
 Kind = Literal["numeric", "categorical"]
+Task = Literal["classification", "regression"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,12 @@ class Feature:
 class Schema:
     features: list[Feature]
     target: str
-    classes: list[str]
+    classes: list[str]  # classification: the labels, sorted; regression: none
+    task: Task = "classification"
+
+    @property
+    def regression(self) -> bool:
+        return self.task == "regression"
 
     @property
     def columns(self) -> list[str]:
@@ -59,6 +65,7 @@ class Schema:
             features=[Feature(**feature) for feature in data["features"]],
             target=data["target"],
             classes=list(data["classes"]),
+            task=data.get("task", "classification"),
         )
 
     def save(self, path: Path | str) -> None:
@@ -76,9 +83,10 @@ class Schema:
         return coerce_features(frame[self.columns], self)
 
     def target_series(self, frame):
+        """The target: class labels as strings, or for regression numbers as float64."""
         if self.target not in frame.columns:
             raise MlopsError(f"target column '{self.target}' not found")
-        return frame[self.target].astype(str)
+        return frame[self.target].astype("float64" if self.regression else str)
 
 
 def is_categorical(series) -> bool:
@@ -115,7 +123,7 @@ def categorical_strings(column):
     return column.map(text).astype(object)
 
 
-def infer_schema(frame, target: str) -> Schema:
+def infer_schema(frame, target: str, task: Task = "classification") -> Schema:
     """Derive the schema from a cleaned frame: each non-target column is a feature."""
     features = []
     for name in frame.columns:
@@ -135,8 +143,8 @@ def infer_schema(frame, target: str) -> Schema:
                     maximum=_finite_or_none(column.max()),
                 )
             )
-    classes = sorted(frame[target].astype(str).unique().tolist())
-    return Schema(features=features, target=target, classes=classes)
+    classes = [] if task == "regression" else sorted(frame[target].astype(str).unique().tolist())
+    return Schema(features=features, target=target, classes=classes, task=task)
 
 
 def _finite_or_none(value: Any) -> float | None:
@@ -154,7 +162,7 @@ NUMERIC_DTYPES = (
 )
 
 
-def schema_from_suite(suite: dict[str, Any], target: str) -> Schema:
+def schema_from_suite(suite: dict[str, Any], target: str, task: Task = "classification") -> Schema:
     """The schema a Great Expectations suite enforces: column order, kinds, categories, ranges, labels.
 
     Reads the suite's JSON as GX writes it, so the prediction service needs no GX import.
@@ -190,9 +198,9 @@ def schema_from_suite(suite: dict[str, Any], target: str) -> Schema:
         else:
             categories = sorted(rule.get("values", []))
             features.append(Feature(name=name, kind="categorical", categories=categories, nullable=nullable))
-    classes = sorted(rules.get(target, {}).get("values", []))
-    return Schema(features=features, target=target, classes=classes)
+    classes = [] if task == "regression" else sorted(rules.get(target, {}).get("values", []))
+    return Schema(features=features, target=target, classes=classes, task=task)
 
 
-def load_suite_schema(path: Path | str, target: str) -> Schema:
-    return schema_from_suite(read_json(path), target)
+def load_suite_schema(path: Path | str, target: str, task: Task = "classification") -> Schema:
+    return schema_from_suite(read_json(path), target, task)

@@ -39,33 +39,48 @@ def test_promtool_checks_the_rules():
     assert result.stdout.count("SUCCESS") == len(RULES)
 
 
+TESTS = REPO / "deploy/prometheus/tests"
+RULE_TESTS = [TESTS / "alerts_test.yml", TESTS / "alerts_regression_test.yml"]  # classification, regression
+MADE_UP = [TESTS / "made_up_training_mix.yml", TESTS / "made_up_prediction_distribution.yml"]
+
+
 @needs_promtool
 def test_every_rule_passes_its_promtool_unit_test_and_has_one():
-    tests = REPO / "deploy/prometheus/tests/alerts_test.yml"
-    result = subprocess.run([PROMTOOL, "test", "rules", str(tests)], capture_output=True, text=True, cwd=tests.parent)
+    command = [PROMTOOL, "test", "rules", *map(str, RULE_TESTS)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=TESTS)
     assert result.returncode == 0, result.stdout + result.stderr
-    import yaml
+    assert result.stdout.count("SUCCESS") == len(RULE_TESTS)
 
     alerts = {
-        r["alert"] for f in RULES for g in yaml.safe_load(f.read_text())["groups"] for r in g["rules"] if "alert" in r
+        r["alert"]
+        for f in [*RULES, *MADE_UP]
+        for g in yaml.safe_load(f.read_text())["groups"]
+        for r in g["rules"]
+        if "alert" in r
     }
-    spec = yaml.safe_load(tests.read_text())["tests"]
+    spec = [test for path in RULE_TESTS for test in yaml.safe_load(path.read_text())["tests"]]
     tested = {case["alertname"] for test in spec for case in test.get("alert_rule_test", [])}
     fired = {case["alertname"] for test in spec for case in test.get("alert_rule_test", []) if case["exp_alerts"]}
+    assert "PredictionDistributionShift" in alerts and "PredictionMixShift" in alerts
     assert alerts == tested == fired  # each alert is tested, and seen firing at least once
 
 
-def test_the_rules_tests_use_exactly_what_alert_rules_writes_for_their_made_up_mix():
-    """alerts_test.yml reads made_up_training_mix.yml instead of the rules written from your data."""
-    from mlops.monitoring.alert_rules import rules_yaml
+def test_the_rules_tests_use_exactly_what_alert_rules_writes_for_their_made_up_data():
+    """The rule tests read the made-up fixtures instead of the rules written from your data."""
+    from mlops.monitoring.alert_rules import class_mix_rules, distribution_rules, rules_yaml
 
-    fixture = REPO / "deploy/prometheus/tests/made_up_training_mix.yml"
-    written = rules_yaml(
-        {"class-a": 0.626374, "class-b": 0.373626},
+    classes = rules_yaml(
+        class_mix_rules({"class-a": 0.626374, "class-b": 0.373626}),
         0.25,
         "a made-up two-class training split and a psi_threshold of 0.25",
     )
-    assert fixture.read_text() == written
+    values = rules_yaml(
+        distribution_rules([10.0, 20.0, 30.0, 40.0], [0.2] * 5, 0.25),
+        0.25,
+        "made-up test-split predictions (a fifth in each of five buckets) and a psi_threshold of 0.25",
+        regression=True,
+    )
+    assert [path.read_text() for path in MADE_UP] == [classes, values]
 
 
 def get_json(url: str) -> dict:

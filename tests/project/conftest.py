@@ -54,7 +54,7 @@ def raw(params):
 def suite_schema(params) -> Schema:
     from mlops.schema import load_suite_schema
 
-    return load_suite_schema(ROOT / paths.SUITE, params.data.target)
+    return load_suite_schema(ROOT / paths.SUITE, params.data.target, params.data.task)
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +63,7 @@ def trained(params, raw, suite_schema) -> Trained:
     from mlops.pipeline.prepare import prepare
     from mlops.pipeline.train import fit
 
-    train, test, schema = prepare(raw, params.data.target, params.prepare.test_size, params.seed, suite_schema)
+    data = params.data
+    train, test, schema = prepare(raw, data.target, params.prepare.test_size, params.seed, suite_schema, data.task)
     model = fit(train, schema, params.train.estimator, params.train.hyperparameters, params.seed)
     return Trained(model, schema, train, test)

@@ -1,29 +1,49 @@
 """What your model must do beyond a score: behavioural tests parametrised from the schema.
 
-The classes come from the expectation suite, the threshold from `checks:` in params.yaml.
+The classes come from the expectation suite, the thresholds from `checks:` in params.yaml. A
+regression model (data.task: regression) is held to `checks.min_r2` and must answer every row,
+with missing values too, with a finite number.
 """
 
 import numpy as np
 import pytest
 
-from mlops.pipeline.evaluate import per_class
+from mlops.pipeline.evaluate import per_class, regression_metrics
 
 
 @pytest.fixture(scope="module")
 def predicted(trained):
-    return trained.model.predict(trained.schema.features_frame(trained.test)).astype(str)
+    predictions = trained.model.predict(trained.schema.features_frame(trained.test))
+    return predictions.astype(float) if trained.schema.regression else predictions.astype(str)
 
 
-def test_the_suite_and_the_data_agree_on_the_classes(trained, suite_schema):
-    assert sorted(set(trained.schema.target_series(trained.train))) == suite_schema.classes
+def scores(trained, features):
+    """What the model says about each row: class probabilities, or the predicted number."""
+    if trained.schema.regression:
+        return trained.model.predict(features)
+    return trained.model.predict_proba(features)
 
 
-def test_every_class_is_predicted_with_the_minimum_recall(trained, predicted, params):
-    """`checks.min_class_recall` in params.yaml: each class of the suite, on the held-out split."""
+def test_the_suite_and_the_data_agree_on_the_target(trained, suite_schema):
+    target = trained.schema.target_series(trained.train)
+    if trained.schema.regression:
+        assert suite_schema.regression and np.isfinite(target).all()
+    else:
+        assert sorted(set(target)) == suite_schema.classes
+
+
+def test_the_model_meets_the_checks_on_the_held_out_split(trained, predicted, params):
+    """Classification: every class of the suite predicted, each with `checks.min_class_recall`.
+    Regression: R² of at least `checks.min_r2`."""
     schema = trained.schema
-    scores = per_class(schema.target_series(trained.test), predicted, schema.classes)
+    actual = schema.target_series(trained.test)
+    if schema.regression:
+        r2 = regression_metrics(actual, predicted)["r2"]
+        assert r2 >= params.checks.min_r2, f"R² {r2} below checks.min_r2={params.checks.min_r2}"
+        return
+    by_class = per_class(actual, predicted, schema.classes)
     assert set(predicted) == set(schema.classes), "some class is never predicted"
-    low = {label: s["recall"] for label, s in scores.items() if s["recall"] < params.checks.min_class_recall}
+    low = {label: s["recall"] for label, s in by_class.items() if s["recall"] < params.checks.min_class_recall}
     assert not low, f"recall below checks.min_class_recall={params.checks.min_class_recall}: {low}"
 
 
@@ -31,27 +51,34 @@ def test_column_order_does_not_matter(trained):
     features = trained.schema.features_frame(trained.test)
     for seed in range(3):
         shuffled = features[list(np.random.default_rng(seed).permutation(features.columns))]
-        np.testing.assert_array_equal(trained.model.predict_proba(features), trained.model.predict_proba(shuffled))
+        np.testing.assert_array_equal(scores(trained, features), scores(trained, shuffled))
 
 
 def test_a_row_is_scored_the_same_alone_or_in_a_batch(trained):
     features = trained.schema.features_frame(trained.test)
-    batch = trained.model.predict_proba(features)
+    batch = scores(trained, features)
     for index in (0, len(features) // 2, len(features) - 1):
-        np.testing.assert_allclose(trained.model.predict_proba(features.iloc[[index]])[0], batch[index])
+        np.testing.assert_allclose(scores(trained, features.iloc[[index]])[0], batch[index])
 
 
 def test_a_missing_value_in_any_feature_still_gets_a_prediction(trained):
-    """The service accepts null for a nullable feature; the model must answer it with a known class."""
+    """The service accepts null for a nullable feature; the model must answer it with a known class or a number."""
     schema = trained.schema
     row = schema.features_frame(trained.test.iloc[[0]])
     for feature in (f for f in schema.features if f.nullable):
         blank = row.copy()
         blank[feature.name] = np.nan if feature.kind == "numeric" else ""
-        assert str(trained.model.predict(blank)[0]) in schema.classes, feature.name
+        answer = trained.model.predict(blank)[0]
+        if schema.regression:
+            assert np.isfinite(float(answer)), feature.name
+        else:
+            assert str(answer) in schema.classes, feature.name
 
 
-def test_probabilities_are_a_distribution_over_the_classes(trained):
+def test_the_answers_are_probabilities_over_the_classes_or_finite_numbers(trained, predicted):
+    if trained.schema.regression:
+        assert np.isfinite(predicted).all()
+        return
     proba = trained.model.predict_proba(trained.schema.features_frame(trained.test))
     assert proba.shape[1] == len(trained.schema.classes)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)

@@ -4,6 +4,9 @@ A run is a dataset (two numeric features and one categorical, `segment`, a binar
 and a "model" that gets each row right with a chosen probability per segment. From that
 come the test-split predictions, the metrics, the plots and the cross-validation files,
 through the pipeline's own functions (prepare's split, crossval's folds, evaluate's metrics).
+
+A regression run (`write_regression_run`) is the same with a continuous target, `value`, and a
+"model" whose predictions are the actual values plus noise of a chosen size per segment.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from mlops import paths
 from mlops.config import ReportParams
 from mlops.io import write_json, write_table
 from mlops.pipeline.crossval import fold_plan, plan_id, row_keys
-from mlops.pipeline.evaluate import compute_metrics, curves, per_class
+from mlops.pipeline.evaluate import compute_metrics, curves, per_class, regression_metrics, regression_plots
 from mlops.pipeline.prepare import prepare
 
 CLASSES = ["no", "yes"]
@@ -87,13 +90,18 @@ def write_run(
     roc, pr = curves(truth, proba, CLASSES)
     write_table(roc, root / paths.PLOTS_DIR / "roc.csv")
     write_table(pr, root / paths.PLOTS_DIR / "precision_recall.csv")
-    importance = [c for c in data.columns if c != "label"]
+    write_crossval(root, pd.concat([train, test], ignore_index=True), model, settings)
+    write_common(root, data, "label", len(train), len(test), commit, validation)
+    return root
+
+
+def write_common(root: Path, data, target: str, train_rows: int, test_rows: int, commit: str, validation) -> None:
+    """The files of a run that do not depend on the task: importance, dvc.lock, facts, validation."""
+    importance = [c for c in data.columns if c != target]
     write_table(
         pd.DataFrame({"feature": importance, "importance": np.linspace(0.3, 0.0, len(importance)).round(4)}),
         root / paths.PLOTS_DIR / "feature_importance.csv",
     )
-    write_crossval(root, pd.concat([train, test], ignore_index=True), model, settings)
-
     digest = json.dumps(sorted(row_keys(data).tolist()))
     md5 = __import__("hashlib").md5(digest.encode()).hexdigest()
     lock = {"schema": "2.0", "stages": {"ingest": {"outs": [{"path": str(paths.RAW), "md5": md5}]}}}
@@ -101,13 +109,12 @@ def write_run(
     write_json(
         root / paths.PR_REPORT_DIR / "facts.json",
         {"commit": commit, "model_bytes": 2_400_000, "onnx_bytes": 610_000, "train_seconds": 0.42,
-         "train_rows": len(train), "test_rows": len(test), "dataset_rows": len(data), "model_version": "3",
+         "train_rows": train_rows, "test_rows": test_rows, "dataset_rows": len(data), "model_version": "3",
          "onnx_latency_ms_p50": 0.021, "onnx_latency_ms_p95": 0.034},
     )  # fmt: skip
     success, summary = validation
     write_json(root / paths.VALIDATION_RESULT, {"success": success})
     (root / paths.VALIDATION_SUMMARY).write_text(summary + "\n")
-    return root
 
 
 def write_crossval(root: Path, frame: pd.DataFrame, model: Model, settings: ReportParams) -> None:
@@ -145,4 +152,85 @@ def params(seed: int = 42, test_size: float = 0.2, **train) -> dict:
         "train": {"estimator": "random_forest", "hyperparameters": train or {"n_estimators": 100}},
         "mlflow": {"experiment": "tests", "registered_model": "tests-model"},
         "report": {"metric": "f1", "max_drop": 0.01, "fail_on_regression": False},
+    }
+
+
+def regression_dataset(rows: int = 600, seed: int = 0):
+    """`x1`, `x2` numeric, `segment` categorical, a continuous target `value`."""
+    frame = dataset(rows, seed).drop(columns="label")
+    rng = np.random.default_rng([seed, 1])
+    frame["value"] = (100 + 10 * frame["x1"] + 2 * frame["x2"] + rng.normal(0, 1, rows)).round(4)
+    return frame
+
+
+@dataclass
+class RegressionModel:
+    """Predicts the actual value plus normal noise of standard deviation `error`, or `by_segment[segment]`."""
+
+    error: float
+    seed: int
+    by_segment: dict[str, float] = field(default_factory=dict)
+
+    def predict(self, frame: pd.DataFrame, salt: int = 0):
+        rng = np.random.default_rng([self.seed, salt])
+        spread = frame["segment"].map(self.by_segment).fillna(self.error).to_numpy()
+        return (frame["value"].to_numpy() + rng.normal(0, 1, len(frame)) * spread).round(6)
+
+
+def write_regression_run(
+    root: Path, data: pd.DataFrame, model: RegressionModel, params: dict, commit: str, settings: ReportParams = SETTINGS
+) -> Path:
+    """Every file the report reads, as a regression run (data.task: regression) would leave them."""
+    train, test, schema = prepare(data, "value", params["prepare"]["test_size"], params["seed"], task="regression")
+    write_table(train, root / paths.TRAIN)
+    write_table(test, root / paths.TEST)
+    schema.save(root / paths.SCHEMA)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    truth = schema.target_series(test)
+    predicted = model.predict(test)
+    write_json(root / paths.METRICS, regression_metrics(truth, predicted))
+    write_json(root / paths.PER_CLASS, {})
+    versus, residuals = regression_plots(truth, predicted)
+    write_table(versus, root / paths.PLOTS_DIR / "predicted_vs_actual.csv")
+    write_table(residuals, root / paths.PLOTS_DIR / "residuals.csv")
+    write_table(versus, root / paths.PREDICTIONS)
+
+    frame = pd.concat([train, test], ignore_index=True)
+    keys = row_keys(frame)
+    values = frame["value"].to_numpy()
+    s = settings
+    used, plan = fold_plan(keys, values, s.cv_folds, s.cv_repeats, s.cv_seed, s.cv_max_rows, stratify=False)
+    metrics: dict[str, list[float]] = {}
+    blocks = []
+    for repeat, fold, _, fold_rows in plan:
+        part = frame.iloc[fold_rows]
+        guess = model.predict(part, salt=repeat * 100 + fold + 1)
+        for name, value in regression_metrics(part["value"], guess).items():
+            metrics.setdefault(name, []).append(value)
+        blocks.append(
+            pd.DataFrame(
+                {"key": keys[fold_rows], "repeat": repeat, "fold": fold, "actual": part["value"], "predicted": guess}
+            )
+        )
+    test_rows = len(used) // s.cv_folds
+    write_table(pd.concat(blocks, ignore_index=True), root / paths.CV_PREDICTIONS)
+    write_json(
+        root / paths.CV_SCORES,
+        {"plan": plan_id(keys[used], s.cv_folds, s.cv_repeats, s.cv_seed, s.cv_max_rows), "folds": s.cv_folds,
+         "repeats": s.cv_repeats, "cv_seed": s.cv_seed, "rows": len(used), "rows_available": len(frame),
+         "train_rows": len(used) - test_rows, "test_rows": test_rows, "fits": len(plan), "seconds": 1.5,
+         "metrics": metrics},
+    )  # fmt: skip
+    write_common(root, data, "value", len(train), len(test), commit, (True, "**Data validation passed**."))
+    return root
+
+
+def regression_params(seed: int = 42, max_drop: float = 0.1, **train) -> dict:
+    return {
+        "seed": seed,
+        "data": {"source": "data/source/synthetic.csv", "target": "value", "task": "regression"},
+        "prepare": {"test_size": 0.2},
+        "train": {"estimator": "random_forest", "hyperparameters": train or {"n_estimators": 100}},
+        "mlflow": {"experiment": "tests", "registered_model": "tests-model"},
+        "report": {"metric": "rmse", "max_drop": max_drop, "fail_on_regression": False},
     }

@@ -37,13 +37,13 @@ def make_dataset(rows: int = 240, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def params(**serve):
+def params(task: str = "classification", **serve):
     from mlops.config import Params
 
     return Params.model_validate(
         {
             "seed": 0,
-            "data": {"source": "synthetic", "target": TARGET},
+            "data": {"source": "synthetic", "target": TARGET, "task": task},
             "prepare": {"test_size": 0.25},
             "train": {"estimator": "random_forest", "hyperparameters": {"n_estimators": 20}},
             "mlflow": {"experiment": "tests", "registered_model": "test-model"},
@@ -52,17 +52,18 @@ def params(**serve):
     )
 
 
-def build_project(root, estimator=None, data=None, **serve) -> None:
+def build_project(root, estimator=None, data=None, task="classification", **serve) -> None:
     """prepare -> train -> (metrics) -> export into root, without MLflow or the evaluate stage's plots.
 
-    `data`: a frame with a `label` column (default: the synthetic dataset).
+    `data`: a frame with a `label` column (default: the synthetic dataset); `task`: its data.task.
     """
     from mlops import paths
     from mlops.io import save_model, write_json, write_table
     from mlops.pipeline import export, prepare, train
 
     with contextlib.chdir(root):
-        train_frame, test_frame, schema = prepare.prepare(make_dataset() if data is None else data, TARGET, 0.25, 0)
+        frame = make_dataset() if data is None else data
+        train_frame, test_frame, schema = prepare.prepare(frame, TARGET, 0.25, 0, task=task)
         write_table(train_frame, paths.TRAIN)
         write_table(test_frame, paths.TEST)
         schema.save(paths.SCHEMA)
@@ -71,9 +72,12 @@ def build_project(root, estimator=None, data=None, **serve) -> None:
             model.fit(schema.features_frame(train_frame), schema.target_series(train_frame))
         save_model(model, paths.MODEL)
         write_json(paths.TRAINING_INFO, {"registered_model": "test-model", "model_version": "7", "git_commit": "abc"})
-        accuracy = (model.predict(schema.features_frame(test_frame)) == schema.target_series(test_frame)).mean()
-        write_json(paths.METRICS, {"accuracy": round(float(accuracy), 6)})
-        export.export(params(**serve))
+        predicted, actual = model.predict(schema.features_frame(test_frame)), schema.target_series(test_frame)
+        if schema.regression:
+            write_json(paths.METRICS, {"rmse": round(float(np.sqrt(np.mean((predicted - actual) ** 2))), 6)})
+        else:
+            write_json(paths.METRICS, {"accuracy": round(float((predicted == actual).mean()), 6)})
+        export.export(params(task, **serve))
 
 
 def make_numeric_dataset(rows: int = 200, seed: int = 1) -> pd.DataFrame:
@@ -83,6 +87,24 @@ def make_numeric_dataset(rows: int = 200, seed: int = 1) -> pd.DataFrame:
     label = np.where(length + 2 * width + rng.normal(0, 0.3, rows) > 9, "yes", "no")
     width[rng.random(rows) < 0.05] = np.nan
     return pd.DataFrame({"length": length, "width": width, TARGET: label})
+
+
+def make_regression_dataset(rows: int = 240, seed: int = 2) -> pd.DataFrame:
+    """A continuous target of numeric and categorical columns, with missing values in both."""
+    rng = np.random.default_rng(seed)
+    size, weight = rng.normal(10, 3, rows), rng.normal(50, 10, rows)
+    color = rng.choice(["red", "green", "blue"], rows).astype(object)
+    value = 20 * size + 3 * weight + np.where(color == "red", 40.0, 0.0) + rng.normal(0, 5, rows)
+    weight[rng.random(rows) < 0.05] = np.nan
+    color[rng.random(rows) < 0.05] = None
+    return pd.DataFrame({"size": size, "weight": weight, "color": color, TARGET: value})
+
+
+@pytest.fixture(scope="session")
+def regression_project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("regression-project")
+    build_project(root, data=make_regression_dataset(), task="regression")
+    return root
 
 
 @pytest.fixture(scope="session")

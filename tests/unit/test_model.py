@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from mlops.errors import MlopsError
-from mlops.model import ESTIMATORS, build_model, use_cores
+from mlops.model import build_model, estimators_for, use_cores
 from mlops.pipeline.prepare import prepare
 from mlops.pipeline.train import fit
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS)
+@pytest.mark.parametrize("estimator", estimators_for("classification"))
 def test_each_estimator_fits_mixed_data_with_missing_values(mixed_frame, estimator):
     train, test, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
     model = fit(train, schema, estimator, {}, seed=0)

@@ -86,7 +86,10 @@ def load_current(path: Path, schema):
     frame = pd.DataFrame(rows, columns=schema.columns)
     frame["id"] = [r.get("id") for r in records]
     frame["predicted_at"] = [r.get("time") for r in records]
-    frame["prediction"] = [str(r["prediction"]) for r in records]
+    if schema.regression:
+        frame["prediction"] = [float(r["prediction"]) for r in records]
+    else:
+        frame["prediction"] = [str(r["prediction"]) for r in records]
     if all(
         isinstance(r.get("probabilities"), list) and len(r["probabilities"]) == len(schema.classes) for r in records
     ):
@@ -108,13 +111,16 @@ def probability_columns(classes: list[str]) -> list[str]:
     return [f"proba_{label}" for label in chosen]
 
 
-def add_model_predictions(frame, features, model_path: Path, classes: list[str]) -> bool:
+def add_model_predictions(frame, features, model_path: Path, classes: list[str], regression: bool = False) -> bool:
     """Predict a batch that came without predictions, when the model is at hand."""
     if "prediction" in frame.columns or not model_path.is_file():
         return "prediction" in frame.columns
     from mlops.io import load_model
 
     model = load_model(model_path)
+    if regression:
+        frame["prediction"] = model.predict(features).astype(float)
+        return True
     frame["prediction"] = [str(label) for label in model.predict(features)]
     probabilities = model.predict_proba(features)
     for index, label in enumerate(str(c) for c in model.classes_):
@@ -123,7 +129,7 @@ def add_model_predictions(frame, features, model_path: Path, classes: list[str])
     return True
 
 
-def reference_predictions(path: Path, classes: list[str]):
+def reference_predictions(path: Path, regression: bool = False):
     """The evaluate stage's predictions on the test split, renamed like the current side's."""
     from mlops.io import read_table
 
@@ -132,7 +138,8 @@ def reference_predictions(path: Path, classes: list[str]):
     frame = read_table(path)
     if "predicted" not in frame.columns:
         return None
-    return frame.rename(columns={"predicted": "prediction"}).assign(prediction=lambda f: f["prediction"].astype(str))
+    kind = float if regression else str
+    return frame.rename(columns={"predicted": "prediction"}).assign(prediction=lambda f: f["prediction"].astype(kind))
 
 
 def join_labels(current, labels, schema, source):
@@ -161,6 +168,8 @@ def concept_check(joined, schema, params, training_metrics_path: Path = paths.ME
     rows = len(joined)
     if rows < params.concept_min_rows:
         return {"skipped": f"{rows} labelled rows, fewer than monitor.concept_min_rows={params.concept_min_rows}"}
+    if schema.regression:
+        return regression_concept_check(joined, schema, params, training_metrics_path) | {"rows": rows}
     proba_columns = [f"proba_{label}" for label in schema.classes]
     if not all(column in joined.columns for column in proba_columns):
         raise MlopsError("concept drift needs predicted probabilities: log them, or keep models/model.skops at hand")
@@ -168,6 +177,23 @@ def concept_check(joined, schema, params, training_metrics_path: Path = paths.ME
     metrics = compute_metrics(y_true, joined["prediction"], joined[proba_columns].to_numpy(np.float64), schema.classes)
     live = {name: metrics[name] for name in params.concept_metrics}
     return drift.concept_drift(live, read_json(training_metrics_path), params.concept_max_drop) | {"rows": rows}
+
+
+def regression_concept_check(joined, schema, params, training_metrics_path: Path) -> dict[str, Any]:
+    """The error metrics of labelled numeric predictions against training's (errors: their relative rise)."""
+    import pandas as pd
+
+    from mlops.io import read_json
+    from mlops.monitoring import drift
+    from mlops.pipeline.evaluate import LOWER_IS_BETTER, regression_metrics
+
+    actual = pd.to_numeric(joined[schema.target], errors="coerce")
+    if actual.isna().any():
+        bad = joined.loc[actual.isna(), schema.target].head(3).tolist()
+        raise MlopsError(f"the target '{schema.target}' of a regression model must be numbers; got {bad}")
+    metrics = regression_metrics(actual.astype(float), joined["prediction"].astype(float))
+    live = {name: metrics[name] for name in params.concept_metrics}
+    return drift.concept_drift(live, read_json(training_metrics_path), params.concept_max_drop, LOWER_IS_BETTER)
 
 
 def analyse(args: argparse.Namespace) -> dict[str, Any]:
@@ -193,14 +219,17 @@ def analyse(args: argparse.Namespace) -> dict[str, Any]:
 
     kinds = {feature.name: feature.kind for feature in schema.features}
     prediction_kinds: dict[str, drift.Kind] = {}
-    ref_predictions = reference_predictions(Path(args.reference_predictions), schema.classes)
+    ref_predictions = reference_predictions(Path(args.reference_predictions), schema.regression)
     if ref_predictions is not None and add_model_predictions(
-        current, current_features, Path(args.model), schema.classes
+        current, current_features, Path(args.model), schema.classes, schema.regression
     ):
         # Held-out predictions are the reference: on its own training rows a model is overconfident.
-        prediction_kinds = {"prediction": "categorical"} | {
-            c: "numeric" for c in probability_columns(schema.classes) if c in current and c in ref_predictions
-        }
+        if schema.regression:  # a number: KS test and PSI over the reference's quantile bins, as a feature
+            prediction_kinds = {"prediction": "numeric"}
+        else:
+            prediction_kinds = {"prediction": "categorical"} | {
+                c: "numeric" for c in probability_columns(schema.classes) if c in current and c in ref_predictions
+            }
     else:
         notes.append("prediction drift not checked: no predictions on the reference or the current side")
     thresholds = drift.Thresholds.from_params(params)

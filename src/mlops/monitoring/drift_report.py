@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from mlops.monitoring.drift import drop_text
+
 
 def verdict(column: dict[str, Any]) -> str:
     return "**drift**" if column["drifted"] else "ok"
@@ -50,13 +52,14 @@ def to_markdown(report: dict[str, Any]) -> str:
     if concept and not concept.get("skipped"):
         lines += [
             "",
-            f"Concept drift (live metrics on labelled rows; drift when the drop > {concept['max_drop']}):",
+            f"Concept drift (live metrics on labelled rows; drift when a metric is worse than in training by more "
+            f"than {concept['max_drop']}: a fall, or for an error its rise relative to training's):",
             "",
         ]
         lines += ["| metric | training | live | drop | verdict |", "|---|---:|---:|---:|---|"]
         for row in concept["metrics"]:
             training = "n/a" if row["training"] is None else f"{row['training']:.4f}"
-            drop = "n/a" if row["drop"] is None else f"{row['drop']:+.4f}"
+            drop = "n/a" if row["drop"] is None else drop_text(row)
             flag = "**drift**" if row["drifted"] else "ok"
             lines.append(f"| {row['metric']} | {training} | {row['live']:.4f} | {drop} | {flag} |")
     return "\n".join(lines) + "\n"

@@ -11,7 +11,8 @@ gets one status, and only `matched` rows are used:
     duplicate      its id is in the file more than once: every copy is held back
     unmatched      an id unlike any the service logs (another key column?): it can match nothing
     never_logged   an id like the service's, in no log: sampled out, dropped, or outside the fetched window
-    unknown_class  the label is empty or not one of the model's classes (data/prepared/schema.json)
+    unknown_class  the label is empty or not one of the model's classes (data/prepared/schema.json);
+                   for a regression model (data.task: regression), empty or not a finite number
 
 Writes
 - data/feedback/labelled.parquet: the matched rows, features and the target column (`data.target`)
@@ -31,6 +32,7 @@ from typing import Any
 
 from mlops import paths
 from mlops.errors import MlopsError
+from mlops.monitoring.drift import drop_text
 
 STATUSES = {
     "matched": "joined to its logged prediction",
@@ -39,6 +41,7 @@ STATUSES = {
     "never_logged": "id like the service's but in no log: sampled out, dropped or outside the window",
     "unknown_class": "label empty or not one of the model's classes",
 }
+REGRESSION_MEANINGS = {"unknown_class": "label empty or not a finite number (a regression model)"}
 LABEL_COLUMNS = ("id", "label")
 TIMESTAMP = "timestamp"
 EXAMPLES = 5
@@ -90,13 +93,23 @@ def like_logged(logged_ids) -> Any:
     return lambda value: bool(value) and len(value) in lengths and set(value) <= alphabet
 
 
-def classify(labels, logged_ids, classes: list[str]):
+def numbers(labels):
+    """Labels as floats; NaN where a label is empty or not a finite number."""
+    import numpy as np
+    import pandas as pd
+
+    values = pd.to_numeric(labels, errors="coerce").astype(float)
+    return values.where(np.isfinite(values))
+
+
+def classify(labels, logged_ids, classes: list[str], regression: bool = False):
     """The status of each label row (see the module docstring); the first problem found wins."""
     import pandas as pd
 
     logged_ids = set(logged_ids)
     status = pd.Series("matched", index=labels.index, dtype=object)
-    status[~labels["label"].isin(classes)] = "unknown_class"
+    usable = numbers(labels["label"]).notna() if regression else labels["label"].isin(classes)
+    status[~usable] = "unknown_class"
     looks_logged = like_logged(logged_ids)
     for index in labels.index[~labels["id"].isin(logged_ids)]:
         status[index] = "never_logged" if looks_logged(labels.at[index, "id"]) else "unmatched"
@@ -106,14 +119,16 @@ def classify(labels, logged_ids, classes: list[str]):
 
 def join(labels, logged, schema, target: str):
     """Matched label rows joined to their logged rows; and every label row's status."""
-    status = classify(labels, logged["id"], schema.classes)
+    status = classify(labels, logged["id"], schema.classes, schema.regression)
     matched = labels[status == "matched"].rename(columns={"label": target, TIMESTAMP: "labelled_at"})
+    if schema.regression:
+        matched[target] = numbers(matched[target])
     keep = ["id", target] + (["labelled_at"] if "labelled_at" in matched.columns else [])
     joined = logged.merge(matched[keep], on="id", how="inner", validate="one_to_one")
     return joined, status
 
 
-def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
+def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any], task: str) -> dict[str, Any]:
     counts = {name: int((status == name).sum()) for name in STATUSES}
     examples = {}
     for name in STATUSES:
@@ -122,6 +137,7 @@ def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any]) 
             examples[name] = [{"id": row.id, "label": row.label} for row in rows.itertuples()]
     return {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "task": task,
         **sources,
         "counts": counts,
         "problems": sum(count for name, count in counts.items() if name != "matched"),
@@ -132,6 +148,7 @@ def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any]) 
 
 def to_markdown(report: dict[str, Any]) -> str:
     labels, logs = report["labels"], report["logs"]
+    meanings = STATUSES | (REGRESSION_MEANINGS if report.get("task") == "regression" else {})
     lines = [
         "### Labels joined to logged predictions",
         "",
@@ -141,7 +158,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "| Status | Rows | Meaning | Examples (id: label) |",
         "|---|---:|---|---|",
     ]
-    for name, meaning in STATUSES.items():
+    for name, meaning in meanings.items():
         shown = ", ".join(f"`{e['id']}`: `{e['label']}`" for e in report["examples"].get(name, []))
         lines.append(f"| {name} | {report['counts'][name]} | {meaning} | {shown} |")
     lines += ["", *live_lines(report["live"]), ""]
@@ -153,14 +170,14 @@ def live_lines(concept: dict[str, Any]) -> list[str]:
         return [f"Live metrics not judged: {concept['skipped']}."]
     verdict = "concept drift" if concept["drift"] else "no concept drift"
     lines = [
-        f"Live metrics on {concept['rows']} labelled rows: **{verdict}** (a fall of more than "
-        f"{concept['max_drop']} from training counts).",
+        f"Live metrics on {concept['rows']} labelled rows: **{verdict}** (a metric worse by more than "
+        f"{concept['max_drop']} than in training counts: a fall, or for an error a rise relative to training's).",
         "",
         "| Metric | Training | Live | Drop |",
         "|---|---:|---:|---:|",
     ]
     for row in concept["metrics"]:
-        drop = "" if row["drop"] is None else f"{row['drop']:+.4f}" + (" ⚠" if row["drifted"] else "")
+        drop = "" if row["drop"] is None else drop_text(row) + (" ⚠" if row["drifted"] else "")
         training = "" if row["training"] is None else f"{row['training']:.4f}"
         lines.append(f"| {row['metric']} | {training} | {row['live']:.4f} | {drop} |")
     return lines
@@ -208,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "output": {"path": args.output, "rows": len(joined)},
     }
-    report = summarise(labels, status, concept, sources)
+    report = summarise(labels, status, concept, sources, schema.task)
     write_table(candidate_rows(joined, schema, target), args.output)
     report_dir = Path(args.report_dir)
     write_text(report_dir / "feedback.md", to_markdown(report))

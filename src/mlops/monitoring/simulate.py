@@ -7,7 +7,8 @@ Rows are drawn with replacement from the test split. `--shift FEATURE=STDS` adds
 standard deviations (of the training split) to a numeric feature; for a categorical feature,
 `FEATURE=SHARE` sets that share of rows to the rarest category. `--url` posts them to
 /predict in batches; `--output` writes them, with the target column, as one CSV batch
-(`--label-noise` flips a share of those labels: the input–output relationship changes).
+(`--label-noise` flips a share of those labels: the input–output relationship changes; for a
+regression model those rows get the target of another row, drawn at random).
 """
 
 from __future__ import annotations
@@ -73,7 +74,12 @@ def shifted_rows(data, reference, schema, rows: int, shifts: dict[str, float], l
                 raise MlopsError(f"--shift {name}={amount}: for a categorical feature give a share between 0 and 1")
             rarest = reference[name].astype(str).value_counts().index[-1]
             features.loc[rng.random(rows) < amount, name] = rarest
-    if schema.target in frame.columns:
+    if schema.target in frame.columns and schema.regression:
+        values = schema.target_series(frame).to_numpy(copy=True)
+        noisy = rng.random(rows) < label_noise
+        values[noisy] = rng.choice(values, int(noisy.sum()))
+        features[schema.target] = values
+    elif schema.target in frame.columns:
         labels = frame[schema.target].astype(str).to_numpy(copy=True)
         flip = rng.random(rows) < label_noise
         others = {label: [c for c in schema.classes if c != label] for label in schema.classes}
@@ -82,8 +88,8 @@ def shifted_rows(data, reference, schema, rows: int, shifts: dict[str, float], l
     return features
 
 
-def replay(url: str, frame, columns: list[str], batch_size: int, timeout: float) -> dict[str, int]:
-    """Post the rows to URL/predict; count requests, rows, errors and predicted classes."""
+def replay(url: str, frame, columns: list[str], batch_size: int, timeout: float, classes_too=True) -> dict[str, int]:
+    """Post the rows to URL/predict; count requests, rows, errors and (`classes_too`) predicted classes."""
     endpoint = url.rstrip("/") + "/predict"
     counts = {"requests": 0, "rows": 0, "errors": 0}
     classes: dict[str, int] = {}
@@ -102,7 +108,7 @@ def replay(url: str, frame, columns: list[str], batch_size: int, timeout: float)
                 print(f"simulate: {endpoint} answered {reply.status}: {reply.error_message()}")
             continue
         counts["rows"] += len(batch)
-        for label in reply.json().get("predictions", []):
+        for label in reply.json().get("predictions", []) if classes_too else []:
             classes[str(label)] = classes.get(str(label), 0) + 1
     return counts | {f"predicted {label}": n for label, n in sorted(classes.items())}
 
@@ -134,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"simulate: wrote {len(frame)} rows ({described}) -> {path}")
         return 0
     started = time.perf_counter()
-    counts = replay(args.url, frame, schema.columns, args.batch_size, args.timeout)
+    counts = replay(args.url, frame, schema.columns, args.batch_size, args.timeout, not schema.regression)
     seconds = time.perf_counter() - started
     summary = ", ".join(f"{key} {value}" for key, value in counts.items())
     print(f"simulate: {summary} ({described}) in {seconds:.1f} s")

@@ -31,26 +31,30 @@ def row_keys(frame):
     return pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False).to_numpy()
 
 
-def fold_plan(keys, labels, folds: int, repeats: int, seed: int, max_rows: int):
+def fold_plan(keys, labels, folds: int, repeats: int, seed: int, max_rows: int, stratify: bool = True):
     """(positions of the rows used, [(repeat, fold, train positions, test positions), ...]).
 
     Positions index the rows as given; the plan is the same whatever order they come in.
+    Folds are stratified by class unless `stratify` is false (a regression target).
     """
     import numpy as np
-    from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, train_test_split
 
     order = np.argsort(keys, kind="stable")
     if len(order) > max_rows:
-        order, _ = train_test_split(order, train_size=max_rows, random_state=seed, stratify=labels[order])
+        strata = labels[order] if stratify else None
+        order, _ = train_test_split(order, train_size=max_rows, random_state=seed, stratify=strata)
         order = np.sort(order)
         order = order[np.argsort(keys[order], kind="stable")]
-    smallest = int(np.unique(labels[order], return_counts=True)[1].min())
+    smallest = int(np.unique(labels[order], return_counts=True)[1].min()) if stratify else len(order)
     if smallest < folds:
+        which = "the smallest class has" if stratify else "there are"
         raise MlopsError(
-            f"report.cv_folds is {folds}, but the smallest class has {smallest} rows: "
+            f"report.cv_folds is {folds}, but {which} {smallest} rows: "
             f"lower report.cv_folds in params.yaml to at most {max(smallest, 2)} or add data"
         )
-    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    kind = RepeatedStratifiedKFold if stratify else RepeatedKFold
+    splitter = kind(n_splits=folds, n_repeats=repeats, random_state=seed)
     plan = []
     for index, (train, test) in enumerate(splitter.split(order, labels[order])):
         plan.append((index // folds, index % folds, order[train], order[test]))
@@ -71,28 +75,34 @@ def cross_validate(frame, schema: Schema, params: Params):
     import numpy as np
     import pandas as pd
 
-    from mlops.pipeline.evaluate import compute_metrics
+    from mlops.pipeline.evaluate import regression_metrics
     from mlops.pipeline.train import fit
 
     settings = params.report
     keys = row_keys(frame)
     labels = schema.target_series(frame).to_numpy()
-    used, plan = fold_plan(keys, labels, settings.cv_folds, settings.cv_repeats, settings.cv_seed, settings.cv_max_rows)
+    used, plan = fold_plan(
+        keys,
+        labels,
+        settings.cv_folds,
+        settings.cv_repeats,
+        settings.cv_seed,
+        settings.cv_max_rows,
+        stratify=not schema.regression,
+    )
     metrics: dict[str, list[float]] = {}
     predictions = []
     started = time.perf_counter()
     for repeat, fold, train, test in plan:
         model = fit(frame.iloc[train], schema, params.train.estimator, params.train.hyperparameters, params.seed)
         features = schema.features_frame(frame.iloc[test])
-        proba = model.predict_proba(features)
-        classes = [str(label) for label in model.classes_]
-        if classes != schema.classes:
-            raise MlopsError(f"fold {fold + 1} of repeat {repeat + 1} lacks a class in training; lower report.cv_folds")
-        predicted = np.asarray(model.predict(features)).astype(str)
-        for name, value in compute_metrics(pd.Series(labels[test]), pd.Series(predicted), proba, classes).items():
-            metrics.setdefault(name, []).append(value)
-        block = pd.DataFrame(proba.round(6), columns=[f"proba_{label}" for label in classes])
-        block.insert(0, "predicted", predicted)
+        if schema.regression:
+            predicted = np.asarray(model.predict(features), dtype=float)
+            for name, value in regression_metrics(labels[test], predicted).items():
+                metrics.setdefault(name, []).append(value)
+            block = pd.DataFrame({"predicted": predicted.round(6)})
+        else:
+            block = classification_fold(model, features, labels[test], schema, metrics)
         block.insert(0, "actual", labels[test])
         block.insert(0, "fold", fold)
         block.insert(0, "repeat", repeat)
@@ -114,6 +124,25 @@ def cross_validate(frame, schema: Schema, params: Params):
         "metrics": metrics,
     }
     return scores, pd.concat(predictions, ignore_index=True)
+
+
+def classification_fold(model, features, actual, schema: Schema, metrics: dict[str, list[float]]):
+    """One fold's class predictions and probabilities; its metrics appended to `metrics`."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops.pipeline.evaluate import compute_metrics
+
+    proba = model.predict_proba(features)
+    classes = [str(label) for label in model.classes_]
+    if classes != schema.classes:
+        raise MlopsError("a fold lacks a class in training; lower report.cv_folds in params.yaml")
+    predicted = np.asarray(model.predict(features)).astype(str)
+    for name, value in compute_metrics(pd.Series(actual), pd.Series(predicted), proba, classes).items():
+        metrics.setdefault(name, []).append(value)
+    block = pd.DataFrame(proba.round(6), columns=[f"proba_{label}" for label in classes])
+    block.insert(0, "predicted", predicted)
+    return block
 
 
 def main(params: Params) -> None:

@@ -3,6 +3,10 @@
 reports/metrics.json is small and committed to git (`dvc metrics diff main` works in any
 clone). The plot data under reports/plots/ feeds `dvc plots show`; the same charts are
 also drawn as PNG under reports/figures/.
+
+Classification: accuracy, balanced accuracy, precision, recall, F1, ROC AUC, log loss; a
+confusion matrix, ROC and precision-recall curves. Regression: RMSE, MAE, R² and the
+largest absolute error; predicted against actual values, and residuals against predictions.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from mlops.schema import Schema
 
 # Metrics where a smaller value is the better model; every other metric is better when larger.
 # The report, the verdict and drift checks read a metric's direction from here.
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "rmse", "mae", "max_error"})
+REGRESSION_METRICS = ("rmse", "mae", "r2", "max_error")
 
 
 def direction(metric: str) -> int:
@@ -48,6 +53,19 @@ def compute_metrics(y_true, y_pred, proba, classes: list[str]) -> dict[str, floa
         "f1": metrics.f1_score(y_true, y_pred, zero_division=0, **averaging),
         "roc_auc": roc_auc,
         "log_loss": metrics.log_loss(y_true, proba, labels=classes),
+    }
+    return {name: round(float(value), 6) for name, value in values.items()}
+
+
+def regression_metrics(y_true, y_pred) -> dict[str, float]:
+    """RMSE, MAE, R² and the largest absolute error (in the target's units, but R²)."""
+    from sklearn import metrics
+
+    values = {
+        "rmse": metrics.root_mean_squared_error(y_true, y_pred),
+        "mae": metrics.mean_absolute_error(y_true, y_pred),
+        "r2": metrics.r2_score(y_true, y_pred),
+        "max_error": metrics.max_error(y_true, y_pred),
     }
     return {name: round(float(value), 6) for name, value in values.items()}
 
@@ -86,8 +104,8 @@ def curves(y_true, proba, classes: list[str]):
 
 
 def feature_importance(model, features, y_true, seed: int, max_rows: int):
-    """Permutation importance: the drop in accuracy when a column is shuffled, on the test split
-    or, when it has more than `max_rows` rows, on a seeded sample of that many."""
+    """Permutation importance: the drop in the model's score (accuracy, or R² for regression) when a
+    column is shuffled, on the test split or, when it has more than `max_rows` rows, on a seeded sample."""
     import pandas as pd
     from sklearn.inspection import permutation_importance
 
@@ -97,6 +115,16 @@ def feature_importance(model, features, y_true, seed: int, max_rows: int):
     result = permutation_importance(model, features, y_true, n_repeats=5, random_state=seed, n_jobs=1)
     frame = pd.DataFrame({"feature": features.columns, "importance": result.importances_mean.round(6)})
     return frame.sort_values(["importance", "feature"], ascending=[False, True]).reset_index(drop=True)
+
+
+def draw_importance(importance, scoring: str) -> None:
+    from mlops import figures
+
+    top = importance.head(20).iloc[::-1]
+    fig, ax = figures.pyplot().subplots(figsize=(6, max(3, 0.3 * len(top))))
+    ax.barh(top["feature"], top["importance"])
+    ax.set(xlabel=f"drop in {scoring} when shuffled", title="Permutation feature importance")
+    figures.save(fig, paths.FIGURES_DIR / "feature_importance.png")
 
 
 def draw_figures(confusion, roc, pr, importance, classes: list[str]) -> None:
@@ -113,21 +141,75 @@ def draw_figures(confusion, roc, pr, importance, classes: list[str]) -> None:
     for name, frame in (("roc", roc), ("precision_recall", pr)):
         x, y = figures.CURVES[name][:2]
         figures.curve(name, [(None, frame[x], frame[y], None)], paths.FIGURES_DIR / f"{name}.png")
+    draw_importance(importance, "accuracy")
 
-    top = importance.head(20).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(6, max(3, 0.3 * len(top))))
-    ax.barh(top["feature"], top["importance"])
-    ax.set(xlabel="drop in accuracy when shuffled", title="Permutation feature importance")
-    figures.save(fig, paths.FIGURES_DIR / "feature_importance.png")
+
+def regression_plots(y_true, y_pred):
+    """(predicted against actual, residual against predicted): the data of the two regression plots."""
+    import pandas as pd
+
+    actual, predicted = y_true.to_numpy(dtype=float), pd.Series(y_pred).to_numpy(dtype=float)
+    versus = pd.DataFrame({"actual": actual.round(6), "predicted": predicted.round(6)})
+    residuals = pd.DataFrame({"predicted": predicted.round(6), "residual": (actual - predicted).round(6)})
+    return versus, residuals
+
+
+def draw_regression_figures(versus, residuals, importance) -> None:
+    from mlops import figures
+
+    plt = figures.pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    low = min(versus["actual"].min(), versus["predicted"].min())
+    high = max(versus["actual"].max(), versus["predicted"].max())
+    ax.plot([low, high], [low, high], color="#d0d7de", linestyle="--", linewidth=1)
+    ax.scatter(versus["actual"], versus["predicted"], s=10, alpha=0.6)
+    ax.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual (test split)")
+    figures.save(fig, paths.FIGURES_DIR / "predicted_vs_actual.png")
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.axhline(0, color="#d0d7de", linestyle="--", linewidth=1)
+    ax.scatter(residuals["predicted"], residuals["residual"], s=10, alpha=0.6)
+    ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals (test split)")
+    figures.save(fig, paths.FIGURES_DIR / "residuals.png")
+    draw_importance(importance, "R²")
+
+
+def evaluate_regression(model, features, y_true, seed: int, importance_rows: int) -> dict[str, float]:
+    """Regression's metrics, plots, figures and predictions; returns the metrics."""
+    y_pred = model.predict(features)
+    metrics = regression_metrics(y_true, y_pred)
+    versus, residuals = regression_plots(y_true, y_pred)
+    importance = feature_importance(model, features, y_true, seed, importance_rows)
+    write_json(paths.METRICS, metrics)
+    write_json(paths.PER_CLASS, {})  # a regression model has no classes
+    write_table(versus, paths.PLOTS_DIR / "predicted_vs_actual.csv")
+    write_table(residuals, paths.PLOTS_DIR / "residuals.csv")
+    write_table(importance, paths.PLOTS_DIR / "feature_importance.csv")
+    write_table(versus, paths.PREDICTIONS)
+    draw_regression_figures(versus, residuals, importance)
+    return metrics
 
 
 def main(params: Params) -> None:
-    import pandas as pd
-
     schema = Schema.load(paths.SCHEMA)
     test_frame = read_table(paths.TEST)
     model = use_cores(load_model(paths.MODEL), params.n_jobs)
     features, y_true = schema.features_frame(test_frame), schema.target_series(test_frame)
+    if schema.regression:
+        metrics = evaluate_regression(model, features, y_true, params.seed, params.evaluate.importance_rows)
+    else:
+        metrics = evaluate_classification(model, features, y_true, params.seed, params.evaluate.importance_rows)
+    training = read_json(paths.TRAINING_INFO)
+    if training.get("run_id"):
+        reports = [str(paths.METRICS), str(paths.PER_CLASS)]
+        tracking.log_evaluation(training, metrics, reports, experiment=params.mlflow.experiment)
+    print("evaluate: " + json.dumps(metrics))
+
+
+def evaluate_classification(model, features, y_true, seed: int, importance_rows: int) -> dict[str, float]:
+    """Classification's metrics, plots, figures and predictions; returns the metrics."""
+    import pandas as pd
+
     classes = [str(label) for label in model.classes_]
     y_pred = pd.Series(model.predict(features), index=features.index).astype(str)
     proba = model.predict_proba(features)
@@ -135,7 +217,7 @@ def main(params: Params) -> None:
     metrics = compute_metrics(y_true, y_pred, proba, classes)
     roc, pr = curves(y_true, proba, classes)
     confusion = pd.DataFrame({"actual": y_true, "predicted": y_pred})
-    importance = feature_importance(model, features, y_true, params.seed, params.evaluate.importance_rows)
+    importance = feature_importance(model, features, y_true, seed, importance_rows)
 
     write_json(paths.METRICS, metrics)
     write_json(paths.PER_CLASS, per_class(y_true, y_pred, classes))
@@ -146,9 +228,4 @@ def main(params: Params) -> None:
     predictions = pd.DataFrame(proba.round(6), columns=[f"proba_{label}" for label in classes])
     write_table(predictions.assign(actual=y_true, predicted=y_pred), paths.PREDICTIONS)
     draw_figures(confusion, roc, pr, importance, classes)
-
-    training = read_json(paths.TRAINING_INFO)
-    if training.get("run_id"):
-        reports = [str(paths.METRICS), str(paths.PER_CLASS)]
-        tracking.log_evaluation(training, metrics, reports, experiment=params.mlflow.experiment)
-    print("evaluate: " + json.dumps(metrics))
+    return metrics

@@ -7,8 +7,11 @@ service never reads params.yaml.
 
 The parity gate runs the ONNX model the way the service does (mlops.serving.runtime) on the
 test split: class predictions must equal scikit-learn's and probabilities agree within
-serve.parity_tolerance. If conversion or parity fails the stage fails, unless
-serve.runtime is `sklearn`, in which case the service loads models/model.skops instead.
+serve.parity_tolerance; a regression model's predictions agree within
+serve.prediction_tolerance, an absolute difference in the target's units (unset: 1e-5 times
+the largest absolute prediction, what float32 rounding in ONNX leaves). If conversion or
+parity fails the stage fails, unless serve.runtime is `sklearn`, in which case the service
+loads models/model.skops instead.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from mlops.serving import runtime
 
 
 def to_onnx(model, schema: Schema):
-    """The ONNX graph of a fitted pipeline: one [N, 1] input per column, outputs label and probabilities."""
+    """The ONNX graph of a fitted pipeline: one [N, 1] input per column; outputs label and probabilities
+    (classification) or the predicted value ([N, 1], regression)."""
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
@@ -36,10 +40,12 @@ def to_onnx(model, schema: Schema):
         (f.name, FloatTensorType([None, 1]) if f.kind == "numeric" else StringTensorType([None, 1]))
         for f in schema.features
     ]
-    classifier = model.steps[-1][1] if hasattr(model, "steps") else model
+    # zipmap off: probabilities as one float matrix, not a list of dicts (much faster to serve).
+    options = (
+        {} if schema.regression else {id(model.steps[-1][1] if hasattr(model, "steps") else model): {"zipmap": False}}
+    )
     try:
-        # zipmap off: probabilities as one float matrix, not a list of dicts (much faster to serve).
-        return convert_sklearn(model, initial_types=inputs, options={id(classifier): {"zipmap": False}})
+        return convert_sklearn(model, initial_types=inputs, options=options)
     except Exception as exc:  # skl2onnx raises many kinds of error for what it cannot convert
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise MlopsError(f"skl2onnx cannot convert this model ({type(exc).__name__}: {first_line})") from exc
@@ -78,6 +84,41 @@ def parity(model, predictor, features, tolerance: float) -> tuple[float, int, in
     return largest, differing, ties
 
 
+def regression_parity(model, predictor, features, tolerance: float | None) -> tuple[float, float]:
+    """(largest absolute prediction difference, the tolerance it is held to) on these rows."""
+    import numpy as np
+
+    columns = {name: features[name].tolist() for name in features.columns}
+    onnx_values, _ = predictor.predict(columns)
+    sklearn_values = np.asarray(model.predict(features), dtype=np.float64)
+    largest = float(np.max(np.abs(np.asarray(onnx_values, dtype=np.float64) - sklearn_values)))
+    if tolerance is None:
+        tolerance = RELATIVE_PREDICTION_TOLERANCE * max(float(np.max(np.abs(sklearn_values))), 1e-12)
+    return largest, tolerance
+
+
+# serve.prediction_tolerance when unset, relative to the largest prediction: float32 keeps about
+# seven significant digits, and sums over many trees lose a few more.
+RELATIVE_PREDICTION_TOLERANCE = 1e-5
+
+
+def check_parity(model, predictor, features, schema: Schema, params: Params) -> tuple[float, bool, str]:
+    """(largest difference, whether it fails the gate, a one-line summary) of ONNX vs scikit-learn."""
+    rows = f"ONNX vs scikit-learn on {len(features)} test rows"
+    if schema.regression:
+        largest, tolerance = regression_parity(model, predictor, features, params.serve.prediction_tolerance)
+        summary = f"{rows}: largest prediction difference {largest:.3g} (tolerance {tolerance:.3g}, the target's units)"
+        return largest, largest > tolerance, summary
+    tolerance = params.serve.parity_tolerance
+    largest, differing, ties = parity(model, predictor, features, tolerance)
+    summary = (
+        f"{rows}: largest probability difference {largest:.2e} "
+        f"(tolerance {tolerance:g}), {differing - ties} class prediction(s) differ"
+        + (f", {ties} more on a tie between classes" if ties else "")
+    )
+    return largest, differing > ties or largest > tolerance, summary
+
+
 def class_disagreements(sklearn_labels, onnx_labels, sklearn_proba, classes, tolerance: float) -> tuple[int, int]:
     """(rows whose predicted class differs, of those the ones that are ties within `tolerance`)."""
     differing = ties = 0
@@ -90,10 +131,14 @@ def class_disagreements(sklearn_labels, onnx_labels, sklearn_proba, classes, tol
     return differing, ties
 
 
-def build_metadata(params: Params, schema: Schema, classes: list[str], inputs, parity_gap: float | None) -> dict:
+def build_metadata(
+    params: Params, schema: Schema, classes: list[str], inputs, parity_gap: float | None, buckets: list[float] | None
+) -> dict:
+    """`buckets`: regression's prediction histogram edges (the deciles of the test split's predictions)."""
     training = read_json(paths.TRAINING_INFO)
     return {
         "name": training.get("registered_model") or params.mlflow.registered_model,
+        "task": schema.task,
         "version": str(training.get("model_version") or "0"),
         "git_commit": training.get("git_commit", "unknown"),
         "dataset_sha256": training.get("dataset_sha256"),
@@ -110,7 +155,16 @@ def build_metadata(params: Params, schema: Schema, classes: list[str], inputs, p
         "unknown_categories": params.serve.unknown_categories,
         "out_of_range": params.serve.out_of_range,
         "max_batch_rows": params.serve.max_batch_rows,
+        "prediction_buckets": buckets,
     }
+
+
+def bucket_edges(predictions) -> list[float]:
+    """The deciles of predicted values (distinct, rounded): the upper edges of the service's histogram buckets."""
+    import numpy as np
+
+    values = np.asarray(predictions, dtype=float)
+    return sorted({round(float(value), 6) for value in np.quantile(values, np.linspace(0.1, 0.9, 9))})
 
 
 def export(params: Params) -> dict[str, Any]:
@@ -118,8 +172,9 @@ def export(params: Params) -> dict[str, Any]:
     schema = Schema.load(paths.SCHEMA)
     model = load_model(paths.MODEL)
     features = schema.features_frame(read_table(paths.TEST))
-    classes = [str(label) for label in model.classes_]
-    tolerance = params.serve.parity_tolerance
+    classes = [] if schema.regression else [str(label) for label in model.classes_]
+    # The service's prediction histogram: what the model predicts on data it did not train on, in tenths.
+    buckets = bucket_edges(model.predict(features)) if schema.regression else None
     fallback = params.serve.runtime == "sklearn"
 
     try:
@@ -131,21 +186,16 @@ def export(params: Params) -> dict[str, Any]:
         print(f"export: warning: {exc}; the service will run models/model.skops (serve.runtime: sklearn)")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(paths.ONNX_MODEL)  # never leave an ONNX file of an older model beside this one's metadata
-        metadata = build_metadata(params, schema, classes, None, None)
+        metadata = build_metadata(params, schema, classes, None, None, buckets)
         write_json(paths.MODEL_METADATA, metadata)
         return metadata
 
     onnx_bytes = onnx_model.SerializeToString()
-    metadata = build_metadata(params, schema, classes, inputs, None)
+    metadata = build_metadata(params, schema, classes, inputs, None, buckets)
     predictor = runtime.OnnxPredictor(onnx_bytes, metadata)
-    largest, differing, ties = parity(model, predictor, features, tolerance)
+    largest, failed, summary = check_parity(model, predictor, features, schema, params)
     metadata["parity"] = round(largest, 9)
-    summary = (
-        f"ONNX vs scikit-learn on {len(features)} test rows: largest probability difference {largest:.2e} "
-        f"(tolerance {tolerance:g}), {differing - ties} class prediction(s) differ"
-        + (f", {ties} more on a tie between classes" if ties else "")
-    )
-    if differing > ties or largest > tolerance:
+    if failed:
         if not fallback:
             raise MlopsError(f"parity check failed: {summary}. Set serve.runtime: sklearn to serve the skops model")
         print(f"export: warning: parity check failed: {summary}; serving models/model.skops (serve.runtime: sklearn)")

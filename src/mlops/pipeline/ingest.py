@@ -1,7 +1,8 @@
 """Stage `ingest`: materialise the raw dataset at data/raw/dataset.parquet.
 
 The source, from params.yaml `data.source`, is either a dataset bundled with
-scikit-learn (`sklearn:breast_cancer`, `sklearn:iris`, `sklearn:wine`) or a CSV or
+scikit-learn (`sklearn:breast_cancer`, `sklearn:iris`, `sklearn:wine` to classify,
+`sklearn:diabetes` for regression: set `data.task: regression`) or a CSV or
 Parquet file of your own, kept under data/source/ and tracked with `dvc add`.
 Nothing is downloaded.
 """
@@ -15,7 +16,7 @@ from mlops.config import Params
 from mlops.errors import MlopsError
 from mlops.io import read_table, write_table
 
-BUNDLED = ("breast_cancer", "iris", "wine")
+BUNDLED = ("breast_cancer", "iris", "wine", "diabetes")
 SKLEARN_PREFIX = "sklearn:"
 
 
@@ -64,14 +65,15 @@ def check_present(path: Path) -> None:
 
 
 def load_bundled(name: str, target: str):
-    """A scikit-learn dataset, with class names (not codes) as the target."""
+    """A scikit-learn dataset, with class names (not codes) as the target; a regression one's numbers as they are."""
     if name not in BUNDLED:
         raise MlopsError(f"unknown bundled dataset '{name}'; choose one of: {', '.join(BUNDLED)}")
     import sklearn.datasets
 
     bunch = getattr(sklearn.datasets, f"load_{name}")(as_frame=True)
     frame = bunch.data.copy()
-    frame[target] = [str(bunch.target_names[code]) for code in bunch.target]
+    names = bunch.get("target_names")
+    frame[target] = bunch.target.to_numpy() if names is None else [str(names[code]) for code in bunch.target]
     return frame
 
 

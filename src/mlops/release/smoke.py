@@ -3,6 +3,9 @@
 Posts the test split (data/prepared/test.parquet) to URL/predict and compares the answers
 with the `predicted` column of data/predictions/test.csv. Exit 0 when every row agrees,
 1 with the first disagreements otherwise. Used on the built image before it is published.
+A regression model's numbers agree within the ONNX-vs-scikit-learn gap the export stage
+measured on the same rows (`parity` in models/metadata.json) plus the 6-decimal rounding
+of the pipeline's predictions.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from mlops.errors import MlopsError
 from mlops.io import plain
 
 BATCH = 64
+ROUNDING = 1e-6  # the pipeline's predictions file holds numbers rounded to 6 decimals
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test", type=Path, default=paths.TEST, help="rows to post (default: %(default)s)")
     parser.add_argument("--expected", type=Path, default=paths.PREDICTIONS, help="default: %(default)s")
     parser.add_argument("--schema", type=Path, default=paths.SCHEMA, help="default: %(default)s")
+    parser.add_argument(
+        "--metadata", type=Path, default=paths.MODEL_METADATA, help="regression: the parity gap (default: %(default)s)"
+    )
 
 
 def json_rows(frame) -> list[dict]:
@@ -31,8 +38,8 @@ def json_rows(frame) -> list[dict]:
     return plain(frame.astype(object).to_dict(orient="records"))
 
 
-def predict_all(url: str, rows: list[dict], timeout: float) -> list[str]:
-    predicted: list[str] = []
+def predict_all(url: str, rows: list[dict], timeout: float) -> list:
+    predicted: list = []
     for start in range(0, len(rows), BATCH):
         try:
             reply = http.request(f"{url}/predict", {"instances": rows[start : start + BATCH]}, timeout)
@@ -41,15 +48,24 @@ def predict_all(url: str, rows: list[dict], timeout: float) -> list[str]:
             raise MlopsError(f"POST {url}/predict failed: {type(exc).__name__}: {exc}") from exc
         if not isinstance(body, dict) or "predictions" not in body:
             raise MlopsError(f"POST {url}/predict answered {reply.status}: {reply.error_message()}")
-        predicted += [str(value) for value in body["predictions"]]
+        predicted += body["predictions"]
     return predicted
 
 
-def compare(served: list[str], expected: list[str], show: int = 5) -> list[str]:
-    """One line per disagreement (at most `show`), plus a count; empty when all agree."""
+def compare(served: list, expected: list, show: int = 5, tolerance: float | None = None) -> list[str]:
+    """One line per disagreement (at most `show`), plus a count; empty when all agree.
+
+    Classes agree when equal as text; numbers (`tolerance` given) when within `tolerance`.
+    """
     if len(served) != len(expected):
         return [f"the service returned {len(served)} predictions for {len(expected)} rows"]
-    differ = [i for i, (got, want) in enumerate(zip(served, expected, strict=True)) if got != want]
+
+    def agree(got, want) -> bool:
+        if tolerance is None:
+            return str(got) == str(want)
+        return isinstance(got, int | float) and not isinstance(got, bool) and abs(got - float(want)) <= tolerance
+
+    differ = [i for i, (got, want) in enumerate(zip(served, expected, strict=True)) if not agree(got, want)]
     lines = [f"row {i}: service said {served[i]!r}, pipeline said {expected[i]!r}" for i in differ[:show]]
     if differ:
         lines.insert(0, f"{len(differ)} of {len(expected)} predictions differ from the pipeline's")
@@ -57,7 +73,7 @@ def compare(served: list[str], expected: list[str], show: int = 5) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlops.io import read_table
+    from mlops.io import read_json, read_table
     from mlops.schema import Schema
 
     url = args.url.rstrip("/")
@@ -71,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             raise MlopsError(f"{url} was not ready within {args.wait:g} s ({problem})")
     served = predict_all(url, json_rows(test[schema.columns]), args.timeout)
-    problems = compare(served, [str(value) for value in expected["predicted"]])
+    tolerance = None
+    if schema.regression:
+        parity = read_json(args.metadata).get("parity") if args.metadata.is_file() else None
+        tolerance = (parity or 0.0) + ROUNDING
+    problems = compare(served, expected["predicted"].tolist(), tolerance=tolerance)
     if problems:
         raise MlopsError("; ".join(problems))
     print(f"smoke: {url} predicted all {len(served)} test rows as the pipeline did")

@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if server and repo and run_id:
         context["run_url"] = f"{server}/{repo}/actions/runs/{run_id}"
     pictures = html.draw(comparison, args.out)
-    pictures += [paths.FIGURES_DIR / f"{name}.png" for name in ("confusion_matrix", "feature_importance")]
+    pipeline_figures = () if comparison.regression else ("confusion_matrix",)  # html.draw drew regression's
+    pictures += [paths.FIGURES_DIR / f"{name}.png" for name in (*pipeline_figures, "feature_importance")]
     write_text(args.out / "report.md", markdown.render(comparison, context))
     write_text(args.out / "report.html", html.render(markdown.render(comparison, context, limit=None), pictures))
     verdict = comparison.verdict

@@ -26,8 +26,11 @@ img {{ max-width: 100%; }}
 
 
 def draw(comparison: Comparison, out_dir: Path) -> list[Path]:
-    """This run's and the baseline's ROC and precision-recall curves, and this run's reliability, as PNG."""
+    """This run's and the baseline's ROC and precision-recall curves, and this run's reliability, as PNG;
+    for a regression model, both runs' predicted against actual values and their residuals."""
     pr, base = comparison.pr, comparison.base
+    if comparison.regression:
+        return draw_regression(pr, base, out_dir)
     drawn = []
     for name, (x, y, _, _) in figures.CURVES.items():
         if not pr.plots.get(name):
@@ -66,3 +69,28 @@ def render(markdown: str, pictures: list[Path]) -> str:
         if path.is_file()
     )
     return PAGE.format(title="Model report", body=body, figures=images or "<p>none</p>")
+
+
+def draw_regression(pr, base, out_dir: Path) -> list[Path]:
+    plt = figures.pyplot()
+    runs = [(run, colour) for run, colour in ((base, "#9ca3af"), (pr, "#2563eb")) if run]  # this run on top
+    drawn = []
+    for name, x, y, title in (
+        ("predicted_vs_actual", "actual", "predicted", "Predicted vs actual (test split)"),
+        ("residuals", "predicted", "residual", "Residuals, actual minus predicted (test split)"),
+    ):
+        if not pr.plots.get(name):
+            continue
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for run, colour in runs:
+            points = curve_points(run.plots.get(name, []), x, y)
+            ax.scatter([p[0] for p in points], [p[1] for p in points], s=10, alpha=0.6, color=colour, label=run.label)
+        if name == "residuals":
+            ax.axhline(0, color="#d0d7de", linestyle="--", linewidth=1)
+        else:
+            low, high = ax.get_xlim()
+            ax.plot([low, high], [low, high], color="#d0d7de", linestyle="--", linewidth=1)
+        ax.set(xlabel=x, ylabel=y, title=title)
+        ax.legend(loc="upper left")
+        drawn.append(figures.save(fig, out_dir / f"{name}.png"))
+    return drawn

@@ -128,15 +128,19 @@ def compare_cv(metric: str, new: Run, old: Run, level: float) -> Evidence | None
 
 
 def as_predictions(frame, classes: list[str], rows=None) -> Predictions:
-    """Predictions from a frame with `actual`, `predicted` and `proba_<class>` columns."""
+    """Predictions from a frame with `actual`, `predicted` and `proba_<class>` columns; with no classes
+    (a regression model), `actual` and `predicted` are numbers."""
+    row = np.arange(len(frame)) if rows is None else np.asarray(rows)
+    count = len(frame) if rows is None else int(row.max()) + 1
+    if not classes:
+        actual, predicted = (frame[name].to_numpy(dtype=float) for name in ("actual", "predicted"))
+        return Predictions(actual, predicted, np.empty((len(frame), 0)), row, count)
     index = {label: position for position, label in enumerate(classes)}
     actual = frame["actual"].astype(str).map(index).to_numpy()
     predicted = frame["predicted"].astype(str).map(index).to_numpy()
     if np.isnan(actual.astype(float)).any() or np.isnan(predicted.astype(float)).any():
         raise MlopsError("a prediction names a class the schema does not have: rerun the pipeline")
     proba = frame[[f"proba_{label}" for label in classes]].to_numpy(dtype=float)
-    row = np.arange(len(frame)) if rows is None else np.asarray(rows)
-    count = len(frame) if rows is None else int(row.max()) + 1
     return Predictions(actual.astype(int), predicted.astype(int), proba, row, count)
 
 
@@ -164,7 +168,7 @@ def compare_test(new, old, classes: list[str], metrics: list[str], settings: Rep
             lambda w, metric=metric: statistics.score(metric, b, w),
             rows, settings.bootstrap, settings.cv_seed, settings.level,
         )  # fmt: skip
-    if paired:
+    if paired and classes:
         result.mcnemar = statistics.mcnemar_exact(a.actual == a.predicted, b.actual == b.predicted)
     return result
 
@@ -347,6 +351,7 @@ class Comparison:
     slices: Slices | None = None
     slices_missing: str = ""
     calibration: dict[str, Calibration] = field(default_factory=dict)
+    regression: bool = False  # data.task: regression (no classes, probabilities or calibration)
 
 
 def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
@@ -358,13 +363,15 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
 
     schema_path = pr.root / paths.SCHEMA if pr.root else None
     schema = Schema.load(schema_path) if schema_path and schema_path.is_file() else None
-    classes = schema.classes if schema else list(pr.per_class)
+    regression = schema.regression if schema else not pr.per_class and bool(pr.plots.get("predicted_vs_actual"))
+    classes = [] if regression else schema.classes if schema else list(pr.per_class)
     pr_test = holdout_predictions(pr)
     calibrations = {}
-    if pr_test is not None:
+    if pr_test is not None and not regression:
         calibrations["this PR"] = calibration(as_predictions(pr_test, classes))
     if base is None:
-        return Comparison(pr, None, settings, judge(pr, None, settings, None), calibration=calibrations)
+        verdict = judge(pr, None, settings, None)
+        return Comparison(pr, None, settings, verdict, calibration=calibrations, regression=regression)
 
     cv_by_metric = {}
     for name in (pr.cv or {}).get("metrics", {}):
@@ -383,7 +390,8 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
         )
     else:
         test = compare_test(pr_test, base_test, classes, list(pr.metrics), settings)
-        calibrations[base.label] = calibration(as_predictions(base_test, classes))
+        if not regression:
+            calibrations[base.label] = calibration(as_predictions(base_test, classes))
 
     slices, slices_missing = None, ""
     pr_oof, base_oof = pr.table(paths.CV_PREDICTIONS), base.table(paths.CV_PREDICTIONS)
@@ -402,5 +410,5 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     evidence = cv_by_metric.get(settings.metric) or (holdout_evidence(settings.metric, test) if test else None)
     return Comparison(
         pr, base, settings, judge(pr, base, settings, evidence), cv_by_metric, test, test_missing,
-        slices, slices_missing, calibrations,
+        slices, slices_missing, calibrations, regression,
     )  # fmt: skip

@@ -89,19 +89,20 @@ def verdict_section(comparison: Comparison, context: dict[str, str]) -> str:
         lines.append(f"Baseline: {base.label} ({context.get('baseline_source', 'main')}).")
     else:
         lines.append("Baseline: no baseline yet (no successful training run or committed metrics on main).")
-    cost = cost_line(comparison.pr)
+    cost = cost_line(comparison.pr, comparison.regression)
     if cost:
         lines.append(cost)
     return "  \n".join(lines)
 
 
-def cost_line(pr: Run) -> str:
+def cost_line(pr: Run, regression: bool = False) -> str:
     cv = pr.cv
     if not cv:
         return ""
     sample = ""
     if cv["rows"] < cv["rows_available"]:
-        sample = f" on a stratified subsample of {cv['rows']:,} of {cv['rows_available']:,} rows (`report.cv_max_rows`)"
+        kind = "random" if regression else "stratified"
+        sample = f" on a {kind} subsample of {cv['rows']:,} of {cv['rows_available']:,} rows (`report.cv_max_rows`)"
     return (
         f"Cost: this run cross-validated its model in {cv['seconds']:.1f} s, {cv['fits']} fits of "
         f"{cv['train_rows']:,} rows each{sample}; main's per-fold scores come from main's own run."
@@ -343,7 +344,88 @@ def mermaid_curve(title: str, x_title: str, y_title: str, lines: list[list[float
     )
 
 
-def mermaid_importance(rows: list[dict[str, str]]) -> str:
+def mermaid_chart(title: str, x_axis: str, y_title: str, series: list[tuple[str, str, list[float]]]) -> str:
+    """An xychart with a labelled x axis; `series`: (bar | line, colour, values), drawn in that order."""
+    palette = ", ".join(colour for _, colour, _ in series)
+    lines = "\n".join(f"    {kind} [{', '.join(f'{value:.4g}' for value in values)}]" for kind, _, values in series)
+    return (
+        "```mermaid\n---\nconfig:\n  xyChart: {width: 560, height: 320}\n"
+        f'  themeVariables: {{xyChart: {{plotColorPalette: "{palette}"}}}}\n---\n'
+        f'xychart-beta\n    title "{title}"\n    x-axis {x_axis}\n    y-axis "{y_title}"\n{lines}\n```'
+    )
+
+
+def axis_labels(title: str, values) -> str:
+    return f'"{title}" [' + ", ".join(f'"{value:.4g}"' for value in values) + "]"
+
+
+def predicted_vs_actual(pr: Run, base: Run | None, bins: int = 10) -> str:
+    """Mean prediction in each tenth of this PR's actual values (by rank), the baseline's on the same
+    ranges, and the mean actual value (where a perfect model's line would be). Mermaid has no scatter."""
+    import numpy as np
+
+    def points(run: Run) -> tuple[np.ndarray, np.ndarray]:
+        rows = run.plots.get("predicted_vs_actual", [])
+        return tuple(np.array([float(row[key]) for row in rows]) for key in ("actual", "predicted"))  # type: ignore[return-value]
+
+    actual, predicted = points(pr)
+    if len(actual) == 0:
+        return "not available"
+    edges = np.unique(np.quantile(actual, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:
+        return "not available (every actual value is the same)"
+
+    def means(values: np.ndarray, of: np.ndarray) -> list[float]:
+        which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+        return [
+            float(of[which == index].mean()) if (which == index).any() else float("nan")
+            for index in range(len(edges) - 1)
+        ]
+
+    ideal = means(actual, actual)
+    series = [("line", "#2563eb", means(actual, predicted))]
+    if base is not None and base.plots.get("predicted_vs_actual"):
+        base_actual, base_predicted = points(base)
+        series.append(("line", "#9ca3af", means(base_actual, base_predicted)))
+    series.append(("line", "#d0d7de", ideal))
+    keep = [index for index in range(len(ideal)) if all(np.isfinite(values[index]) for _, _, values in series)]
+    series = [(kind, colour, [values[index] for index in keep]) for kind, colour, values in series]
+    legend = f"blue: this PR, grey: {base.label}, light: actual" if len(series) == 3 else "blue: this PR, light: actual"
+    return mermaid_chart(
+        f"Predicted vs actual, mean per tenth of the actual values ({legend})",
+        axis_labels("actual (mean of the tenth)", [ideal[index] for index in keep]),
+        "mean prediction",
+        series,
+    )
+
+
+def residual_histogram(pr: Run, base: Run | None, bins: int = 12) -> str:
+    """The share of test rows in each bin of actual minus predicted: bars this PR, a line the baseline."""
+    import numpy as np
+
+    def residuals(run: Run | None) -> np.ndarray:
+        rows = run.plots.get("residuals", []) if run else []
+        return np.array([float(row["residual"]) for row in rows])
+
+    new, old = residuals(pr), residuals(base)
+    if len(new) == 0:
+        return "not available"
+    both = np.concatenate([new, old])
+    low, high = float(both.min()), float(both.max())
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, bins + 1)
+    series = [("bar", "#2563eb", (np.histogram(new, edges)[0] / len(new)).tolist())]
+    if len(old):
+        series.append(("line", "#9ca3af", (np.histogram(old, edges)[0] / len(old)).tolist()))
+    legend = f"bars: this PR, line: {base.label}" if len(old) else "this PR"
+    centres = (edges[:-1] + edges[1:]) / 2
+    return mermaid_chart(
+        f"Residuals, actual minus predicted ({legend})", axis_labels("residual", centres), "share of rows", series
+    )
+
+
+def mermaid_importance(rows: list[dict[str, str]], score: str = "accuracy") -> str:
     top = rows[:TOP_FEATURES]
     if not top:
         return "not available"
@@ -355,14 +437,18 @@ def mermaid_importance(rows: list[dict[str, str]]) -> str:
         '  themeVariables: {xyChart: {plotColorPalette: "#2563eb"}}\n---\n'
         f'xychart-beta horizontal\n    title "Permutation importance, top {len(top)} (this PR)"\n'
         f"    x-axis [{labels}]\n"
-        f'    y-axis "drop in accuracy when shuffled" {min([*values, 0.0]):g} --> {top_value * 1.1:.3g}\n'
+        f'    y-axis "drop in {score} when shuffled" {min([*values, 0.0]):g} --> {top_value * 1.1:.3g}\n'
         f"    bar [{', '.join(f'{value:g}' for value in values)}]\n```"
     )
 
 
-def charts(pr: Run, base: Run | None) -> str:
+def charts(pr: Run, base: Run | None, regression: bool = False) -> str:
     from mlops.figures import CURVES
 
+    if regression:
+        parts = [predicted_vs_actual(pr, base), residual_histogram(pr, base)]
+        parts.append(mermaid_importance(pr.plots.get("feature_importance", []), "R²"))
+        return "<details open><summary><b>Charts (test split)</b></summary>\n\n" + "\n\n".join(parts) + "\n\n</details>"
     legend = f"blue: this PR, grey: {base.label}" if base else "this PR"
     parts = []
     for name, (x, y, title, _) in CURVES.items():
@@ -419,22 +505,23 @@ def context_line(pr: Run, context: dict[str, str]) -> str:
 
 def sections(comparison: Comparison, context: dict[str, str]) -> list[tuple[str, str, int]]:
     """(title for a trimming note, text, priority): priority 0 is never dropped; higher numbers go first."""
-    pr, base = comparison.pr, comparison.base
+    pr, base, regression = comparison.pr, comparison.base, comparison.regression
     changed = changed_params(pr, base)
+    calibration = "" if regression else "### Calibration (test split)\n\n" + calibration_section(comparison)
     return [
         ("", headline(comparison), 0),
         ("", verdict_section(comparison, context), 0),
         ("", "### Cross-validation (the verdict's evidence)\n\n" + cv_section(comparison), 0),
         ("", "### Slices\n\n" + slices_section(comparison), 0),
         ("", "### Test split\n\n" + test_section(comparison), 0),
-        ("the calibration chart", "### Calibration (test split)\n\n" + calibration_section(comparison), 3),
+        ("the calibration chart", calibration, 3),
         ("", "### What changed\n\n" + (changed + "\n\n" if changed else "") + data_table(pr, base), 0),
         ("", validation_status(pr.validation), 0),
         ("the validation summary", validation_details(pr.validation), 2),
         ("the list of all parameters", all_params(pr), 5),
         ("", "### Model\n\n" + facts_table(pr, base), 0),
-        ("the confusion matrices and per-class scores", confusion_details(pr, base), 4),
-        ("the charts", charts(pr, base), 1),
+        ("the confusion matrices and per-class scores", "" if regression else confusion_details(pr, base), 4),
+        ("the charts", charts(pr, base, regression), 1),
         ("", context_line(pr, context), 0),
     ]
 

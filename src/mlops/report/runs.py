@@ -15,7 +15,8 @@ from typing import Any
 
 from mlops import paths
 
-PLOTS = ("confusion_matrix", "roc", "precision_recall", "feature_importance")
+# The plot data a run's report reads: a classifier's three, or a regression model's two, and importance.
+PLOTS = ("confusion_matrix", "roc", "precision_recall", "predicted_vs_actual", "residuals", "feature_importance")
 FACTS = paths.PR_REPORT_DIR / "facts.json"
 
 Reader = Callable[[str], str | None]  # repository-relative path -> text, None when absent

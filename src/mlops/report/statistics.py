@@ -11,7 +11,8 @@ the caller when it judges.
 - `bootstrap`: percentile intervals over rows, paired (both runs resampled together) or
   not; rows can carry several predictions (one per cross-validation repeat), and are
   resampled whole.
-- `mcnemar_exact`, `brier`, `reliability`; `score` computes a metric under resampling weights.
+- `mcnemar_exact`, `brier`, `reliability`; `score` computes a metric under resampling weights,
+  a class metric or, for a regression model, RMSE, MAE, R² and the largest absolute error.
 """
 
 from __future__ import annotations
@@ -148,7 +149,8 @@ def mcnemar_exact(new_correct, old_correct) -> tuple[int, int, float]:
 class Predictions:
     """Predictions of one run on n rows; a row may carry several (one per repeat), resampled together.
 
-    actual, predicted: class indices (m,); proba: (m, classes); row: which of the n rows (m,).
+    actual, predicted: class indices (m,), or for a regression model the numbers (m,);
+    proba: (m, classes), or (m, 0) for a regression model; row: which of the n rows (m,).
     """
 
     actual: np.ndarray
@@ -173,6 +175,8 @@ class Predictions:
 def score(metric: str, predictions: Predictions, weights: np.ndarray) -> np.ndarray:
     """The metric of these predictions under each row of resampling weights (resamples x rows)."""
     observed = weights[:, predictions.row]
+    if metric in REGRESSION_METRICS:
+        return REGRESSION_METRICS[metric](predictions.actual, predictions.predicted, observed)
     if metric in ("log_loss", "brier"):
         losses = _log_loss(predictions) if metric == "log_loss" else _brier_rows(predictions)
         return observed @ losses / observed.sum(axis=1)
@@ -228,7 +232,38 @@ LABEL_METRICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "recall": _averaged(1),
     "f1": _averaged(2),
 }
-SCORED = frozenset(LABEL_METRICS) | {"log_loss", "brier", "roc_auc"}
+
+
+def _rmse(actual: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    return np.sqrt(weights @ (actual - predicted) ** 2 / weights.sum(axis=1))
+
+
+def _mae(actual: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    return weights @ np.abs(actual - predicted) / weights.sum(axis=1)
+
+
+def _r2(actual: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """1 - residual sum of squares / total sum of squares, both under the weights (1.0 for a constant target)."""
+    total = weights.sum(axis=1)
+    mean = weights @ actual / total
+    spread = (weights * (actual[None, :] - mean[:, None]) ** 2).sum(axis=1)
+    residual = weights @ (actual - predicted) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(spread > 0, 1 - residual / spread, np.where(residual > 0, 0.0, 1.0))
+
+
+def _max_error(actual: np.ndarray, predicted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The largest absolute error among the rows each resample drew."""
+    return np.where(weights > 0, np.abs(actual - predicted)[None, :], 0.0).max(axis=1)
+
+
+REGRESSION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
+    "rmse": _rmse,
+    "mae": _mae,
+    "r2": _r2,
+    "max_error": _max_error,
+}
+SCORED = frozenset(LABEL_METRICS) | {"log_loss", "brier", "roc_auc"} | frozenset(REGRESSION_METRICS)
 
 
 def _log_loss(predictions: Predictions) -> np.ndarray:

@@ -85,15 +85,16 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
                 'the body must be {"instances": [...]}: a list of {column: value} objects or rows',
             )
         prediction = service.predict(service.validator.instances(body["instances"]))
-        return json_response(
-            {
-                "predictions": prediction.labels,
+        if service.regression:
+            answer = {"predictions": prediction.predictions}
+        else:
+            answer = {
+                "predictions": prediction.predictions,
                 "probabilities": prediction.probabilities,
                 "classes": classes,
-                "model_version": version,
-                "prediction_ids": prediction.ids,
-            },
-            prediction_id=prediction.id,
+            }
+        return json_response(
+            {**answer, "model_version": version, "prediction_ids": prediction.ids}, prediction_id=prediction.id
         )
 
     @app.get("/health")

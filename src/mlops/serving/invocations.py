@@ -3,8 +3,8 @@
 /invocations takes JSON in any of MLflow's input forms, or `text/csv` as SageMaker Batch
 Transform sends it: one row per line, no header, values in schema order, an empty field
 for a missing value. The answer is {"predictions": [...]}, or with `Accept: text/csv` one
-predicted class per line. Either way the X-Prediction-Id header carries the request's
-prediction id (the body keeps MLflow's form).
+predicted class (or number, for regression) per line. Either way the X-Prediction-Id header
+carries the request's prediction id (the body keeps MLflow's form).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ def register(app: Flask, service: PredictionService) -> None:
             columns = json_columns(read_json_body(), service)
         prediction = service.predict(columns)
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
-            answer = Response("".join(f"{label}\n" for label in prediction.labels), mimetype=CSV)
+            answer = Response("".join(f"{value}\n" for value in prediction.predictions), mimetype=CSV)
             answer.headers[PREDICTION_ID_HEADER] = prediction.id
             return answer
-        return json_response({"predictions": prediction.labels}, prediction_id=prediction.id)
+        return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)
 
     @app.get("/ping")
     def ping() -> Response:

@@ -42,4 +42,4 @@ def register(app: Flask, service: PredictionService) -> None:
         if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
             raise RequestError(400, "invalid_request", 'the body must be {"instances": [...]}')
         prediction = service.predict(service.validator.instances(body["instances"]))
-        return json_response({"predictions": prediction.labels}, prediction_id=prediction.id)
+        return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)

@@ -19,7 +19,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class Metrics:
-    def __init__(self, name: str, version: str):
+    def __init__(self, name: str, version: str, buckets: tuple[float, ...] = ()):
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -34,6 +34,17 @@ class Metrics:
         )
         self.predictions = Counter(
             "mlops_predictions", "Predicted rows by predicted class", ["class"], registry=self.registry
+        )
+        # Regression only (buckets given): the distribution of predicted values, for the prediction-shift alert.
+        self.values = (
+            Histogram(
+                "mlops_prediction_value",
+                "Predicted values (regression), in buckets bounded by the training target's deciles",
+                buckets=buckets,
+                registry=self.registry,
+            )
+            if buckets
+            else None
         )
         self.out_of_range = Counter(
             "mlops_out_of_range",
@@ -69,6 +80,11 @@ class Metrics:
             if child is None:
                 child = self._class_children[label] = self.predictions.labels(label)
             child.inc(count)
+
+    def observe_values(self, values: list[float]) -> None:
+        if self.values is not None:
+            for value in values:
+                self.values.observe(value)
 
     def count_out_of_range(self, counts: dict[tuple[str, str], int]) -> None:
         for (column, problem), count in counts.items():

@@ -12,10 +12,11 @@ every column is numeric, one [N, F] tensor of any name with the columns in schem
 `data` is flat (row-major) or nested as the shape says; null is a missing value, and so is
 NaN in a float tensor (tritonclient writes a missing float as NaN). Outputs:
 `label` (BYTES, [N]) and `probabilities` (FP32, [N, classes], in the order /v2/models/<name>
-lists under parameters.classes). The answer's `id` is the request's, or else the prediction
-id; `parameters.prediction_id` and the X-Prediction-Id header are the prediction id either
-way (row i's is `<prediction_id>-<i>`). Errors are {"error": "..."}. Binary tensor data (the
-binary-data extension) is refused with a 400: send tensors as JSON.
+lists under parameters.classes); for a regression model, `prediction` (FP64, [N]). The
+answer's `id` is the request's, or else the prediction id; `parameters.prediction_id` and the
+X-Prediction-Id header are the prediction id either way (row i's is `<prediction_id>-<i>`).
+Errors are {"error": "..."}. Binary tensor data (the binary-data extension) is refused with a
+400: send tensors as JSON.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ VALUE_TYPES = {
     "BYTES": (str, type(None)),
 }
 OUTPUTS = ("label", "probabilities")
+REGRESSION_OUTPUTS = ("prediction",)
 # "model_name": KServe's client sends it in the body too (the protocol has it in the URL only).
 REQUEST_KEYS = {"id", "parameters", "inputs", "outputs", "model_name"}
 INPUT_KEYS = {"name", "shape", "datatype", "parameters", "data"}
@@ -64,10 +66,15 @@ def model_metadata(service: PredictionService) -> dict[str, Any]:
         {"name": name, "datatype": "FP32" if numeric else "BYTES", "shape": [-1]}
         for name, numeric in zip(validator.columns, validator.numeric, strict=True)
     ]
-    outputs = [
-        {"name": "label", "datatype": "BYTES", "shape": [-1]},
-        {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(service.classes)]},
-    ]
+    if service.regression:
+        outputs = [{"name": "prediction", "datatype": "FP64", "shape": [-1]}]
+        parameters = {"task": "regression"}
+    else:
+        outputs = [
+            {"name": "label", "datatype": "BYTES", "shape": [-1]},
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(service.classes)]},
+        ]
+        parameters = {"task": "classification", "classes": service.classes}
     platform = "onnxruntime_onnx" if service.metadata["runtime"] == "onnx" else "sklearn_skops"
     return {
         "name": service.name,
@@ -75,7 +82,7 @@ def model_metadata(service: PredictionService) -> dict[str, Any]:
         "platform": platform,
         "inputs": inputs,
         "outputs": outputs,
-        "parameters": {"classes": service.classes},
+        "parameters": parameters,
     }
 
 
@@ -143,7 +150,7 @@ def decode(body: Any, service: PredictionService) -> tuple[dict[str, list], list
         raise bad("id must be a string")
     if "parameters" in body and type(body["parameters"]) is not dict:
         raise bad("parameters must be an object")
-    outputs = requested_outputs(body.get("outputs"))
+    outputs = requested_outputs(body.get("outputs"), service)
     validator = service.validator
     inputs = [decode_input(item, index) for index, item in enumerate(body["inputs"])]
     if len(inputs) == 1 and len(inputs[0][1]) == 2 and inputs[0][0] not in validator.columns:
@@ -192,29 +199,34 @@ def decode_tensor(name: str, shape: list[int], datatype: str, data: Any, service
     return validator.from_columns(columns, f"input {name!r}")
 
 
-def requested_outputs(outputs: Any) -> list[str]:
+def requested_outputs(outputs: Any, service: PredictionService) -> list[str]:
+    available = REGRESSION_OUTPUTS if service.regression else OUTPUTS
     if outputs is None:
-        return list(OUTPUTS)
+        return list(available)
     if type(outputs) is not list or not all(type(o) is dict and type(o.get("name")) is str for o in outputs):
         raise bad('outputs must be a list of {"name": ...}')
     names = [output["name"] for output in outputs]
-    unknown = [name for name in names if name not in OUTPUTS]
+    unknown = [name for name in names if name not in available]
     if unknown:
-        raise bad(f"unknown output(s) {unknown}; this model has {list(OUTPUTS)}")
+        raise bad(f"unknown output(s) {unknown}; this model has {list(available)}")
     return names
 
 
 def encode(service: PredictionService, prediction: Prediction, outputs: list[str], request_id: str | None):
-    labels, probabilities = prediction.labels, prediction.probabilities
-    tensors = {
-        "label": {"name": "label", "datatype": "BYTES", "shape": [len(labels)], "data": labels},
-        "probabilities": {
-            "name": "probabilities",
-            "datatype": "FP32",
-            "shape": [len(labels), len(service.classes)],
-            "data": [p for row in probabilities for p in row],
-        },
-    }
+    predictions, probabilities = prediction.predictions, prediction.probabilities
+    rows = len(predictions)
+    if service.regression:
+        tensors = {"prediction": {"name": "prediction", "datatype": "FP64", "shape": [rows], "data": predictions}}
+    else:
+        tensors = {
+            "label": {"name": "label", "datatype": "BYTES", "shape": [rows], "data": predictions},
+            "probabilities": {
+                "name": "probabilities",
+                "datatype": "FP32",
+                "shape": [rows, len(service.classes)],
+                "data": [p for row in probabilities or [] for p in row],
+            },
+        }
     return {
         "model_name": service.name,
         "model_version": service.version,

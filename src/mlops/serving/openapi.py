@@ -39,6 +39,8 @@ def document(service, app) -> dict[str, Any]:
     columns = service.validator.contract  # the schemas the validator checks requests with
     names = list(columns)
     classes = metadata["classes"]
+    item = {"type": "number"} if service.regression else {"enum": classes}  # one row's prediction
+    what = "a number (regression)" if service.regression else f"one of {classes}"
     record = {
         "type": "object",
         "properties": columns,
@@ -112,12 +114,14 @@ def document(service, app) -> dict[str, Any]:
         "info": {
             "title": f"{metadata['name']} prediction service",
             "version": str(metadata["version"]),
-            "description": f"Predicts {metadata['schema'].get('target', 'the target')}: one of {classes}.",
+            "description": f"Predicts {metadata['schema'].get('target', 'the target')}: {what}.",
         },
         "paths": {
             "/predict": {
                 "post": {
-                    "summary": "Predict the class and class probabilities of each row",
+                    "summary": "Predict the number of each row"
+                    if service.regression
+                    else "Predict the class and class probabilities of each row",
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -152,18 +156,18 @@ def document(service, app) -> dict[str, Any]:
                     },
                     "responses": {
                         "200": prediction_response(
-                            "predicted classes",
+                            "predictions",
                             {
                                 "type": "object",
                                 "required": ["predictions"],
-                                "properties": {"predictions": {"type": "array", "items": {"enum": classes}}},
+                                "properties": {"predictions": {"type": "array", "items": item}},
                             },
                         ),
                         **bad_request,
                     },
                 }
             },
-            **platform_paths(service, app, instances, classes, bad_request),
+            **platform_paths(service, app, instances, item, bad_request),
             "/ping": {
                 "get": {
                     "summary": "200 when the model is ready (SageMaker health check)",
@@ -187,7 +191,7 @@ def document(service, app) -> dict[str, Any]:
             },
             "/metadata": {
                 "get": {
-                    "summary": "The model: version, commit, dataset hash, metrics, input schema, classes",
+                    "summary": "The model: task, version, commit, dataset hash, metrics, input schema, classes",
                     "responses": {"200": json_response("model metadata", {"type": "object"})},
                 }
             },
@@ -208,25 +212,7 @@ def document(service, app) -> dict[str, Any]:
             "schemas": {
                 "Record": record,
                 "Row": row,
-                "Prediction": {
-                    "type": "object",
-                    "required": ["predictions", "probabilities", "classes", "model_version", "prediction_ids"],
-                    "properties": {
-                        "predictions": {"type": "array", "items": {"enum": classes}},
-                        "probabilities": {
-                            "type": "array",
-                            "items": {"type": "array", "items": {"type": "number"}},
-                            "description": f"per row, one probability per class in the order {classes}",
-                        },
-                        "classes": {"type": "array", "items": {"type": "string"}},
-                        "model_version": {"type": "string"},
-                        "prediction_ids": {
-                            "type": "array",
-                            "items": {"type": "string"},
-                            "description": "per row, its prediction id (as the prediction log has it)",
-                        },
-                    },
-                },
+                "Prediction": prediction_schema(service.regression, classes),
                 "PlainError": {
                     "type": "object",
                     "required": ["error"],
@@ -248,12 +234,44 @@ def document(service, app) -> dict[str, Any]:
     }
 
 
+def prediction_schema(regression: bool, classes: list[str]) -> dict[str, Any]:
+    """The answer of /predict: numbers for regression; classes and their probabilities otherwise."""
+    common = {
+        "model_version": {"type": "string"},
+        "prediction_ids": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "per row, its prediction id (as the prediction log has it)",
+        },
+    }
+    if regression:
+        return {
+            "type": "object",
+            "required": ["predictions", "model_version", "prediction_ids"],
+            "properties": {"predictions": {"type": "array", "items": {"type": "number"}}, **common},
+        }
+    return {
+        "type": "object",
+        "required": ["predictions", "probabilities", "classes", "model_version", "prediction_ids"],
+        "properties": {
+            "predictions": {"type": "array", "items": {"enum": classes}},
+            "probabilities": {
+                "type": "array",
+                "items": {"type": "array", "items": {"type": "number"}},
+                "description": f"per row, one probability per class in the order {classes}",
+            },
+            "classes": {"type": "array", "items": {"type": "string"}},
+            **common,
+        },
+    }
+
+
 def plain_error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": {"$ref": "#/components/schemas/PlainError"}}}}
 
 
-def platform_paths(service, app, instances, classes, bad_request) -> dict[str, Any]:
-    """KServe V1, Open Inference Protocol V2 and Vertex AI routes."""
+def platform_paths(service, app, instances, item, bad_request) -> dict[str, Any]:
+    """KServe V1, Open Inference Protocol V2 and Vertex AI routes; `item`: the schema of one row's prediction."""
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": [service.name]}}
     version = {
         "name": "version",
@@ -266,7 +284,7 @@ def platform_paths(service, app, instances, classes, bad_request) -> dict[str, A
     labels = {
         "type": "object",
         "required": ["predictions"],
-        "properties": {"predictions": {"type": "array", "items": {"enum": classes}}},
+        "properties": {"predictions": {"type": "array", "items": item}},
     }
     instances_body = {
         "type": "object",
@@ -285,6 +303,7 @@ def platform_paths(service, app, instances, classes, bad_request) -> dict[str, A
             "data": {"type": "array"},
         },
     }
+    outputs = open_inference.REGRESSION_OUTPUTS if service.regression else open_inference.OUTPUTS
     infer_request = {
         "type": "object",
         "required": ["inputs"],
@@ -297,7 +316,7 @@ def platform_paths(service, app, instances, classes, bad_request) -> dict[str, A
                 "items": {
                     "type": "object",
                     "required": ["name"],
-                    "properties": {"name": {"enum": ["label", "probabilities"]}},
+                    "properties": {"name": {"enum": list(outputs)}},
                 },
             },
         },
@@ -344,7 +363,7 @@ def platform_paths(service, app, instances, classes, bad_request) -> dict[str, A
         "/v1/models": get("KServe V1: the models served", {"200": ok("model names")}),
         "/v1/models/{name}": get("KServe V1: is the model ready", readiness, [name]),
         "/v1/models/{name}:predict": post(
-            "KServe V1 prediction", instances_body, prediction_response("classes", labels), [name]
+            "KServe V1 prediction", instances_body, prediction_response("predictions", labels), [name]
         ),
         "/v2": get("Open Inference Protocol: server metadata", {"200": ok("server metadata")}),
         "/v2/health/live": get("Open Inference Protocol: liveness", {"200": ok("live")}),
@@ -367,6 +386,6 @@ def platform_paths(service, app, instances, classes, bad_request) -> dict[str, A
         )
     if "vertex_predict" in endpoints:
         paths[endpoints["vertex_predict"]] = post(
-            "Vertex AI prediction", instances_body, prediction_response("classes", labels), errors=bad_request
+            "Vertex AI prediction", instances_body, prediction_response("predictions", labels), errors=bad_request
         )
     return paths

@@ -5,7 +5,8 @@ on model.onnx (the default), or the skops-saved scikit-learn pipeline when the e
 stage chose `serve.runtime: sklearn` (imports scikit-learn and pandas, only then).
 
 A predictor takes validated columns ({column: [value per row]}, numbers as floats,
-categories as strings) and returns (labels, probabilities as an [N, classes] array).
+categories as strings) and returns (labels, probabilities as an [N, classes] array), or
+for a regression model (metadata task: regression) (predicted numbers, None).
 """
 
 from __future__ import annotations
@@ -64,15 +65,19 @@ class OnnxPredictor:
         # Feed plan, built once: numeric columns become one float32 block, sliced into per-input views.
         self.float_inputs = [(i["column"], i["name"]) for i in expected if i["type"] == "float"]
         self.string_inputs = [(i["column"], i["name"]) for i in expected if i["type"] != "float"]
-        self.outputs = [output.name for output in self.session.get_outputs()[:2]]
+        self.regression = metadata.get("task") == "regression"
+        self.outputs = [output.name for output in self.session.get_outputs()[: 1 if self.regression else 2]]
 
-    def predict(self, columns: dict[str, list]) -> tuple[list[str], np.ndarray]:
+    def predict(self, columns: dict[str, list]) -> tuple[list, np.ndarray | None]:
         feed = {}
         if self.float_inputs:
             block = np.array([columns[column] for column, _ in self.float_inputs], dtype=np.float32)[:, :, None]
             feed = {name: view for (_, name), view in zip(self.float_inputs, block, strict=True)}
         for column, name in self.string_inputs:
             feed[name] = np.array(columns[column], dtype=object).reshape(-1, 1)
+        if self.regression:
+            (values,) = self.session.run(self.outputs, feed)
+            return values.ravel().astype(np.float64).tolist(), None
         labels, probabilities = self.session.run(self.outputs, feed)
         return labels.tolist(), probabilities
 
@@ -87,11 +92,14 @@ class SklearnPredictor:
         except MlopsError as exc:
             raise StartupError(str(exc)) from None
         self.columns = [feature["name"] for feature in metadata["schema"]["features"]]
+        self.regression = metadata.get("task") == "regression"
 
-    def predict(self, columns: dict[str, list]) -> tuple[list[str], np.ndarray]:
+    def predict(self, columns: dict[str, list]) -> tuple[list, np.ndarray | None]:
         import pandas as pd
 
         frame = pd.DataFrame({name: columns[name] for name in self.columns})
+        if self.regression:
+            return np.asarray(self.model.predict(frame), dtype=np.float64).tolist(), None
         return [str(label) for label in self.model.predict(frame)], self.model.predict_proba(frame)
 
 
@@ -127,6 +135,10 @@ def self_test(metadata: dict[str, Any], predictor) -> str | None:
         labels, probabilities = predictor.predict({name: [value] for name, value in row.items()})
     except Exception as exc:
         return f"self-test prediction failed: {first_line(exc)}"
+    if metadata.get("task") == "regression":
+        if len(labels) != 1 or not isinstance(labels[0], float) or not math.isfinite(labels[0]):
+            return f"self-test predicted {labels!r}, not one finite number"
+        return None
     classes = metadata["classes"]
     if len(labels) != 1 or labels[0] not in classes:
         return f"self-test predicted {labels!r}, not one of the classes {classes}"

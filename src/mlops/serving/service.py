@@ -30,13 +30,13 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Prediction:
-    labels: list[str]
-    probabilities: list[list[float]]  # per row, one per class in `classes` order, rounded to 6 decimals
+    predictions: list  # per row: the class (a string), or for regression the predicted number
+    probabilities: list[list[float]] | None  # per row, one per class in `classes` order, rounded; regression: None
     id: str  # the request's prediction id; row i's is `row_id(id, i)`, as the prediction log has it
 
     @property
     def ids(self) -> list[str]:
-        return [row_id(self.id, index) for index in range(len(self.labels))]
+        return [row_id(self.id, index) for index in range(len(self.predictions))]
 
 
 def env_int(name: str, default: int) -> int:
@@ -73,11 +73,13 @@ class PredictionService:
         # The name the platform routes by (KServe and V2 URLs); the registered model's unless set.
         self.name = os.environ.get("MLOPS_MODEL_NAME", "").strip() or str(self.metadata["name"])
         self.version = str(self.metadata["version"])
+        self.regression = self.metadata.get("task") == "regression"
         self.classes = list(self.metadata["classes"])
         self.problem = runtime.self_test(self.metadata, self.predictor)  # None when ready
         expected = self.validator.expected
         self.watch = RangeWatch(expected, self.validator.missing) if expected else None
-        self.metrics = Metrics(str(self.metadata["name"]), self.version)
+        buckets = tuple(self.metadata.get("prediction_buckets") or ())
+        self.metrics = Metrics(str(self.metadata["name"]), self.version, buckets)
         # None unless MLOPS_PREDICTION_LOG_DIR is set
         self.prediction_log = PredictionLog.from_env(on_drop=self.metrics.count_log_dropped)
         if self.prediction_log is not None:
@@ -100,12 +102,15 @@ class PredictionService:
             if unexpected:
                 self.metrics.count_out_of_range(unexpected)
                 log.warning("values outside what training saw (predicted anyway): %s", format_counts(unexpected))
-        labels, probabilities = self.predictor.predict(columns)
-        self.metrics.count_predictions(labels)
-        probabilities = np.asarray(probabilities, dtype=np.float64).round(6).tolist()
-        prediction = Prediction(labels, probabilities, uuid.uuid4().hex)
+        predictions, probabilities = self.predictor.predict(columns)
+        if self.regression:
+            self.metrics.observe_values(predictions)
+        else:
+            self.metrics.count_predictions(predictions)
+            probabilities = np.asarray(probabilities, dtype=np.float64).round(6).tolist()
+        prediction = Prediction(predictions, probabilities, uuid.uuid4().hex)
         if self.prediction_log is not None:
-            self.prediction_log.record(as_rows(columns), labels, probabilities, self.version, prediction.id)
+            self.prediction_log.record(as_rows(columns), predictions, probabilities, self.version, prediction.id)
         return prediction
 
 

@@ -4,7 +4,8 @@ The suite lands in the Great Expectations file data context under gx/ as
 gx/expectations/raw_dataset.json. Review it like code: read the diff, widen or tighten
 bounds, delete what does not hold for your data, commit it.
 
-What it infers, column by column (the target gets its allowed labels and class shares):
+What it infers, column by column (a class target gets its allowed labels and class shares; a
+regression target, `data.task: regression`, is a numeric column: type, range, mean and quantiles):
 - the exact column set and order, and the row count (at least `--min-rows`, at most 100x today's);
 - numeric columns: a numeric dtype, not-null (`mostly` when the data has a few nulls), the
   observed range widened by a margin, the mean and quantiles within sampling-noise bounds;
@@ -40,7 +41,7 @@ def expectation(kind: str, description: str | None = None, **kwargs: Any) -> dic
     return config
 
 
-def infer_suite(frame, target: str, min_rows: int | None = None) -> list[dict[str, Any]]:
+def infer_suite(frame, target: str, min_rows: int | None = None, task: str = "classification") -> list[dict[str, Any]]:
     """Expectation configurations (plain dicts, as GX stores them) describing `frame`."""
     import pandas as pd
 
@@ -61,7 +62,7 @@ def infer_suite(frame, target: str, min_rows: int | None = None) -> list[dict[st
         suite.append(not_null(column, min_rows))
         if column.notna().sum() == 0:
             continue  # nothing but missing values: nothing more to say about it
-        if name == target:
+        if name == target and task != "regression":
             suite.extend(target_expectations(column, min_rows))
         elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             suite.extend(numeric_expectations(column, min_rows))
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     if args.min_rows is not None and args.min_rows < 1:
         raise MlopsError("--min-rows must be at least 1")
     frame = read_table(args.data) if args.data else load_raw(params.data.source, target)
-    configs = infer_suite(frame, target, args.min_rows)
+    configs = infer_suite(frame, target, args.min_rows, params.data.task)
     suite_path = save_suite(configs, SUITE_NOTES)
     print(
         f"expectations: {len(configs)} expectations for {frame.shape[1]} columns of {args.data or params.data.source}"
