@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import yaml
 
 from mlops.cli import main
 from mlops.config import MonitorParams
@@ -65,6 +66,37 @@ def test_labels_measure_concept_drift(project):
     accuracy = next(row for row in flipped["concept"]["metrics"] if row["metric"] == "accuracy")
     assert accuracy["drifted"] and accuracy["drop"] > 0.15
     assert "Concept drift" in (project / "reports/drift/drift.md").read_text()
+
+
+def logged_without_probabilities(project, dataset):
+    """The test split logged with predicted labels only (as another system might log them), and its labels."""
+    from mlops.monitoring.prediction_log import row_id
+
+    _, test, schema = dataset
+    log = PredictionLog(project / "logs")
+    log.record(schema.features_frame(test).to_dict(orient="records"), [CLASSES[0]] * len(test), None, "1", "b")
+    log.close()
+    ids = [row_id("b", index) for index in range(len(test))]
+    (project / "labels.csv").write_text(test.assign(id=ids)[["id", "target"]].to_csv(index=False))
+    return (test["target"] == CLASSES[0]).mean()
+
+
+def test_label_metrics_need_no_probabilities(project, dataset):
+    share = logged_without_probabilities(project, dataset)  # every row called the first class
+    assert main(["drift", "--current", "logs", "--labels", "labels.csv"]) == 3
+    concept = json.loads((project / "reports/drift/drift.json").read_text())["concept"]
+    live = {row["metric"]: row["live"] for row in concept["metrics"]}
+    assert live == {"accuracy": pytest.approx(share, abs=1e-6), "balanced_accuracy": 0.5}
+
+
+def test_a_probability_metric_without_probabilities_is_one_clear_line(project, dataset, capsys):
+    logged_without_probabilities(project, dataset)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["monitor"] = {**params.get("monitor", {}), "concept_metrics": ["accuracy", "roc_auc"]}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    assert main(["drift", "--current", "logs", "--labels", "labels.csv"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "monitor.concept_metrics roc_auc need the predicted probabilities" in err
 
 
 @pytest.mark.parametrize(

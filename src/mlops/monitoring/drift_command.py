@@ -163,7 +163,7 @@ def concept_check(joined, schema, params, training_metrics_path: Path = paths.ME
 
     from mlops.io import read_json
     from mlops.monitoring import drift
-    from mlops.pipeline.evaluate import compute_metrics
+    from mlops.pipeline.evaluate import PROBABILITY_METRICS, compute_metrics, label_metrics
 
     rows = len(joined)
     if rows < params.concept_min_rows:
@@ -171,10 +171,17 @@ def concept_check(joined, schema, params, training_metrics_path: Path = paths.ME
     if schema.regression:
         return regression_concept_check(joined, schema, params, training_metrics_path) | {"rows": rows}
     proba_columns = [f"proba_{label}" for label in schema.classes]
-    if not all(column in joined.columns for column in proba_columns):
-        raise MlopsError("concept drift needs predicted probabilities: log them, or keep models/model.skops at hand")
-    y_true = joined[schema.target].astype(str)
-    metrics = compute_metrics(y_true, joined["prediction"], joined[proba_columns].to_numpy(np.float64), schema.classes)
+    y_true, y_pred = joined[schema.target].astype(str), joined["prediction"].astype(str)
+    if all(column in joined.columns for column in proba_columns):
+        metrics = compute_metrics(y_true, y_pred, joined[proba_columns].to_numpy(np.float64), schema.classes)
+    else:
+        needing = [name for name in params.concept_metrics if name in PROBABILITY_METRICS]
+        if needing:
+            raise MlopsError(
+                f"monitor.concept_metrics {', '.join(needing)} need the predicted probabilities, which these "
+                "predictions lack: log them (the service does), or take them out of the list"
+            )
+        metrics = label_metrics(y_true, y_pred, schema.classes)
     live = {name: metrics[name] for name in params.concept_metrics}
     return drift.concept_drift(live, read_json(training_metrics_path), params.concept_max_drop) | {"rows": rows}
 

@@ -35,24 +35,33 @@ def positive_class(classes: list[str]) -> str:
     return classes[-1]
 
 
+PROBABILITY_METRICS = ("roc_auc", "log_loss")  # the class metrics that need predicted probabilities
+
+
 def compute_metrics(y_true, y_pred, proba, classes: list[str]) -> dict[str, float]:
     """Accuracy, balanced accuracy, precision, recall, F1 (macro when multiclass), ROC AUC, log loss."""
     from sklearn import metrics
 
-    binary = len(classes) == 2
-    averaging = {"average": "binary", "pos_label": positive_class(classes)} if binary else {"average": "macro"}
-    if binary:
+    if len(classes) == 2:
         roc_auc = metrics.roc_auc_score(y_true == positive_class(classes), proba[:, 1])
     else:
         roc_auc = metrics.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
+    values = {"roc_auc": roc_auc, "log_loss": metrics.log_loss(y_true, proba, labels=classes)}
+    return label_metrics(y_true, y_pred, classes) | {name: round(float(value), 6) for name, value in values.items()}
+
+
+def label_metrics(y_true, y_pred, classes: list[str]) -> dict[str, float]:
+    """The class metrics of predicted labels alone: accuracy, balanced accuracy, precision, recall, F1."""
+    from sklearn import metrics
+
+    binary = len(classes) == 2
+    averaging = {"average": "binary", "pos_label": positive_class(classes)} if binary else {"average": "macro"}
     values = {
         "accuracy": metrics.accuracy_score(y_true, y_pred),
         "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
         "precision": metrics.precision_score(y_true, y_pred, zero_division=0, **averaging),
         "recall": metrics.recall_score(y_true, y_pred, zero_division=0, **averaging),
         "f1": metrics.f1_score(y_true, y_pred, zero_division=0, **averaging),
-        "roc_auc": roc_auc,
-        "log_loss": metrics.log_loss(y_true, proba, labels=classes),
     }
     return {name: round(float(value), 6) for name, value in values.items()}
 
