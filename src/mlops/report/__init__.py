@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlops.config import load_params
     from mlops.io import write_json, write_text
-    from mlops.report import html, judge, markdown, runs
+    from mlops.report import html, judge, markdown, retrained, runs
 
     settings = load_params(args.params).report
     write_json(args.out / "facts.json", runs.measure_facts())
@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     pr.facts = json.loads((args.out / "facts.json").read_text())
     base, source = runs.load_baseline(args.baseline_dir, args.baseline)
     comparison = judge.compare(pr, base, settings)
+    if base is not None:
+        comparison.retrained = retrained.compare_retrained(pr, base, settings)
     server, repo, run_id = (os.environ.get(f"GITHUB_{name}", "") for name in ("SERVER_URL", "REPOSITORY", "RUN_ID"))
     context = {"baseline_source": source}
     if server and repo and run_id:

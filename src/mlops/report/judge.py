@@ -338,6 +338,27 @@ def summary(verdict: Verdict) -> dict[str, Any]:
 
 
 @dataclass
+class HeldOut:
+    """Rows both models scored that neither trained on (report.retrained)."""
+
+    name: str  # e.g. "fresh labelled rows"
+    rows: int  # rows scored
+    offered: int  # rows of the set before leaving out those this PR's model trained on
+    test: TestComparison
+    scores: dict[str, tuple[float, float]]  # metric -> (main's model, this PR's) on these rows
+
+
+@dataclass
+class Retrained:
+    """This PR retrains on a new data version from `mlops retrain-data`."""
+
+    source: str  # the new data version
+    added: int  # production rows it added
+    sets: list[HeldOut] = field(default_factory=list)
+    missing: str = ""  # why no rows could be scored
+
+
+@dataclass
 class Comparison:
     """All the report says about this run against the baseline."""
 
@@ -352,6 +373,7 @@ class Comparison:
     slices_missing: str = ""
     calibration: dict[str, Calibration] = field(default_factory=dict)
     regression: bool = False  # data.task: regression (no classes, probabilities or calibration)
+    retrained: Retrained | None = None  # set by report.retrained when this PR retrains on a new data version
 
 
 def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:

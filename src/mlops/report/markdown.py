@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlops.pipeline.evaluate import direction
-from mlops.report.judge import Comparison, signed
+from mlops.report.judge import Comparison, TestComparison, signed
 from mlops.report.runs import Run, short
 from mlops.report.statistics import Interval
 
@@ -160,12 +160,46 @@ def test_section(comparison: Comparison) -> str:
         shown = f"**{name}**" if name == comparison.settings.metric else name
         rows.append([shown, fmt(old), fmt(value), signed(value - old, 4) if old is not None else "n/a", *cells])
     text = intro + "\n\n" + table(["metric", base.label, "this PR", "Δ", f"{level} interval", ""], rows)
-    if test.mcnemar:
-        only_new, only_old, p_value = test.mcnemar
+    return text + mcnemar_line(test, base.label)
+
+
+def mcnemar_line(test: TestComparison, base_label: str) -> str:
+    if not test.mcnemar:
+        return ""
+    only_new, only_old, p_value = test.mcnemar
+    return (
+        f"\n\nMcNemar's exact test on accuracy: {only_new} rows right only in this PR, {only_old} right only "
+        f"in {base_label}, p = {p_value:.3g}."
+    )
+
+
+def retrained_section(comparison: Comparison) -> str:
+    """Main's model and this PR's on rows neither trained on, when this PR retrains on a new data version."""
+    retrained, base = comparison.retrained, comparison.base
+    if retrained is None or base is None:
+        return ""
+    text = (
+        f"This PR trains on `{retrained.source}`, the data plus {retrained.added} labelled production rows "
+        f"(`mlops retrain-data`). Both models scored the same rows, only rows neither trained on; paired bootstrap "
+        f"({comparison.settings.bootstrap} resamples)."
+    )
+    if retrained.missing:
+        return f"{text}\n\nNot compared: {retrained.missing}."
+    if not retrained.sets:
+        return f"{text}\n\nNot compared: no such rows (none of the fresh rows fell in this PR's test split)."
+    level = f"{comparison.settings.level:.0%}"
+    for held in retrained.sets:
+        rows = []
+        for name, (old, new) in held.scores.items():
+            interval = held.test.intervals.get(name)
+            cells = [interval_cell(interval), significance(name, interval)] if interval else ["n/a", ""]
+            shown = f"**{name}**" if name == comparison.settings.metric else name
+            rows.append([shown, fmt(old), fmt(new), signed(new - old, 4), *cells])
         text += (
-            f"\n\nMcNemar's exact test on accuracy: {only_new} rows right only in this PR, {only_old} right only "
-            f"in {base.label}, p = {p_value:.3g}."
+            f"\n\n**On {held.name}**: {held.rows} of {held.offered} rows (the others trained this PR's model).\n\n"
+            + table(["metric", base.label, "this PR", "Δ", f"{level} interval", ""], rows)
         )
+        text += mcnemar_line(held.test, base.label)
     return text
 
 
@@ -507,6 +541,7 @@ def sections(comparison: Comparison, context: dict[str, str]) -> list[tuple[str,
     """(title for a trimming note, text, priority): priority 0 is never dropped; higher numbers go first."""
     pr, base, regression = comparison.pr, comparison.base, comparison.regression
     changed = changed_params(pr, base)
+    retrained = retrained_section(comparison)
     calibration = "" if regression else "### Calibration (test split)\n\n" + calibration_section(comparison)
     return [
         ("", headline(comparison), 0),
@@ -514,6 +549,7 @@ def sections(comparison: Comparison, context: dict[str, str]) -> list[tuple[str,
         ("", "### Cross-validation (the verdict's evidence)\n\n" + cv_section(comparison), 0),
         ("", "### Slices\n\n" + slices_section(comparison), 0),
         ("", "### Test split\n\n" + test_section(comparison), 0),
+        ("", retrained and "### Retrained on production rows\n\n" + retrained, 0),
         ("the calibration chart", calibration, 3),
         ("", "### What changed\n\n" + (changed + "\n\n" if changed else "") + data_table(pr, base), 0),
         ("", validation_status(pr.validation), 0),
