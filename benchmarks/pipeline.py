@@ -81,7 +81,7 @@ def run_size(rows: int, seed: int) -> dict[str, tuple[float, float, float]]:
         env = {**env_for(root), "PYTHONPATH": str(root / "src")}  # the copy's code, whatever .venv points at
         generate(rows, seed).to_parquet(root / SOURCE, index=False)
         params = yaml.safe_load((root / "params.yaml").read_text())
-        params["data"] = {"source": SOURCE, "target": TARGET}
+        params["data"].update(source=SOURCE, target=TARGET, task="classification")
         (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         commands = stage_commands(root)
         results = {}

@@ -34,7 +34,8 @@ def synthetic_project(root: Path, rows: int, data_seed: int, **params) -> dict:
     frame = frame.select_dtypes(exclude=["object", "string"]).assign(**{TARGET: frame[TARGET]})
     frame.to_csv(root / "data/source/synthetic.csv", index=False)
     written = yaml.safe_load((root / "params.yaml").read_text())
-    written.update(data={"source": "data/source/synthetic.csv", "target": TARGET}, **params)
+    written["data"].update(source="data/source/synthetic.csv", target=TARGET)  # data.task as committed
+    written.update(**params)
     (root / "params.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
     env = env_for(root)
     for command in (["mlops", "ingest"], ["mlops", "expectations", "infer"], ["dvc", "repro"]):
