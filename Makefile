@@ -110,7 +110,7 @@ test: venv ## Run the full test suite (and list the 20 slowest tests)
 test-fast: venv ## Run the tests that take seconds, not minutes
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not container"
 
-test-datasets: venv ## Run README's own-data path on three datasets end to end (long; not in make test)
+test-datasets: venv ## Run README's own-data path on four datasets end to end (long; not in make test)
 	$(BIN)/python -m pytest -m datasets
 
 lint: venv ## Check code style (ruff), repeated code and import cycles (pylint), the workflows, the Dockerfile

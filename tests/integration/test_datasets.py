@@ -1,8 +1,8 @@
-"""A user swaps in their own data: the README's steps, then the service and the test suite, on three datasets.
+"""A user swaps in their own data: the README's steps, then the service and the test suite, on four datasets.
 
 Each dataset goes through a fresh copy of the repository exactly as README's "Your own
-data, step by step" says: the file into data/source/, `dvc add`, data.source and
-data.target in params.yaml, `mlops expectations infer`, `make run` (its `dvc repro`). Then
+data, step by step" says: the file into data/source/, `dvc add`, data.source,
+data.target (and data.task) in params.yaml, `mlops expectations infer`, `make run` (its `dvc repro`). Then
 the model is served by gunicorn and `mlops smoke` checks it predicts every test row as the
 pipeline did, and `make test-fast`'s pytest command runs inside the copy: the project tests
 follow the new data without a test being edited. The commands run in the tests' own
@@ -11,6 +11,7 @@ data/, gx/, params.yaml and the pipeline's outputs change.
 
 - binary: the template's own example (its suite re-inferred from scratch);
 - multiclass: scikit-learn's wine, as CSV;
+- regression: scikit-learn's diabetes, bundled (`sklearn:diabetes`, nothing to add), `data.task: regression`;
 - mixed: generated, as Parquet: numeric, integer, boolean and categorical features,
   missing values in numeric and categorical columns, three classes.
 """
@@ -64,11 +65,13 @@ def mixed(rows: int = 360, seed: int = 7) -> pd.DataFrame:
     )
 
 
-# name -> (file under data/source/ or None for the bundled example, its frame, the target)
+# name -> (data.source: None for the template's example, a bundled dataset, or a file under data/source/
+# written from the frame; the frame; data.target; data.task)
 DATASETS = {
-    "binary": (None, None, "target"),
-    "multiclass": ("wine.csv", wine, "cultivar"),
-    "mixed": ("visits.parquet", mixed, "outcome"),
+    "binary": (None, None, "target", "classification"),
+    "multiclass": ("data/source/wine.csv", wine, "cultivar", "classification"),
+    "regression": ("sklearn:diabetes", None, "progression", "regression"),
+    "mixed": ("data/source/visits.parquet", mixed, "outcome", "classification"),
 }
 
 
@@ -78,11 +81,11 @@ def run(command: list[str], cwd: Path, env: dict, timeout: int = 2400) -> str:
     return result.stdout + result.stderr
 
 
-def set_params(path: Path, source: str, target: str) -> None:
-    """Step 3 as a person does it: change two values in params.yaml, keep its comments."""
+def set_params(path: Path, **values: str) -> None:
+    """Step 3 as a person does it: change values under data: in params.yaml, keep its comments."""
     text = path.read_text()
-    text = re.sub(r"(?m)^(  source: )\S+", lambda m: m.group(1) + source, text, count=1)
-    text = re.sub(r"(?m)^(  target: )\S+", lambda m: m.group(1) + target, text, count=1)
+    for key, value in values.items():
+        text = re.sub(rf"(?m)^(  {key}: )\S+", lambda m, value=value: m.group(1) + value, text, count=1)
     path.write_text(text)
 
 
@@ -90,26 +93,30 @@ def set_params(path: Path, source: str, target: str) -> None:
 def adopted(request, tmp_path_factory):
     """A copy of the repository after README's five steps on one dataset."""
     name = request.param
-    file_name, make_frame, target = DATASETS[name]
+    source, make_frame, target, task = DATASETS[name]
     root = copy_repository(tmp_path_factory.mktemp(name))
     env = env_for(root)
-    if file_name is not None:
+    if make_frame is not None:
+        path = root / source
         frame = make_frame()
-        path = root / "data/source" / file_name
         frame.to_parquet(path, index=False) if path.suffix == ".parquet" else frame.to_csv(path, index=False)
-        run(["dvc", "add", "-q", f"data/source/{file_name}"], root, env)
-        set_params(root / "params.yaml", f"data/source/{file_name}", target)
+        run(["dvc", "add", "-q", source], root, env)
+    if source is not None:
+        set_params(root / "params.yaml", source=source, target=target, task=task)
     (root / "gx/expectations/raw_dataset.json").unlink()  # the contract comes from the data, not the template
     run([sys.executable, "-m", "mlops", "expectations", "infer"], root, env)
     output = run(["dvc", "repro"], root, env)
     return name, root, env, target, output
 
 
-def test_the_pipeline_runs_and_its_model_finds_every_class(adopted):
+def test_the_pipeline_runs_and_its_model_learns(adopted):
     import json
 
     name, root, _, target, output = adopted
     assert "Running stage 'export'" in output
+    if DATASETS[name][3] == "regression":
+        assert json.loads((root / "reports/metrics.json").read_text())["r2"] > 0.2
+        return
     per_class = json.loads((root / "reports/per_class.json").read_text())
     if name != "binary":
         frame = DATASETS[name][1]()
