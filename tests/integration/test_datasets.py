@@ -95,7 +95,7 @@ def adopted(request, tmp_path_factory):
     name = request.param
     source, make_frame, target, task = DATASETS[name]
     root = copy_repository(tmp_path_factory.mktemp(name))
-    env = env_for(root)
+    env = {**env_for(root), "PYTHONPATH": str(root / "src")}  # the copy's code, whatever .venv points at
     if make_frame is not None:
         path = root / source
         frame = make_frame()
