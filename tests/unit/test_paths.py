@@ -39,9 +39,10 @@ def test_dvc_yaml_names_no_data_path_of_its_own():
 
 def test_dvc_resolves_the_declared_paths():
     from dvc.repo import Repo
+    from dvc.stage import PipelineStage
 
-    with Repo(str(REPO_ROOT)) as repo:
-        stages = {stage.name: stage for stage in repo.index.stages}
+    with Repo(str(REPO_ROOT)) as repo:  # dvc.yaml's stages, not the .dvc files of data added with `dvc add`
+        stages = {stage.name: stage for stage in repo.index.stages if isinstance(stage, PipelineStage)}
         used = {Path(item.def_path) for stage in stages.values() for item in [*stage.deps, *stage.outs]}
     assert stages["ingest"].outs[0].def_path == str(paths.RAW)
     declared = {Path(value) for name, value in paths.DECLARED.items() if name not in ("params", "gx_dir")}
