@@ -351,8 +351,9 @@ def test_6b_with_late_labels_monitor_opens_one_data_pull_request_and_training_on
         assert report.conclusion == "success", report.explain()
         (comment,) = comments(world, pull["number"])
         assert f"`data.source` | {old_source} |" in comment["body"], comment["body"][:3000]
+        latest = yaml.safe_load(world.git("show", "origin/monitor/retrain-data:params.yaml"))["data"]["source"]
         retrained = comment["body"].split("### Retrained on production rows")[1].split("###")[0]
-        assert f"`{new_source}`, the data plus 150 labelled production rows" in retrained, retrained
+        assert f"`{latest}`, the data plus 150 labelled production rows" in retrained, retrained  # the second run's
     finally:
         for name in ("PREDICTION_LOG_URL", "LABELS_URL", "DVC_REMOTE_URL"):
             world.variables.pop(name, None)
