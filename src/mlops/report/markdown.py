@@ -152,15 +152,19 @@ def test_section(comparison: Comparison) -> str:
         )
     else:
         intro = f"⚠️ Unpaired: {test.note}."
-    rows = []
-    for name, value in pr.metrics.items():
-        old = base.metrics.get(name)
-        interval = test.intervals.get(name)
-        cells = [interval_cell(interval), significance(name, interval)] if interval else ["n/a", ""]
-        shown = f"**{name}**" if name == comparison.settings.metric else name
-        rows.append([shown, fmt(old), fmt(value), signed(value - old, 4) if old is not None else "n/a", *cells])
+    rows = [
+        interval_row(comparison, name, base.metrics.get(name), value, test.intervals.get(name))
+        for name, value in pr.metrics.items()
+    ]
     text = intro + "\n\n" + table(["metric", base.label, "this PR", "Δ", f"{level} interval", ""], rows)
     return text + mcnemar_line(test, base.label)
+
+
+def interval_row(comparison: Comparison, name: str, old: float | None, new: float, interval: Interval | None):
+    """A metric's row: main's value, this PR's, the difference, its interval and whether it is significant."""
+    cells = [interval_cell(interval), significance(name, interval)] if interval else ["n/a", ""]
+    shown = f"**{name}**" if name == comparison.settings.metric else name
+    return [shown, fmt(old), fmt(new), signed(new - old, 4) if old is not None else "n/a", *cells]
 
 
 def mcnemar_line(test: TestComparison, base_label: str) -> str:
@@ -189,12 +193,10 @@ def retrained_section(comparison: Comparison) -> str:
         return f"{text}\n\nNot compared: no such rows (none of the fresh rows fell in this PR's test split)."
     level = f"{comparison.settings.level:.0%}"
     for held in retrained.sets:
-        rows = []
-        for name, (old, new) in held.scores.items():
-            interval = held.test.intervals.get(name)
-            cells = [interval_cell(interval), significance(name, interval)] if interval else ["n/a", ""]
-            shown = f"**{name}**" if name == comparison.settings.metric else name
-            rows.append([shown, fmt(old), fmt(new), signed(new - old, 4), *cells])
+        rows = [
+            interval_row(comparison, name, old, new, held.test.intervals.get(name))
+            for name, (old, new) in held.scores.items()
+        ]
         text += (
             f"\n\n**On {held.name}**: {held.rows} of {held.offered} rows (the others trained this PR's model).\n\n"
             + table(["metric", base.label, "this PR", "Δ", f"{level} interval", ""], rows)

@@ -67,9 +67,9 @@ def scored(model_dir, frame, schema: Schema, row_key: np.ndarray):
     return out.assign(key=row_key)
 
 
-def held_out(name: str, frame, offered: int, pr: Run, base: Run, schema: Schema, settings: ReportParams):
+def held_out(name: str, frame, row_key, offered: int, pr: Run, base: Run, schema: Schema, settings: ReportParams):
+    """Both models scored on `frame` (its rows' keys `row_key`), compared row by row."""
     classes = [] if schema.regression else schema.classes
-    row_key = keys(frame, schema)
     new = scored(pr.root / paths.ONNX_MODEL.parent, frame, schema, row_key)
     old = scored(base.root / paths.ONNX_MODEL.parent, frame, schema, row_key)
     missing = set(old.filter(like="proba_").columns) ^ set(new.filter(like="proba_").columns)
@@ -106,15 +106,17 @@ def compare_retrained(pr: Run, base: Run, settings: ReportParams) -> Retrained |
     try:
         source = load_source(str(pr.root / facts["source"]), schema.target)
         fresh = source.iloc[facts["rows"]["previous"] :]
-        trained = set(keys(pr_train, schema))
-        fresh_test = pr_test[np.isin(keys(pr_test, schema), keys(fresh, schema))]
-        unseen = base_test[~np.isin(keys(base_test, schema), list(trained))]
-        for name, frame, offered in (
-            ("fresh labelled rows", fresh_test, len(fresh)),
-            (f"{base.label}'s test split", unseen, len(base_test)),
+        test_keys, base_keys = keys(pr_test, schema), keys(base_test, schema)
+        fresh_test = np.isin(test_keys, keys(fresh, schema))
+        unseen = ~np.isin(base_keys, keys(pr_train, schema))
+        for name, frame, row_key, offered in (
+            ("fresh labelled rows", pr_test[fresh_test], test_keys[fresh_test], len(fresh)),
+            (f"{base.label}'s test split", base_test[unseen], base_keys[unseen], len(base_test)),
         ):
             if len(frame):
-                result.sets.append(held_out(name, frame.reset_index(drop=True), offered, pr, base, schema, settings))
+                result.sets.append(
+                    held_out(name, frame.reset_index(drop=True), row_key, offered, pr, base, schema, settings)
+                )
     except MlopsError as exc:
         result.missing = str(exc)
     return result
