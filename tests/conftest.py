@@ -91,6 +91,16 @@ def _cache_entries(source: Path, md5: str) -> list[Path]:
     return [entry, *(path for item in manifest for path in _cache_entries(source, item["md5"]))]
 
 
+def set_data_params(path: Path, **values: str) -> None:
+    """README's step 3 as a person does it: change values under `data:` in params.yaml, keep its comments."""
+    import re
+
+    text = path.read_text()
+    for key, value in values.items():
+        text = re.sub(rf"(?m)^(  {key}: )\S+", lambda m, value=value: m.group(1) + value, text, count=1)
+    path.write_text(text)
+
+
 def env_for(root: Path) -> dict[str, str]:
     """Environment for commands run inside a copied repository: MLflow tracks inside the copy."""
     return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}

@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 
 from mlops.http import free_port
-from tests.conftest import copy_repository, env_for
+from tests.conftest import copy_repository, env_for, set_data_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.datasets]
 
@@ -81,14 +81,6 @@ def run(command: list[str], cwd: Path, env: dict, timeout: int = 2400) -> str:
     return result.stdout + result.stderr
 
 
-def set_params(path: Path, **values: str) -> None:
-    """Step 3 as a person does it: change values under data: in params.yaml, keep its comments."""
-    text = path.read_text()
-    for key, value in values.items():
-        text = re.sub(rf"(?m)^(  {key}: )\S+", lambda m, value=value: m.group(1) + value, text, count=1)
-    path.write_text(text)
-
-
 @pytest.fixture(scope="module", params=list(DATASETS))
 def adopted(request, tmp_path_factory):
     """A copy of the repository after README's five steps on one dataset."""
@@ -102,7 +94,7 @@ def adopted(request, tmp_path_factory):
         frame.to_parquet(path, index=False) if path.suffix == ".parquet" else frame.to_csv(path, index=False)
         run(["dvc", "add", "-q", source], root, env)
     if source is not None:
-        set_params(root / "params.yaml", source=source, target=target, task=task)
+        set_data_params(root / "params.yaml", source=source, target=target, task=task)
     (root / "gx/expectations/raw_dataset.json").unlink()  # the contract comes from the data, not the template
     run([sys.executable, "-m", "mlops", "expectations", "infer"], root, env)
     output = run(["dvc", "repro"], root, env)

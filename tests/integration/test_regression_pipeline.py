@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_repository, env_for
+from tests.conftest import copy_repository, env_for, set_data_params
 
 pytestmark = pytest.mark.slow
 TARGET = "price"
@@ -47,10 +47,7 @@ def adopted(tmp_path_factory):
     env = env_for(root)
     houses().to_csv(root / "data/source/houses.csv", index=False)
     run(["dvc", "add", "-q", "data/source/houses.csv"], root, env)
-    text = (root / "params.yaml").read_text()
-    for key, value in (("source", "data/source/houses.csv"), ("target", TARGET), ("task", "regression")):
-        text = re.sub(rf"(?m)^(  {key}: )\S+", lambda m, value=value: m.group(1) + value, text, count=1)
-    (root / "params.yaml").write_text(text)
+    set_data_params(root / "params.yaml", source="data/source/houses.csv", target=TARGET, task="regression")
     (root / "gx/expectations/raw_dataset.json").unlink()
     run([sys.executable, "-m", "mlops", "expectations", "infer"], root, env)
     output = run(["dvc", "repro"], root, env)
