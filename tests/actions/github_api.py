@@ -344,9 +344,9 @@ def list_runs(h: Handler, q, file=None) -> None:
     if file is not None:
         file = workflow_file(h, file)
         runs = [r for r in runs if r["path"] == f".github/workflows/{file}"]
-    for key in ("branch", "event"):
+    for key, field_name in (("branch", "head_branch"), ("event", "event"), ("head_sha", "head_sha")):
         if key in q:
-            runs = [r for r in runs if r["head_branch" if key == "branch" else "event"] == q[key]]
+            runs = [r for r in runs if r[field_name] == q[key]]
     if "status" in q:
         runs = [r for r in runs if q["status"] in (r["status"], r["conclusion"])]
     runs = runs[: int(q.get("per_page", 30))]

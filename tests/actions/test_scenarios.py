@@ -133,6 +133,11 @@ def pr_report_runs(world, after: int) -> list:
     return [run for run in world.runs if run.workflow == "pr-report.yml" and run.id > after]
 
 
+def main_trained(world) -> list:
+    """The successful train.yml runs of pushes to main, oldest first."""
+    return [r for r in world.runs if r.workflow == "train.yml" and r.event == "push" and r.conclusion == "success"]
+
+
 def test_3_a_pull_request_gets_one_comment_updated_in_place_on_its_next_push(world):
     params = load_params(world.dev / "params.yaml")
     hyperparameters = dict(params.train.hyperparameters)
@@ -149,6 +154,9 @@ def test_3_a_pull_request_gets_one_comment_updated_in_place_on_its_next_push(wor
     (comment,) = comments(world, number)
     assert "Model report" in comment["body"] and "Verdict" in comment["body"]
     assert f"`train.hyperparameters.{name}` | {value} | {value + 7} |" in comment["body"]
+    # The baseline is main's own training output, downloaded from its last successful push run.
+    base = main_trained(world)[-1]
+    assert f"Baseline: main@{base.sha[:7]} (the last successful training run on main)." in comment["body"]
 
     world.commit("tune", f"{name} = {value + 13}", lambda f: set_param(f, f"train.hyperparameters.{name}", value + 13))
     mark = world.state.next_id
@@ -318,6 +326,8 @@ def retrain_pulls(world) -> list[dict]:
 
 def test_6b_with_late_labels_monitor_opens_one_data_pull_request_and_training_on_it_comments(world, tmp_path):
     world.git("checkout", "-q", "--detach", "origin/main")
+    if not main_trained(world):  # run alone: the pull request's baseline is main's training output
+        world.push("main", world.git("rev-parse", "origin/main"), workflows=("train.yml",))
     logs, labels = log_labelled_predictions(world, tmp_path, rows=150)
     remote = world.root / "dvc-remote"
     world.variables.update(PREDICTION_LOG_URL=logs, LABELS_URL=labels, DVC_REMOTE_URL=str(remote))
@@ -354,6 +364,9 @@ def test_6b_with_late_labels_monitor_opens_one_data_pull_request_and_training_on
         latest = yaml.safe_load(world.git("show", "origin/monitor/retrain-data:params.yaml"))["data"]["source"]
         retrained = comment["body"].split("### Retrained on production rows")[1].split("###")[0]
         assert f"`{latest}`, the data plus 150 labelled production rows" in retrained, retrained  # the second run's
+        # Main's model (from its training artifact) and the PR's, scored on fresh rows neither trained on.
+        metric = load_params(world.dev / "params.yaml").report.metric
+        assert "**On fresh labelled rows**:" in retrained and f"| **{metric}** |" in retrained, retrained
     finally:
         for name in ("PREDICTION_LOG_URL", "LABELS_URL", "DVC_REMOTE_URL"):
             world.variables.pop(name, None)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from tests.actions import standins
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cache(world: Path, run: Path, phase: str, inputs: dict[str, str], state: dict[str, str]) -> dict[str, str]:
@@ -70,22 +75,29 @@ def test_a_cache_of_a_home_path_is_restored_into_the_next_runs_home_and_only_for
     assert not (third / "home/.cache/tool").exists()
 
 
-def test_the_api_stand_in_keeps_one_open_pull_request_per_branch_as_the_monitor_workflow_asks_it(tmp_path):
-    """The monitor workflow's own `gh api` calls: look the branch's pull request up, open it, edit it."""
+def stand_in_api(tmp_path: Path, branches: tuple[str, ...] = ("main",)):
+    """The GitHub API stand-in over a one-commit repository with these branches, and the env of a `gh` on it."""
     from tests.actions.github_api import GitHubAPI, State
 
     bare = tmp_path / "repo.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
     work = tmp_path / "work"
     subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
+    (work / ".github/workflows").mkdir(parents=True)
+    (work / ".github/workflows/train.yml").write_text((ROOT / ".github/workflows/train.yml").read_text())
+    subprocess.run(["git", "-C", str(work), "add", "."], check=True)
     commit = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q"]
-    subprocess.run([*commit, "--allow-empty", "-m", "start"], check=True)
-    subprocess.run(
-        ["git", "-C", str(work), "push", "-q", "origin", "HEAD:main", "HEAD:monitor/retrain-data"], check=True
-    )
+    subprocess.run([*commit, "-m", "start"], check=True)
+    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", *(f"HEAD:{b}" for b in branches)], check=True)
     api = GitHubAPI(State("example/ml-template", bare, tmp_path / "storage"), tmp_path / "api")
     env = {**os.environ, "GH_HOST": api.host, "GH_ENTERPRISE_TOKEN": "token", "SSL_CERT_FILE": str(api.cert)}
     env.update(GH_PROMPT_DISABLED="1", GH_CONFIG_DIR=str(tmp_path / "gh"))
+    return api, env
+
+
+def test_the_api_stand_in_keeps_one_open_pull_request_per_branch_as_the_monitor_workflow_asks_it(tmp_path):
+    """The monitor workflow's own `gh api` calls: look the branch's pull request up, open it, edit it."""
+    api, env = stand_in_api(tmp_path, branches=("main", "monitor/retrain-data"))
 
     def gh(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["gh", "api", *args], env=env, capture_output=True, text=True)
@@ -109,5 +121,80 @@ def test_the_api_stand_in_keeps_one_open_pull_request_per_branch_as_the_monitor_
         assert [p["body"] for p in api.state.pulls.values()] == ["second"]
         other_owner = "repos/example/ml-template/pulls?head=someone:monitor/retrain-data"
         assert gh(other_owner, "--jq", "length").stdout.strip() == "0"
+    finally:
+        api.close()
+
+
+def workflow_step(tmp_path: Path, env: dict[str, str], workflow: str, job: str, step_id: str, **variables: str):
+    """A workflow's own `run` step, run as a runner runs it (in a fresh workspace): the process and its outputs."""
+    steps = yaml.safe_load((ROOT / ".github/workflows" / workflow).read_text())["jobs"][job]["steps"]
+    (step,) = [s for s in steps if s.get("id") == step_id]
+    workspace, temp, output = tmp_path / "workspace", tmp_path / "runner-temp", tmp_path / "github-output"
+    for folder in (workspace, temp):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+    output.write_text("")
+    env = {**env, "GITHUB_REPOSITORY": "example/ml-template", "GH_TOKEN": "token", **variables}
+    env.update(RUNNER_TEMP=str(temp), GITHUB_OUTPUT=str(output))
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, cwd=workspace, capture_output=True, text=True)
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    return done, outputs
+
+
+def add_runs(api, runs: list[tuple[str, str, str, str]], artifacts: dict[str, str]) -> list[int]:
+    """train.yml runs (event, branch, conclusion, head sha), oldest first, each with these artifact files."""
+    ids = []
+    for event, branch, conclusion, sha in runs:
+        run_id = api.state.new_id()
+        api.state.runs[run_id] = {
+            "id": run_id, "path": ".github/workflows/train.yml", "event": event, "head_branch": branch,
+            "head_sha": sha, "status": "completed", "conclusion": conclusion,
+        }  # fmt: skip
+        for name, text in artifacts.items():
+            file = api.state.storage / "runs" / str(run_id) / "artifacts" / name
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(text.replace("RUN", str(run_id)))
+        ids.append(run_id)
+    return ids
+
+
+def test_the_pull_requests_baseline_is_the_output_of_mains_last_successful_push_run(tmp_path):
+    """Across runs: older successes, a newer failure on main and a pull request's run are not the baseline."""
+    api, env = stand_in_api(tmp_path)
+    try:
+        done, outputs = workflow_step(tmp_path, env, "train.yml", "pipeline", "baseline", DEFAULT_BRANCH="main")
+        assert done.returncode == 0, done.stderr
+        assert outputs == {} and "No artifact from a successful run on main" in done.stdout
+
+        runs = [
+            ("push", "main", "success", "a" * 40),
+            ("push", "main", "success", "b" * 40),
+            ("pull_request", "tune", "success", "c" * 40),
+            ("push", "main", "failure", "d" * 40),
+            ("workflow_dispatch", "main", "success", "e" * 40),
+        ]
+        ids = add_runs(api, runs, {"pipeline-output/reports/metrics.json": '{"run": RUN}'})
+        done, outputs = workflow_step(tmp_path, env, "train.yml", "pipeline", "baseline", DEFAULT_BRANCH="main")
+        assert done.returncode == 0, done.stderr
+        downloaded = Path(outputs["dir"]) / "reports/metrics.json"
+        assert json.loads(downloaded.read_text()) == {"run": ids[1]}  # the newer successful push to main
+    finally:
+        api.close()
+
+
+def test_deploy_finds_the_image_and_test_split_of_the_commits_successful_train_run(tmp_path):
+    api, env = stand_in_api(tmp_path)
+    image = '{"image": "ghcr.io/example/ml-template", "digest": "sha256:RUN"}'
+    artifacts = {"image/image.json": image, "pipeline-output/data/prepared/test.parquet": "RUN"}
+    try:
+        ids = add_runs(api, [("push", "main", "success", "a" * 40), ("push", "main", "failure", "b" * 40)], artifacts)
+        done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", GITHUB_SHA="a" * 40)
+        assert done.returncode == 0, done.stderr
+        assert outputs == {"image": f"ghcr.io/example/ml-template@sha256:{ids[0]}"}
+        assert (tmp_path / "workspace/data/prepared/test.parquet").read_text() == str(ids[0])
+
+        done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", GITHUB_SHA="b" * 40)
+        assert done.returncode != 0 and outputs == {}
+        assert f"No successful train run for {'b' * 40}" in done.stdout
     finally:
         api.close()
