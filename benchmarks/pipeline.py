@@ -1,6 +1,7 @@
 """Benchmark the pipeline on generated data of growing size: `make bench-pipeline`.
 
     .venv/bin/python benchmarks/pipeline.py [--rows 10000 100000 1000000] [--seed 0]
+        [--set train.hyperparameters.min_samples_leaf=20 ...]
 
 For each size it writes a seeded synthetic dataset (30 numeric features, 3 categorical
 ones, a binary target) into a temporary copy of the repository, points params.yaml's
@@ -9,7 +10,9 @@ timed as a stage), then runs each stage of dvc.yaml in order, each as its own pr
 the command dvc.yaml gives. Per stage it prints the wall time, the CPU time (user + system,
 the stage's processes together: the figure other work on a shared machine disturbs least) and
 the peak memory (max RSS of the stage's largest process), then the growth exponent k of the
-CPU time between sizes (time ~ rows^k: 1 is linear). The repository itself is left alone.
+CPU time between sizes (time ~ rows^k: 1 is linear). `--set KEY=VALUE` changes a parameter
+of the copy's params.yaml (a dotted key, a YAML value) to measure a lever. The repository
+itself is left alone.
 docs/benchmarks.md has results.
 """
 
@@ -75,13 +78,25 @@ def timed(command: str, cwd: Path, env: dict[str, str]) -> tuple[float, float, f
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def run_size(rows: int, seed: int) -> dict[str, tuple[float, float, float]]:
+def set_param(params: dict, assignment: str) -> None:
+    """Apply `a.b.c=VALUE` to nested params; VALUE is read as YAML (20 is a number, null is None)."""
+    key, _, value = assignment.partition("=")
+    *parents, last = key.split(".")
+    node = params
+    for parent in parents:
+        node = node.setdefault(parent, {})
+    node[last] = yaml.safe_load(value)
+
+
+def run_size(rows: int, seed: int, assignments: list[str]) -> dict[str, tuple[float, float, float]]:
     with tempfile.TemporaryDirectory(prefix=f"bench-pipeline-{rows}-") as tmp:
         root = copy_repository(Path(tmp))
         env = {**env_for(root), "PYTHONPATH": str(root / "src")}  # the copy's code, whatever .venv points at
         generate(rows, seed).to_parquet(root / SOURCE, index=False)
         params = yaml.safe_load((root / "params.yaml").read_text())
         params["data"].update(source=SOURCE, target=TARGET, task="classification")
+        for assignment in assignments:
+            set_param(params, assignment)
         (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         commands = stage_commands(root)
         results = {}
@@ -111,10 +126,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a parameter, e.g. n_jobs=1")
     args = parser.parse_args()
+    for assignment in args.set:
+        if "=" not in assignment:
+            parser.error(f"--set {assignment}: write KEY=VALUE, e.g. train.hyperparameters.min_samples_leaf=20")
     sizes = sorted(args.rows)
     print(f"machine: {machine()}", flush=True)
-    results = {rows: run_size(rows, args.seed) for rows in sizes}
+    if args.set:
+        print(f"parameters changed: {', '.join(args.set)}", flush=True)
+    results = {rows: run_size(rows, args.seed, args.set) for rows in sizes}
 
     stages = list(results[sizes[0]])
     header = "| stage | " + " | ".join(f"{rows:,} rows: wall s, CPU s, MB" for rows in sizes)
