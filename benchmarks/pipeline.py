@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import os
 import platform
@@ -35,6 +36,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mlops.paths import METRICS  # noqa: E402
 from tests.conftest import copy_repository, env_for  # noqa: E402  (one way to copy the repository)
 
 NUMERIC = 30
@@ -107,6 +109,9 @@ def run_size(rows: int, seed: int, assignments: list[str]) -> dict[str, tuple[fl
             results[stage] = timed(command, root, env)
             wall, cpu, mb = results[stage]
             print(f"  {rows:>9,} rows: {stage:<9} {wall:7.1f} s wall {cpu:7.1f} s CPU {mb:7.0f} MB", flush=True)
+        metrics = json.loads((root / METRICS).read_text())
+        scores = ", ".join(f"{name} {metrics[name]:.4f}" for name in ("accuracy", "f1", "roc_auc"))
+        print(f"  {rows:>9,} rows: the model's test split: {scores}", flush=True)  # what a lever costs
         return results
 
 
