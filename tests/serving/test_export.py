@@ -73,6 +73,59 @@ def test_an_unconvertible_model_fails_unless_the_sklearn_runtime_is_chosen(tmp_p
     assert isinstance(predictor, runtime.SklearnPredictor)
 
 
+def test_a_forest_whose_conversion_needs_more_memory_than_is_free_is_refused_before_converting(tmp_path):
+    from mlops.io import load_model
+    from mlops.pipeline import export
+
+    build_project(tmp_path)
+    model = load_model(tmp_path / "models/model.skops")
+    nodes = export.tree_nodes(model)
+    assert nodes == sum(tree.tree_.node_count for tree in model.steps[-1][1].estimators_) > 20
+    needed = nodes * export.BYTES_PER_TREE_NODE
+
+    export.check_conversion_memory(model, available=needed)  # just enough
+    export.check_conversion_memory(model, available=None)  # not known (no /proc/meminfo): no check
+    with pytest.raises(MlopsError, match=rf"needs about .* GB of memory \({nodes:,} tree nodes\).*min_samples_leaf"):
+        export.check_conversion_memory(model, available=needed - 1)
+
+
+def test_the_nodes_of_gradient_boostings_trees_are_counted_and_a_linear_model_has_none():
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops.pipeline import export
+
+    features, labels = [[0.0], [1.0], [2.0], [3.0]], [0, 1, 0, 1]
+    boosting = GradientBoostingClassifier(n_estimators=3, max_depth=1).fit(features, labels)
+    assert export.tree_nodes(boosting) == 3 * 3  # three stumps: a split and two leaves each
+    assert export.tree_nodes(LogisticRegression().fit(features, labels)) == 0
+
+
+def test_the_free_memory_is_read_from_the_kernel():
+    import os
+
+    from mlops.pipeline import export
+
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < export.available_memory() <= total
+
+
+def test_an_export_refused_for_memory_says_what_to_change_and_keeps_the_last_onnx_model(tmp_path, monkeypatch):
+    """The machine's free memory is the one stand-in: a forest cannot be made to exhaust it in a test."""
+    import contextlib
+
+    from mlops.pipeline import export
+
+    from .conftest import params
+
+    build_project(tmp_path)
+    onnx_before = (tmp_path / "models/model.onnx").read_bytes()
+    monkeypatch.setattr(export, "available_memory", lambda: 1_000)
+    with contextlib.chdir(tmp_path), pytest.raises(MlopsError, match=r"min_samples_leaf.*serve.runtime: sklearn"):
+        export.export(params())
+    assert (tmp_path / "models/model.onnx").read_bytes() == onnx_before
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("estimator", "hyperparameters"),

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mlops import paths
@@ -28,6 +29,39 @@ from mlops.errors import MlopsError
 from mlops.io import atomic_path, load_model, read_json, read_table, write_json
 from mlops.schema import MISSING_CATEGORY, Schema
 from mlops.serving import runtime
+
+# skl2onnx holds a whole tree ensemble in memory while converting it: 840-850 bytes per tree node,
+# measured on forests of 0.2 and 0.8 million nodes (docs/benchmarks.md, the pipeline benchmark).
+BYTES_PER_TREE_NODE = 800
+
+
+def tree_nodes(model) -> int:
+    """Nodes in the fitted trees of the model's estimator; 0 for an estimator without trees."""
+    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+    trees = getattr(estimator, "estimators_", [])
+    trees = trees.ravel() if hasattr(trees, "ravel") else trees  # a forest's list, gradient boosting's 2-D array
+    return sum(tree.tree_.node_count for tree in trees if hasattr(tree, "tree_"))
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel can give without swapping (MemAvailable in /proc/meminfo); None where unknown."""
+    try:
+        lines = Path("/proc/meminfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) * 1024 for line in lines if line.startswith("MemAvailable:")), None)
+
+
+def check_conversion_memory(model, available: int | None) -> None:
+    """Refuse, before converting, a tree ensemble whose conversion would exhaust the machine's memory."""
+    nodes = tree_nodes(model)
+    needed = nodes * BYTES_PER_TREE_NODE
+    if available is not None and needed > available:
+        raise MlopsError(
+            f"converting this model to ONNX needs about {needed / 1e9:.1f} GB of memory ({nodes:,} tree nodes) "
+            f"and {available / 1e9:.1f} GB are free. Grow smaller trees: in params.yaml's train.hyperparameters, "
+            "min_samples_leaf: 20 and max_samples: 0.25 (docs/benchmarks.md, the pipeline benchmark)"
+        )
 
 
 def to_onnx(model, schema: Schema):
@@ -48,7 +82,9 @@ def to_onnx(model, schema: Schema):
         return convert_sklearn(model, initial_types=inputs, options=options)
     except Exception as exc:  # skl2onnx raises many kinds of error for what it cannot convert
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise MlopsError(f"skl2onnx cannot convert this model ({type(exc).__name__}: {first_line})") from exc
+        raise MlopsError(
+            f"skl2onnx cannot convert this model ({type(exc).__name__}: {first_line}). Use an estimator it supports"
+        ) from exc
 
 
 def onnx_inputs(onnx_model, schema: Schema) -> list[dict[str, str]]:
@@ -178,11 +214,12 @@ def export(params: Params) -> dict[str, Any]:
     fallback = params.serve.runtime == "sklearn"
 
     try:
+        check_conversion_memory(model, available_memory())
         onnx_model = to_onnx(model, schema)
         inputs = onnx_inputs(onnx_model, schema)
     except MlopsError as exc:
         if not fallback:
-            raise MlopsError(f"{exc}. Use an estimator skl2onnx supports, or set serve.runtime: sklearn") from exc
+            raise MlopsError(f"{exc}; or set serve.runtime: sklearn to serve the scikit-learn model") from exc
         print(f"export: warning: {exc}; the service will run models/model.skops (serve.runtime: sklearn)")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(paths.ONNX_MODEL)  # never leave an ONNX file of an older model beside this one's metadata
