@@ -35,10 +35,14 @@ from mlops.serving import runtime
 BYTES_PER_TREE_NODE = 800
 
 
+def final_estimator(model):
+    """The estimator at the end of a scikit-learn Pipeline, or the model itself."""
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
 def tree_nodes(model) -> int:
     """Nodes in the fitted trees of the model's estimator; 0 for an estimator without trees."""
-    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
-    trees = getattr(estimator, "estimators_", [])
+    trees = getattr(final_estimator(model), "estimators_", [])
     trees = trees.ravel() if hasattr(trees, "ravel") else trees  # a forest's list, gradient boosting's 2-D array
     return sum(tree.tree_.node_count for tree in trees if hasattr(tree, "tree_"))
 
@@ -75,9 +79,7 @@ def to_onnx(model, schema: Schema):
         for f in schema.features
     ]
     # zipmap off: probabilities as one float matrix, not a list of dicts (much faster to serve).
-    options = (
-        {} if schema.regression else {id(model.steps[-1][1] if hasattr(model, "steps") else model): {"zipmap": False}}
-    )
+    options = {} if schema.regression else {id(final_estimator(model)): {"zipmap": False}}
     try:
         return convert_sklearn(model, initial_types=inputs, options=options)
     except Exception as exc:  # skl2onnx raises many kinds of error for what it cannot convert
