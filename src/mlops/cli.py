@@ -47,6 +47,9 @@ TOOLS: dict[str, tuple[str, str]] = {
     "rename": ("mlops.rename", "name the project: MLflow experiment, registered model, image, README title"),
 }
 
+# The stages that log to MLflow.
+TRACKED_STAGES = ("train", "evaluate")
+
 # Extra options of a stage: flag -> help. Passed to the stage's main() as keyword arguments.
 STAGE_OPTIONS = {
     "validate": {"--data": "check this CSV or Parquet file instead (results in reports/validation/batch/)"},
@@ -56,11 +59,23 @@ TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "G
 
 
 def run_stage(args: argparse.Namespace) -> int:
+    from mlops import tracking
     from mlops.config import load_params
 
-    params = load_params(args.params)
     options = {flag.lstrip("-"): getattr(args, flag.lstrip("-")) for flag in STAGE_OPTIONS.get(args.command, {})}
-    importlib.import_module(f"mlops.pipeline.{args.command}").main(params, **options)
+    try:
+        if args.command in TRACKED_STAGES:
+            tracking.check_reachable()  # before reading params imports scikit-learn: an unreachable server fails at once
+        params = load_params(args.params)
+        importlib.import_module(f"mlops.pipeline.{args.command}").main(params, **options)
+    except BaseException:
+        from mlops.pipeline.restore import restore_outputs
+
+        restored = restore_outputs(args.command)
+        if restored:
+            names = ", ".join(str(path) for path in restored)
+            print(f"mlops {args.command}: the last good outputs are back from DVC's cache: {names}", file=sys.stderr)
+        raise
     return 0
 
 

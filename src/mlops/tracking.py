@@ -7,12 +7,15 @@ no credentials. Set MLFLOW_TRACKING_URI to use a team's tracking server instead.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from typing import Any
+from urllib.parse import urlsplit
 
 from mlops.errors import MlopsError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+CONNECT_TIMEOUT_SECONDS = 5  # MLflow's own client retries for minutes before it gives up
 
 
 def tracking_uri() -> str:
@@ -33,9 +36,29 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def check_reachable(timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
+    """Fail at once, naming the URI, when a tracking server over HTTP(S) does not accept a connection."""
+    uri = tracking_uri()
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return  # a local store: a file or a database, nothing to reach
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise MlopsError(
+            f"the MLflow tracking server {uri} is not reachable ({reason}): start it or fix MLFLOW_TRACKING_URI "
+            f"(unset, runs are tracked in {DEFAULT_TRACKING_URI.removeprefix('sqlite:///')})"
+        ) from exc
+
+
 def connect():
     """The mlflow module, pointed at the tracking URI (quiet: warnings and errors only)."""
     import logging
+
+    check_reachable()
 
     import mlflow
 

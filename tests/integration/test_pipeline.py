@@ -2,6 +2,7 @@
 
 import json
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -132,3 +133,33 @@ def test_push_to_a_local_remote_and_pull_into_a_fresh_clone(repo, tmp_path):
     assert pd.read_parquet(clone / "data/prepared/train.parquet").equals(
         pd.read_parquet(root / "data/prepared/train.parquet")
     )
+
+
+def test_an_unreachable_tracking_server_fails_train_at_once_and_keeps_the_last_good_model(repo):
+    root, env, _ = repo
+    outputs = [root / "models/model.skops", root / "models/training.json"]
+    before = [path.read_bytes() for path in outputs]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{probe.getsockname()[1]}"  # closed once the socket is
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["dvc", "repro", "--force", "--single-item", "train"],
+        cwd=root,
+        env={**env, "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    seconds = time.perf_counter() - started
+    print(f"train against an unreachable tracking server: failed in {seconds:.1f} s")
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mlops train: error:")]
+    assert errors == [
+        f"mlops train: error: the MLflow tracking server {uri} is not reachable (Connection refused): "
+        "start it or fix MLFLOW_TRACKING_URI (unset, runs are tracked in mlflow.db)"
+    ]
+    assert "Traceback" not in result.stderr
+    assert seconds < 60  # MLflow's own retries took 260 s: the bound catches a return to them; the figure is printed
+    assert [path.read_bytes() for path in outputs] == before
+    assert "up to date" in dvc(root, env, "status", "train")  # the outputs are again the ones dvc.lock records

@@ -1,6 +1,11 @@
 """Evaluation is tracked whether or not `train` ran against this MLflow store (real SQLite stores)."""
 
+import socket
+
+import pytest
+
 from mlops import tracking
+from mlops.errors import MlopsError
 
 
 def _store(tmp_path, name, monkeypatch):
@@ -42,3 +47,28 @@ def test_a_training_run_from_another_store_gets_a_linked_evaluation_run_instead_
     assert run.data.metrics == {"f1": 0.75}
     assert run.data.tags["mlops.training_run_id"] == foreign_run
     assert run.data.tags["mlops.model_version"] == "3" and run.data.tags["mlops.registered_model"] == "clf"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def test_an_unreachable_tracking_server_is_one_error_naming_the_uri_at_once(monkeypatch):
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    with pytest.raises(MlopsError, match=rf"the MLflow tracking server {uri} is not reachable \(Connection refused\)"):
+        tracking.check_reachable()
+    with pytest.raises(MlopsError, match="not reachable"):
+        tracking.connect()  # every stage that logs checks first
+
+
+def test_a_listening_server_and_a_local_store_pass_the_check(tmp_path, monkeypatch):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{server.getsockname()[1]}")
+        tracking.check_reachable()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracking.check_reachable()

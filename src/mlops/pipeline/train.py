@@ -23,6 +23,7 @@ def fit(train_frame, schema: Schema, estimator: str, hyperparameters: dict, seed
 
 
 def main(params: Params) -> None:
+    tracking.check_reachable()  # before minutes of fitting, not after
     schema = Schema.load(paths.SCHEMA)
     train_frame = read_table(paths.TRAIN)
     started = time.perf_counter()
