@@ -13,7 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -76,78 +76,46 @@ def first_column(record: dict) -> str:
     return next(iter(record))
 
 
-# Bodies that grow: what parsing them builds is what is measured. The first four are issue 23's.
-GROWING = [
-    Case("rows of []", "predict", lambda n, r: fill('{"instances":[', "[],", "]}", n), 413, "JSON values"),
-    Case("rows of {}", "predict", lambda n, r: fill('{"instances":[', "{},", "]}", n), 413, "JSON values"),
-    Case(
-        "V2 data of []",
-        "v2",
-        lambda n, r: fill('{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[', "[],", "]}]}", n),
-        413,
-        "JSON values",
-    ),
-    Case("CSV lines of 1", "invocations", lambda n, r: fill("", "1\n", "", n), 413, "lines", content_type=CSV),
-    Case("one row of numbers", "predict", lambda n, r: fill('{"instances":[[', "1.5,", "]]}", n), 413, "JSON values"),
-    Case("rows of short strings", "predict", lambda n, r: fill('{"instances":[', '["ab"],', "]}", n), 413, "values"),
-    Case(
-        "dataframe_split data of []",
-        "invocations",
-        lambda n, r: fill('{"dataframe_split":{"data":[', "[],", "]}}", n),
-        413,
-        "JSON values",
-    ),
-    Case(
-        "a column of numbers",
-        "invocations",
-        lambda n, r: fill('{"inputs":{"' + first_column(r) + '":[', "0,", "]}}", n),
-        413,
-        "JSON values",
-    ),
-    Case("CSV blank lines", "invocations", lambda n, r: fill("", "\n", "", n), 413, "lines", content_type=CSV),
-    Case(
-        "one CSV line of fields",
-        "invocations",
-        lambda n, r: fill("", "1,", "\n", n),
-        413,
-        "CSV fields",
-        content_type=CSV,
-    ),
-    Case("V1 rows of []", "v1", lambda n, r: fill('{"instances":[', "[],", "]}", n), 413, "JSON values"),
-    Case(
-        "V2 flat data of zeros",
-        "v2",
-        lambda n, r: fill('{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[', "0,", "]}]}", n),
-        413,
-        "JSON values",
-    ),
-    Case("Vertex rows of []", "vertex", lambda n, r: fill('{"instances":[', "[],", "]}", n), 413, "JSON values"),
-    Case(
-        "Vertex parameters of {}",  # ignored by the route, yet parsed
-        "vertex",
-        lambda n, r: fill('{"instances":[' + json.dumps(r) + '],"parameters":{"p":[', "{},", "]}}", n),
-        413,
-        "JSON values",
-    ),
-    Case("nesting, [ only", "predict", lambda n, r: b"[" * n, 413, "JSON values"),
-    Case('nesting, {"a": only', "predict", lambda n, r: fill("", '{"a":', "", n), 413, "JSON values"),
-    Case(
-        "escaped quotes and commas inside one string",  # counted as values at first sight, then seen to be text
-        "predict",
-        lambda n, r: fill('{"instances":["', '\\",', '"]}', n),
-        400,
-        "is a JSON string",
-    ),
-    Case(
-        "commas inside one string",
-        "predict",
-        lambda n, r: fill('{"instances":[["', "a,", '"]]}', n),
-        400,
-        "has 1 values",
-    ),
-]
+def growing(name, route, head, unit, tail, status=413, says="JSON values", content_type=JSON) -> Case:
+    """A case whose body is `head` (text, or a function of the record), `unit` as often as the size
+    allows, then `tail`."""
 
-GROWING = [replace(case, grows=True) for case in GROWING]
+    def body(size: int, record: dict) -> bytes:
+        return fill(head(record) if callable(head) else head, unit, tail, size)
+
+    return Case(name, route, body, status, says, grows=True, content_type=content_type)
+
+
+V2_DATA = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":['
+INSTANCES = '{"instances":['
+
+# Bodies that grow: what parsing them would build is what is at stake. The first four are issue 23's.
+GROWING = [
+    growing("rows of []", "predict", INSTANCES, "[],", "]}"),
+    growing("rows of {}", "predict", INSTANCES, "{},", "]}"),
+    growing("V2 data of []", "v2", V2_DATA, "[],", "]}]}"),
+    growing("CSV lines of 1", "invocations", "", "1\n", "", says="lines", content_type=CSV),
+    growing("one row of numbers", "predict", INSTANCES + "[", "1.5,", "]]}"),
+    growing("rows of short strings", "predict", INSTANCES, '["ab"],', "]}"),
+    growing("dataframe_split data of []", "invocations", '{"dataframe_split":{"data":[', "[],", "]}}"),
+    growing("a column of numbers", "invocations", lambda r: '{"inputs":{"' + first_column(r) + '":[', "0,", "]}}"),
+    growing("CSV blank lines", "invocations", "", "\n", "", says="lines", content_type=CSV),
+    growing("one CSV line of fields", "invocations", "", "1,", "\n", says="CSV fields", content_type=CSV),
+    growing("V1 rows of []", "v1", INSTANCES, "[],", "]}"),
+    growing("V2 flat data of zeros", "v2", V2_DATA, "0,", "]}]}"),
+    growing("Vertex rows of []", "vertex", INSTANCES, "[],", "]}"),
+    # parameters: ignored by the route, parsed all the same
+    growing(
+        "Vertex parameters of {}", "vertex", lambda r: f'{INSTANCES}{json.dumps(r)}],"parameters":{{"p":[', "{},", "]}}"
+    ),
+    growing("nesting, [ only", "predict", "", "[", ""),
+    growing('nesting, {"a": only', "predict", "", '{"a":', ""),
+    # Values at first sight, text when looked at again: parsed, and refused for what they are.
+    growing(
+        "escaped quotes and commas in a string", "predict", INSTANCES + '"', '\\",', '"]}', 400, "is a JSON string"
+    ),
+    growing("commas in a string", "predict", INSTANCES + '["', "a,", '"]]}', 400, "has 1 values"),
+]
 
 # Text that is not Unicode: a lone surrogate in a key, a value, a column name or an id, on every route.
 UNICODE = [

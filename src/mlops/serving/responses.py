@@ -78,7 +78,9 @@ JSON_DELETE = keeping(JSON_STRUCTURE)
 def count_json_values(body: bytes, most: int) -> int:
     """How many values parsing `body` would build at most: its commas and opening brackets, those
     inside strings left out when counting them too would pass `most`."""
-    found = len(body.translate(None, JSON_DELETE))  # every such byte, strings' included: 3 GB/s
+    if len(body) <= most:  # every value takes a byte at least
+        return len(body)
+    found = len(body.translate(None, JSON_DELETE))  # every such byte, strings' included: 1 to 3 GB/s
     if found <= most or b'"' not in body:
         return found
     # Escaped backslashes, then escaped quotes, so every quote left opens or closes a string. Outside
