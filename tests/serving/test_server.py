@@ -197,3 +197,8 @@ def test_a_chunked_body_over_the_limit_is_refused_on_every_route(serve, records)
     assert status == 413 and b"larger than 65536 bytes" in answer, (status, answer[:300])
     with_length = http.request(server.url + "/invocations", row * 16 + line, content_type="text/csv")
     assert with_length.status == 413
+    # Chunks that go wrong just past the limit (a chunk size that is not hexadecimal): a 400, not a 500.
+    head = b"POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(head + b"%x\r\n" % limit + row * 16 + b"\r\nzz\r\n")
+        assert connection.recv(65536).startswith(b"HTTP/1.1 400 ")

@@ -1,9 +1,9 @@
 """Reading request bodies and writing JSON answers, shared by every protocol adapter.
 
-A body costs what its size allows and no more: it is refused (413) past the largest body,
-with or without Content-Length, and a JSON body is refused before it is parsed when it holds
-more values than the most rows a request may have need; parsing builds some 60 bytes per
-value, so memory follows `serve.max_batch_rows`, not the shape of the body.
+A body is refused (413) past the largest body, with or without Content-Length, and a JSON body
+before it is parsed when it holds more values than `serve.max_batch_rows` rows need: parsing
+builds some 60 to 100 bytes per value, so a worker's memory follows the row limit, not the
+shape of the body.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 from flask import Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from mlops.serving.validation import RequestError
 
@@ -41,9 +41,13 @@ def read_body() -> bytes:
     limit = request.max_content_length
     # Without Content-Length (chunked), werkzeug stops at the limit and returns what it read as if that
     # were all: one more byte from the server's stream tells a body of exactly the limit from a longer one.
-    over = request.content_length is None and limit is not None and len(body) >= limit
-    if over and request.environ["wsgi.input"].read(1):
-        raise RequestEntityTooLarge()
+    if request.content_length is None and limit is not None and len(body) >= limit:
+        try:
+            more = request.environ["wsgi.input"].read(1)
+        except (OSError, ValueError):  # the chunks end badly past the limit: the client's fault, as werkzeug says
+            raise ClientDisconnected() from None
+        if more:
+            raise RequestEntityTooLarge()
     return body
 
 
@@ -108,8 +112,8 @@ def read_json_body(max_values: int, untyped_ok: bool = False) -> Any:
         raise RequestError(
             413,
             "too_many_values",
-            f"the body holds {values} JSON values; the limit is {max_values}, what the most rows a request "
-            "may have need: split the batch",
+            f"the body holds {values} JSON values; a request of the most rows allowed needs at most "
+            f"{max_values}: split the batch",
             {"values": values, "max_values": max_values},
         )
     try:
