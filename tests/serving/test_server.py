@@ -5,6 +5,7 @@ wrk (apt package `wrk`) drives the load; the tests that need it skip, saying so,
 
 from __future__ import annotations
 
+import http.client as http_client
 import json
 import os
 import re
@@ -148,3 +149,56 @@ def test_sigterm_lets_in_flight_requests_finish(serve, records, expected):
         assert status_line.startswith(b"HTTP/1.1 200"), response[:300]
         assert json.loads(payload.split(b"\r\n\r\n", 1)[1])["predictions"] == expected[0]
     assert server.process.wait(15) == 0
+
+
+def chunked_post(server, path: str, body: bytes, content_type: str) -> tuple[int, bytes]:
+    """POST `body` with Transfer-Encoding: chunked (no Content-Length), in 4 KiB chunks."""
+    connection = http_client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        chunks = (body[start : start + 4096] for start in range(0, len(body), 4096))
+        connection.request("POST", path, chunks, {"Content-Type": content_type}, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_chunked_body_over_the_limit_is_refused_on_every_route(serve, records):
+    """Each body's first LIMIT bytes are a whole valid request: cut at the limit, it would be answered."""
+    limit = 65_536
+    vertex = "/vertex/predict"
+    server = serve(MLOPS_MAX_BODY_BYTES=str(limit), AIP_PREDICT_ROUTE=vertex)
+    complete = [r for r in records if None not in r.values()][:5]
+    datatype = {name: "BYTES" if name == "color" else "FP64" for name in complete[0]}
+    v2 = {
+        "inputs": [
+            {"name": n, "shape": [5], "datatype": t, "data": [r[n] for r in complete]} for n, t in datatype.items()
+        ]
+    }
+    json_requests = {
+        "/predict": {"instances": complete},
+        "/invocations": {"dataframe_records": complete},
+        "/v1/models/test-model:predict": {"instances": complete},
+        "/v2/models/test-model/infer": v2,
+        vertex: {"instances": complete},
+    }
+    line = "{size},{weight},{color},{grade}\n".format(**complete[0]).encode()
+    row = b" " * (4096 - len(line)) + line  # a padded number is still that number; 16 rows fill the limit
+    for path, request in json_requests.items():
+        valid = json.dumps(request).encode()
+        exact = valid + b" " * (limit - len(valid))
+        status, answer = chunked_post(server, path, exact, "application/json")
+        assert status == 200, (path, answer[:300])
+        status, answer = chunked_post(server, path, exact + b" " * 225, "application/json")
+        assert status == 413 and b"larger than 65536 bytes" in answer, (path, status, answer[:300])
+    status, answer = chunked_post(server, "/invocations", row * 16, "text/csv")
+    assert status == 200 and len(json.loads(answer)["predictions"]) == 16, answer[:300]
+    status, answer = chunked_post(server, "/invocations", row * 16 + line, "text/csv")
+    assert status == 413 and b"larger than 65536 bytes" in answer, (status, answer[:300])
+    with_length = http.request(server.url + "/invocations", row * 16 + line, content_type="text/csv")
+    assert with_length.status == 413
+    # Chunks that go wrong just past the limit (a chunk size that is not hexadecimal): a 400, not a 500.
+    head = b"POST /invocations HTTP/1.1\r\nHost: test\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(head + b"%x\r\n" % limit + row * 16 + b"\r\nzz\r\n")
+        assert connection.recv(65536).startswith(b"HTTP/1.1 400 ")

@@ -77,7 +77,7 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
 
     @app.post("/predict")
     def predict_route() -> Response:
-        body = read_json_body()
+        body = read_json_body(service.validator.max_json_values)
         if type(body) is not dict or "instances" not in body or len(body) != 1:
             raise RequestError(
                 400,

@@ -2,7 +2,8 @@
 
 /invocations takes JSON in any of MLflow's input forms, or `text/csv` as SageMaker Batch
 Transform sends it: one row per line, no header, values in schema order, an empty field
-for a missing value. The answer is {"predictions": [...]}, or with `Accept: text/csv` one
+for a missing value (a UTF-8 byte order mark before the first row is skipped, as `mlops validate` and
+pandas skip it). The answer is {"predictions": [...]}, or with `Accept: text/csv` one
 predicted class (or number, for regression) per line. Either way the X-Prediction-Id header
 carries the request's prediction id (the body keeps MLflow's form).
 """
@@ -14,21 +15,30 @@ import io
 
 from flask import Flask, Response, request
 
-from mlops.serving.responses import PREDICTION_ID_HEADER, json_response, read_json_body
+from mlops.serving.responses import (
+    PREDICTION_ID_HEADER,
+    json_response,
+    keeping,
+    read_body,
+    read_json_body,
+    unquoted,
+)
 from mlops.serving.service import PredictionService
 from mlops.serving.validation import MAX_PROBLEMS, RequestError
 
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CSV = "text/csv"
+CSV_STRUCTURE = b",\n"
+CSV_DELETE = keeping(CSV_STRUCTURE)
 
 
 def register(app: Flask, service: PredictionService) -> None:
     @app.post("/invocations")
     def invocations() -> Response:
         if request.mimetype == CSV:
-            columns = csv_columns(request.get_data(cache=False), service)
+            columns = csv_columns(read_body(), service)
         else:
-            columns = json_columns(read_json_body(), service)
+            columns = json_columns(read_json_body(service.validator.max_json_values), service)
         prediction = service.predict(columns)
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
             answer = Response("".join(f"{value}\n" for value in prediction.predictions), mimetype=CSV)
@@ -63,8 +73,9 @@ def json_columns(body, service: PredictionService) -> dict[str, list]:
 def csv_columns(body: bytes, service: PredictionService) -> dict[str, list]:
     """CSV rows in schema order to validated columns; numbers parsed for numeric columns, "" as missing."""
     validator = service.validator
+    check_csv_size(body, validator.max_rows, validator.max_csv_fields)
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RequestError(400, "invalid_csv", f"the CSV body is not UTF-8 text: {exc}") from None
     try:
@@ -87,6 +98,36 @@ def csv_columns(body: bytes, service: PredictionService) -> dict[str, list]:
         values = [row[position] for row in rows]
         columns[name] = [number(value) for value in values] if numeric else [value or None for value in values]
     return validator.from_columns(columns, "the CSV rows")
+
+
+def check_csv_size(body: bytes, max_rows: int, max_fields: int) -> None:
+    """413 for more lines (blank ones included) or fields than `max_rows` full rows have, before parsing."""
+    lines, fields = csv_size(body, body.translate(None, CSV_DELETE))
+    if lines > max_rows or fields > max_fields:  # a quoted field may hold commas and line breaks: count again
+        lines, fields = csv_size(body, unquoted(body, CSV_STRUCTURE))
+    if lines > max_rows:
+        raise RequestError(
+            413,
+            "too_many_rows",
+            f"{lines} lines in one request; the limit is {max_rows} rows: split the batch",
+            {"rows": lines, "max_rows": max_rows},
+        )
+    if fields > max_fields:
+        raise RequestError(
+            413,
+            "too_many_values",
+            f"the body holds {fields} CSV fields; the limit is {max_fields}, {max_rows} rows of "
+            f"{max_fields // max_rows} values: split the batch",
+            {"values": fields, "max_values": max_fields},
+        )
+
+
+def csv_size(body: bytes, structure: bytes) -> tuple[int, int]:
+    """(lines, fields) of a CSV body from its commas and line breaks (`structure`); a last line without a
+    line break counts."""
+    breaks = structure.count(b"\n")
+    lines = breaks + (0 if body.endswith(b"\n") or not body else 1)
+    return lines, len(structure) - breaks + lines
 
 
 def number(text: str):

@@ -38,7 +38,7 @@ def register(app: Flask, service: PredictionService) -> None:
     @app.post("/v1/models/<name>:predict")
     def v1_predict(name: str) -> Response:
         check_name(service, name)
-        body = read_json_body()
+        body = read_json_body(service.validator.max_json_values)
         if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
             raise RequestError(400, "invalid_request", 'the body must be {"instances": [...]}')
         prediction = service.predict(service.validator.instances(body["instances"]))

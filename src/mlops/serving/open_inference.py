@@ -267,7 +267,8 @@ def register(app: Flask, service: PredictionService) -> None:
         check_model(service, name, version)
         if "Inference-Header-Content-Length" in request.headers:
             raise bad("binary tensor data is not supported: send the request as JSON (binary_data=False)")
-        body = read_json_body(untyped_ok=True)  # tritonclient sends no Content-Type
+        # tritonclient sends no Content-Type
+        body = read_json_body(service.validator.max_json_values, untyped_ok=True)
         columns, outputs = decode(body, service)
         prediction = service.predict(columns)
         return json_response(encode(service, prediction, outputs, body.get("id")), prediction_id=prediction.id)

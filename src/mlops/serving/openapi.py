@@ -103,8 +103,10 @@ def document(service, app) -> dict[str, Any]:
         ],
     }
     bad_request = {
-        "400": error_response("invalid JSON or instances (details name the rows and columns)"),
-        "413": error_response("body larger than the limit, or too many rows"),
+        "400": error_response(
+            "invalid JSON, text that is not Unicode, or invalid instances (details name the rows and columns)"
+        ),
+        "413": error_response("body larger than the limit, or more rows (or values) than the most a request may hold"),
         "415": error_response("the body is not application/json"),
         "503": error_response("the model is not ready"),
     }

@@ -132,6 +132,12 @@ class Validator:
         # Columns whose out-of-range values and unexpected nulls are counted (serve.out_of_range: accept).
         self.expected = {name: schema[EXPECTED] for name, schema in self.contract.items() if EXPECTED in schema}
         self.max_rows = max_rows
+        # What a body may hold before it is parsed (responses.read_json_body, invocations.csv_columns):
+        # JSON values enough for max_rows rows in the widest form (V2's [N, 1] inputs, two per value),
+        # with room for names, shapes and parameters; CSV fields enough for max_rows full rows.
+        width = len(self.columns)
+        self.max_json_values = 2 * (width + 1) * (max_rows + 32) + 1024
+        self.max_csv_fields = width * max_rows
 
     def check_count(self, count: int) -> None:
         if count == 0:

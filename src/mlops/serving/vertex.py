@@ -47,7 +47,7 @@ def register(app: Flask, service: PredictionService, environ=os.environ) -> None
     if predict_route and predict_route not in taken:
 
         def predict() -> Response:
-            body = read_json_body()
+            body = read_json_body(service.validator.max_json_values)
             if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
                 raise RequestError(400, "invalid_request", 'the body must be {"instances": [...], "parameters": {...}}')
             prediction = service.predict(service.validator.instances(body["instances"]))
