@@ -14,7 +14,8 @@ import traceback
 
 from mlops.errors import MlopsError
 
-# Stage name -> what it does. Each is `mlops.pipeline.<name>.main(params)`, run by dvc.yaml.
+# Stage name -> what it does, in dvc.yaml's order (tests/unit/test_stage_deps.py compares them).
+# Each is `mlops.pipeline.<name>.main(params)`, run by dvc.yaml.
 STAGES = {
     "ingest": "materialise the raw dataset under data/raw/",
     "validate": "check the raw dataset against the expectation suite in gx/ (stops the pipeline on bad data)",
