@@ -12,12 +12,13 @@ import os
 import sys
 import traceback
 
+from mlops import paths
 from mlops.errors import MlopsError
 
 # Stage name -> what it does, in dvc.yaml's order (tests/unit/test_stage_deps.py compares them).
 # Each is `mlops.pipeline.<name>.main(params)`, run by dvc.yaml.
 STAGES = {
-    "ingest": "materialise the raw dataset under data/raw/",
+    "ingest": f"materialise the raw dataset under {paths.RAW.parent}/",
     "validate": "check the raw dataset against the expectation suite in gx/ (stops the pipeline on bad data)",
     "prepare": "clean, derive the schema, split into train and test",
     "train": "fit the model and track it in MLflow",
@@ -29,7 +30,7 @@ STAGES = {
 # Tool name -> (module, what it does). The module defines `add_arguments(parser)` and
 # `run(args) -> int` (the exit status); keep its top-level imports light.
 TOOLS: dict[str, tuple[str, str]] = {
-    "report": ("mlops.report", "compare the model with a baseline: the pull-request report (reports/pr/)"),
+    "report": ("mlops.report", f"compare the model with a baseline: the pull-request report ({paths.PR_REPORT_DIR}/)"),
     "smoke": (
         "mlops.release.smoke",
         "post the test split to a running service and check it predicts what the pipeline did",
@@ -41,7 +42,10 @@ TOOLS: dict[str, tuple[str, str]] = {
         "mlops.monitoring.retrain_data",
         "build the next training data: the source plus labelled production rows, validated, tracked with DVC",
     ),
-    "fetch-logs": ("mlops.monitoring.fetch_logs", "copy the newest prediction logs from storage into data/production/"),
+    "fetch-logs": (
+        "mlops.monitoring.fetch_logs",
+        f"copy the newest prediction logs from storage into {paths.PRODUCTION_DIR}/",
+    ),
     "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
     "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
     "expectations": ("mlops.validation.expectations", "infer a starter expectation suite (gx/) from the data"),
@@ -50,7 +54,7 @@ TOOLS: dict[str, tuple[str, str]] = {
 
 # Extra options of a stage: flag -> help. Passed to the stage's main() as keyword arguments.
 STAGE_OPTIONS = {
-    "validate": {"--data": "check this CSV or Parquet file instead (results in reports/validation/batch/)"},
+    "validate": {"--data": f"check this CSV or Parquet file instead (results in {paths.BATCH_VALIDATION_DIR}/)"},
 }
 
 TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in STAGES.items():
         stage = commands.add_parser(name, help=help_text, description=help_text)
-        stage.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+        stage.add_argument("--params", default=str(paths.PARAMS), help="parameters file (default: %(default)s)")
         for flag, flag_help in STAGE_OPTIONS.get(name, {}).items():
             stage.add_argument(flag, metavar="PATH", help=flag_help)
         stage.set_defaults(handler=run_stage)

@@ -47,3 +47,10 @@ def test_dvc_resolves_the_declared_paths():
     assert stages["ingest"].outs[0].def_path == str(paths.RAW)
     declared = {Path(value) for name, value in paths.DECLARED.items() if name not in ("params", "gx_dir")}
     assert declared <= used
+
+
+def test_the_drift_gauge_reads_where_mlops_drift_writes():
+    """The service's gauge cannot import mlops.paths (no PyYAML in the serving image): its default agrees."""
+    from mlops.monitoring import drift_gauge
+
+    assert drift_gauge.DEFAULT_REPORT == paths.DRIFT_REPORT
