@@ -1,6 +1,7 @@
 """The `mlops` command line: one subcommand per pipeline stage, plus tools around them.
 
-Each subcommand imports only what it needs, so `mlops --help` is instant. A problem the
+Each subcommand imports only what it needs: a stage's module when it runs, a tool's module
+when it is named (`mlops --help` imports none of them, nor numpy or pandas). A problem the
 user can fix is printed as one line (`mlops <command>: error: ...`), exit status 1.
 """
 
@@ -19,7 +20,9 @@ from mlops.errors import MlopsError
 # Each is `mlops.pipeline.<name>.main(params)`, run by dvc.yaml.
 STAGES = {
     "ingest": f"materialise the raw dataset under {paths.RAW.parent}/",
-    "validate": "check the raw dataset against the expectation suite in gx/ (stops the pipeline on bad data)",
+    "validate": (
+        f"check the raw dataset against the expectation suite in {paths.GX_DIR}/ (stops the pipeline on bad data)"
+    ),
     "prepare": "clean, derive the schema, split into train and test",
     "train": "fit the model and track it in MLflow",
     "evaluate": "score the model on the test split: metrics, plots, figures",
@@ -48,7 +51,10 @@ TOOLS: dict[str, tuple[str, str]] = {
     ),
     "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
     "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
-    "expectations": ("mlops.validation.expectations", "infer a starter expectation suite (gx/) from the data"),
+    "expectations": (
+        "mlops.validation.expectations",
+        f"infer a starter expectation suite ({paths.GX_DIR}/) from the data",
+    ),
     "rename": ("mlops.rename", "name the project: MLflow experiment, registered model, image, README title"),
 }
 
@@ -69,7 +75,9 @@ def run_stage(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser for `argv`: every command, with the options of the tool argv names (only its module is imported)."""
+    chosen = next((word for word in argv if not word.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="mlops", description="Run the ML pipeline's stages and tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in STAGES.items():
@@ -79,17 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
             stage.add_argument(flag, metavar="PATH", help=flag_help)
         stage.set_defaults(handler=run_stage)
     for name, (module_name, help_text) in TOOLS.items():
-        module = importlib.import_module(module_name)
         tool = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(tool)
-        tool.set_defaults(handler=module.run)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(tool)
+            tool.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     for name, value in TELEMETRY_OFF.items():
         os.environ.setdefault(name, value)
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.handler(args)
     except MlopsError as exc:
