@@ -1,8 +1,11 @@
-"""What the docs say about the layout matches the tree."""
+"""What the docs say matches the code: the layout, the stages, the model's metadata."""
 
 from __future__ import annotations
 
+import ast
 import re
+
+import yaml
 
 from tests.conftest import REPO_ROOT
 
@@ -26,3 +29,30 @@ def test_docs_workflows_counts_and_lists_every_workflow():
     words = {3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven"}
     assert f"{words[len(files)]} workflows in `.github/workflows/`" in text
     assert sorted(re.findall(r"^\| `(\S+\.yml)` \|", text, flags=re.MULTILINE)) == files
+
+
+def test_readme_names_the_pipeline_modules_the_dvc_stages_and_the_rest():
+    readme = (REPO_ROOT / "README.md").read_text()
+    lines = readme.splitlines()
+    at = next(index for index, line in enumerate(lines) if line.strip().startswith("pipeline/"))
+    line, continued = lines[at], lines[at + 1]  # the map's entry for pipeline/ takes two lines
+    listed = line.split("one module each:")[1].rstrip(";").replace(",", " ").split()
+    stages = list(yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"])
+    assert listed == stages
+    others = {path.stem for path in (PACKAGE / "pipeline").glob("*.py") if not path.name.startswith("_")} - set(stages)
+    assert others and all(f"{name}.py" in continued for name in others)
+
+
+def metadata_keys() -> set[str]:
+    """The keys of the dict export.build_metadata returns, read from its source."""
+    tree = ast.parse((PACKAGE / "pipeline/export.py").read_text())
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "build_metadata")
+    (returned,) = [node.value for node in ast.walk(function) if isinstance(node, ast.Return)]
+    return {key.value for key in returned.keys}
+
+
+def test_docs_serving_lists_every_key_of_metadata_json():
+    text = (REPO_ROOT / "docs/serving.md").read_text()
+    paragraph = text[text.index("`metadata.json` holds:") :].split("\n\n")[0]
+    named = set(re.findall(r"`(\w+)`", paragraph))
+    assert named == metadata_keys()

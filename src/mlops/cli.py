@@ -1,6 +1,7 @@
 """The `mlops` command line: one subcommand per pipeline stage, plus tools around them.
 
-Each subcommand imports only what it needs, so `mlops --help` is instant. A problem the
+Each subcommand imports only what it needs: a stage's module when it runs, a tool's module
+when it is named (`mlops --help` imports none of them, nor numpy or pandas). A problem the
 user can fix is printed as one line (`mlops <command>: error: ...`), exit status 1.
 """
 
@@ -12,12 +13,16 @@ import os
 import sys
 import traceback
 
+from mlops import paths
 from mlops.errors import MlopsError
 
-# Stage name -> what it does. Each is `mlops.pipeline.<name>.main(params)`, run by dvc.yaml.
+# Stage name -> what it does, in dvc.yaml's order (tests/unit/test_stage_deps.py compares them).
+# Each is `mlops.pipeline.<name>.main(params)`, run by dvc.yaml.
 STAGES = {
-    "ingest": "materialise the raw dataset under data/raw/",
-    "validate": "check the raw dataset against the expectation suite in gx/ (stops the pipeline on bad data)",
+    "ingest": f"materialise the raw dataset under {paths.RAW.parent}/",
+    "validate": (
+        f"check the raw dataset against the expectation suite in {paths.GX_DIR}/ (stops the pipeline on bad data)"
+    ),
     "prepare": "clean, derive the schema, split into train and test",
     "train": "fit the model and track it in MLflow",
     "evaluate": "score the model on the test split: metrics, plots, figures",
@@ -28,7 +33,7 @@ STAGES = {
 # Tool name -> (module, what it does). The module defines `add_arguments(parser)` and
 # `run(args) -> int` (the exit status); keep its top-level imports light.
 TOOLS: dict[str, tuple[str, str]] = {
-    "report": ("mlops.report", "compare the model with a baseline: the pull-request report (reports/pr/)"),
+    "report": ("mlops.report", f"compare the model with a baseline: the pull-request report ({paths.PR_REPORT_DIR}/)"),
     "smoke": (
         "mlops.release.smoke",
         "post the test split to a running service and check it predicts what the pipeline did",
@@ -40,10 +45,16 @@ TOOLS: dict[str, tuple[str, str]] = {
         "mlops.monitoring.retrain_data",
         "build the next training data: the source plus labelled production rows, validated, tracked with DVC",
     ),
-    "fetch-logs": ("mlops.monitoring.fetch_logs", "copy the newest prediction logs from storage into data/production/"),
+    "fetch-logs": (
+        "mlops.monitoring.fetch_logs",
+        f"copy the newest prediction logs from storage into {paths.PRODUCTION_DIR}/",
+    ),
     "simulate": ("mlops.monitoring.simulate", "replay test rows against the service, or write a batch, with a shift"),
     "alert-rules": ("mlops.monitoring.alert_rules", "write the Prometheus rules holding the training class mix"),
-    "expectations": ("mlops.validation.expectations", "infer a starter expectation suite (gx/) from the data"),
+    "expectations": (
+        "mlops.validation.expectations",
+        f"infer a starter expectation suite ({paths.GX_DIR}/) from the data",
+    ),
     "rename": ("mlops.rename", "name the project: MLflow experiment, registered model, image, README title"),
 }
 
@@ -52,7 +63,7 @@ TRACKED_STAGES = ("train", "evaluate")
 
 # Extra options of a stage: flag -> help. Passed to the stage's main() as keyword arguments.
 STAGE_OPTIONS = {
-    "validate": {"--data": "check this CSV or Parquet file instead (results in reports/validation/batch/)"},
+    "validate": {"--data": f"check this CSV or Parquet file instead (results in {paths.BATCH_VALIDATION_DIR}/)"},
 }
 
 TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}
@@ -79,27 +90,31 @@ def run_stage(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser for `argv`: every command, with the options of the tool argv names (only its module is imported)."""
+    chosen = next((word for word in argv if not word.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="mlops", description="Run the ML pipeline's stages and tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in STAGES.items():
         stage = commands.add_parser(name, help=help_text, description=help_text)
-        stage.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+        stage.add_argument("--params", default=str(paths.PARAMS), help="parameters file (default: %(default)s)")
         for flag, flag_help in STAGE_OPTIONS.get(name, {}).items():
             stage.add_argument(flag, metavar="PATH", help=flag_help)
         stage.set_defaults(handler=run_stage)
     for name, (module_name, help_text) in TOOLS.items():
-        module = importlib.import_module(module_name)
         tool = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(tool)
-        tool.set_defaults(handler=module.run)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(tool)
+            tool.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     for name, value in TELEMETRY_OFF.items():
         os.environ.setdefault(name, value)
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.handler(args)
     except MlopsError as exc:

@@ -75,7 +75,7 @@ class MlflowParams(Section):
 class ReportParams(Section):
     """How the pull-request report compares this model with main's, and the rule of its verdict."""
 
-    metric: str = Field(default="f1", description="a key of reports/metrics.json; rmse by default for regression")
+    metric: str = Field(default="f1", description=f"a key of {paths.METRICS}; rmse by default for regression")
     max_drop: float = Field(default=0.01, ge=0, description="worse: the interval lies below minus this")
     min_effect: float = Field(default=0.0, ge=0, description="better: the interval lies above this")
     level: float = Field(default=0.95, gt=0.5, lt=1, description="confidence level of every interval")
@@ -112,7 +112,7 @@ class MonitorParams(Section):
     )
     concept_max_drop: float = Field(default=0.05, gt=0, lt=1)
     concept_min_rows: int = Field(default=50, ge=1)
-    source: str = "data/production"
+    source: str = str(paths.PRODUCTION_DIR)
     retrain_on_drift: bool = True
     retrain_every: str = Field(
         default="off",
@@ -135,7 +135,7 @@ class ChecksParams(Section):
 
 class ServeParams(Section):
     runtime: Literal["onnx", "sklearn"] = Field(
-        default="onnx", description="onnx: fast, needs a convertible model; sklearn: loads models/model.skops"
+        default="onnx", description=f"onnx: fast, needs a convertible model; sklearn: loads {paths.MODEL}"
     )
     unknown_categories: Literal["reject", "ignore"] = Field(
         default="reject", description="a category not seen in training: reject the request (400) or let it through"

@@ -42,7 +42,6 @@ PLOTS_DIR = declared("plots_dir")
 FIGURES_DIR = declared("figures_dir")
 CV_SCORES = declared("cv_scores")
 CV_PREDICTIONS = declared("cv_predictions")
-CV_DIR = CV_SCORES.parent
 ONNX_MODEL = declared("onnx_model")
 MODEL_METADATA = declared("model_metadata")
 

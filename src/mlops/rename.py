@@ -3,10 +3,13 @@
 It renames the identifiers the template ships with, wherever they are written:
 - the MLflow experiment (`mlflow.experiment` in params.yaml): NAME;
 - the registered model (`mlflow.registered_model`): NAME-model;
-- the serving image (`IMAGE` in the Makefile, the Dockerfile's title label, the docs): NAME-serving;
+- the serving image (`IMAGE` in the Makefile, the Dockerfile's title label, the docs, the image
+  that deploy/vertex, deploy/sagemaker and deploy/azureml run): NAME-serving;
 - the monitoring stack's service image (deploy/compose.yaml): NAME-service;
 - README's title: NAME.
-Comments and everything else in those files stay as they are. Running it again with the
+Comments and everything else in those files stay as they are, and so do other names: the
+endpoints and models of deploy/ (set by whoever deploys there), the Kubeflow pipeline's name,
+the Python package's. Running it again with the
 same name changes nothing.
 """
 
@@ -42,7 +45,16 @@ IDENTIFIERS = (
         "serving image",
         Path("Makefile"),
         r"^(IMAGE \?= )(\S+)",
-        (Path("Makefile"), Path("Dockerfile"), Path("README.md"), Path("docs/container.md")),
+        (
+            Path("Makefile"),
+            Path("Dockerfile"),
+            Path("README.md"),
+            Path("docs/container.md"),
+            # where the managed platforms pull it from (their registries' paths are placeholders)
+            Path("deploy/vertex/model.json"),
+            Path("deploy/sagemaker/model.json"),
+            Path("deploy/azureml/environment.yml"),
+        ),
         "{name}-serving",
     ),
     Identifier(

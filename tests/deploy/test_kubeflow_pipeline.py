@@ -14,7 +14,17 @@ import yaml
 from tests.conftest import REPO_ROOT
 from tests.deploy.conftest import synthetic_project
 
-STAGES = ["ingest", "validate", "prepare", "train", "evaluate", "export"]
+STAGES = list(yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"])
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    sys.path.insert(0, str(REPO_ROOT))
+    try:
+        from pipelines import pipeline
+    finally:
+        sys.path.remove(str(REPO_ROOT))
+    return pipeline
 
 
 def compiled_pipeline(path) -> dict:
@@ -31,22 +41,49 @@ def test_the_committed_ir_is_what_the_pipeline_compiles_to(tmp_path):
     assert fresh == committed, "pipelines/pipeline.yaml is stale: run `python pipelines/pipeline.py` and commit it"
 
 
-def test_the_ir_has_the_six_stages_in_the_dvc_order():
+def test_the_ir_has_every_dvc_stage_reading_what_dvc_yaml_says():
     spec = yaml.safe_load((REPO_ROOT / "pipelines/pipeline.yaml").read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    # crossval feeds only the pull-request report; a cluster pipeline has no pull request to judge.
-    dvc_stages = [name for name in yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"] if name != "crossval"]
-    assert sorted(tasks) == sorted(dvc_stages) == sorted(STAGES)
+    assert sorted(tasks) == sorted(STAGES) and len(STAGES) == 7
     # Each task waits for the stages whose files it reads (as dvc.yaml's deps say).
     upstream = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
     assert upstream["validate"] == {"ingest"}
     assert upstream["prepare"] == {"ingest", "validate"}
     assert upstream["train"] == {"ingest", "prepare"}
     assert upstream["evaluate"] == {"prepare", "train"}
+    assert upstream["crossval"] == {"prepare"}
     assert upstream["export"] == {"prepare", "train", "evaluate"}
     for name in STAGES:  # every step runs the project's stage code, not a copy of it
         executor = spec["deploymentSpec"]["executors"][f"exec-{name}"]["container"]
         assert f'run_stage("{name}"' in executor["command"][-1]
+
+
+def test_the_pipeline_takes_its_stages_and_their_inputs_from_dvc_yaml(pipeline):
+    assert list(pipeline.STAGES) == STAGES
+    assert pipeline.UPSTREAM["crossval"] == ["prepare"]  # crossval's deps are prepare's outs
+    assert pipeline.UPSTREAM["export"] == ["prepare", "train", "evaluate"]
+
+
+def test_a_stage_without_a_component_stops_the_compile(pipeline):
+    pipeline.check_components(pipeline.STAGES)
+    with pytest.raises(SystemExit, match=r"a component for each of dvc.yaml's stages \['ingest', 'validate'\]"):
+        pipeline.check_components(["ingest", "validate"])  # a component, crossval, no stage has
+    with pytest.raises(SystemExit, match="'report'"):
+        pipeline.check_components([*pipeline.STAGES, "report"])  # a stage without a component
+
+
+def test_deps_that_disagree_with_a_components_inputs_stop_the_compile(pipeline):
+    outputs = {
+        stage: {name: f"{stage}.{name}" for name in pipeline.COMPONENTS[stage].component_spec.outputs}
+        for stage in pipeline.STAGES
+    }
+    assert pipeline.artifacts_for("crossval", {"prepare": outputs["prepare"]}) == {"prepared": "prepare.prepared"}
+    with pytest.raises(SystemExit, match=r"crossval takes \['prepared'\]; dvc.yaml's deps give it \[\]"):
+        pipeline.artifacts_for("crossval", {})  # dvc.yaml without crossval's deps on prepare's outs
+    with pytest.raises(SystemExit, match=r"export takes .*'reports'.*give it \['model', 'prepared'\]"):
+        pipeline.artifacts_for("export", {name: outputs[name] for name in ("prepare", "train")})
+    with pytest.raises(SystemExit, match=r"outputs of \['ingest'\] it does not take"):
+        pipeline.artifacts_for("crossval", {"ingest": outputs["ingest"], "prepare": outputs["prepare"]})
 
 
 @pytest.fixture(scope="module")

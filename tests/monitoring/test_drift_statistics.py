@@ -10,6 +10,11 @@ from mlops.monitoring import drift
 DEFAULTS = drift.Thresholds.from_params(MonitorParams())
 
 
+def compare(reference, current, kinds, thresholds):
+    """The verdict on the feature columns in `kinds`, as `mlops drift` reaches it."""
+    return drift.summarise(drift.compare_columns(reference, current, kinds, thresholds), thresholds)
+
+
 def test_psi_is_zero_for_identical_samples_and_grows_with_the_shift():
     rng = np.random.default_rng(0)
     sample = rng.normal(size=2000)
@@ -48,11 +53,11 @@ def test_a_column_drifts_only_when_both_the_test_and_the_psi_say_so():
     few_shifted = few.assign(x=few["x"] * 8)  # PSI large on 8 rows, test not significant
     thresholds = DEFAULTS
     kinds = {"x": "numeric"}
-    tiny = drift.compare(big, slightly, kinds, thresholds)["columns"][0]
+    tiny = compare(big, slightly, kinds, thresholds)["columns"][0]
     assert tiny["p_value"] < thresholds.p_value and tiny["psi"] < thresholds.psi and not tiny["drifted"]
-    noisy = drift.compare(big, few_shifted, kinds, thresholds)["columns"][0]
+    noisy = compare(big, few_shifted, kinds, thresholds)["columns"][0]
     assert noisy["psi"] >= thresholds.psi and not noisy["drifted"]
-    real = drift.compare(big, big.assign(x=big["x"] + 1), kinds, thresholds)
+    real = compare(big, big.assign(x=big["x"] + 1), kinds, thresholds)
     assert real["data_drift"] and real["drifted_features"] == ["x"]
 
 
@@ -60,7 +65,7 @@ def test_compare_sorts_worst_first_and_scores_the_largest_feature_psi():
     rng = np.random.default_rng(2)
     reference = pd.DataFrame({name: rng.normal(size=1000) for name in "abc"})
     current = reference.sample(500, random_state=0).assign(b=lambda f: f["b"] + 2)
-    result = drift.compare(reference, current, dict.fromkeys("abc", "numeric"), DEFAULTS)
+    result = compare(reference, current, dict.fromkeys("abc", "numeric"), DEFAULTS)
     assert result["columns"][0]["column"] == "b"
     assert result["drift_score"] == pytest.approx(result["columns"][0]["psi"], abs=1e-6)
     assert result["share_drifted"] == pytest.approx(1 / 3, abs=1e-6)
@@ -72,8 +77,8 @@ def test_min_drifted_features_raises_the_bar_for_the_data_verdict():
     reference = pd.DataFrame({name: rng.normal(size=1000) for name in "ab"})
     current = reference.assign(a=lambda f: f["a"] + 2)
     kinds = dict.fromkeys("ab", "numeric")
-    assert drift.compare(reference, current, kinds, replace(DEFAULTS, min_drifted=1))["data_drift"]
-    assert not drift.compare(reference, current, kinds, replace(DEFAULTS, min_drifted=2))["data_drift"]
+    assert compare(reference, current, kinds, replace(DEFAULTS, min_drifted=1))["data_drift"]
+    assert not compare(reference, current, kinds, replace(DEFAULTS, min_drifted=2))["data_drift"]
 
 
 def test_concept_drift_flags_a_drop_beyond_the_threshold_only():

@@ -87,3 +87,27 @@ def test_the_console_script_prints_no_traceback(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr == "mlops prepare: error: params.yaml not found: run commands from the repository root\n"
+
+
+def imported_by(*argv: str) -> tuple[str, set[str]]:
+    """What `mlops ARGV` prints, and the modules it imported."""
+    code = (
+        "import sys; from mlops.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sys.modules), file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+    return result.stdout, set(result.stderr.split())
+
+
+def test_help_lists_every_command_and_imports_only_what_a_named_tool_needs():
+    from mlops.cli import STAGES, TOOLS
+
+    text, modules = imported_by("--help")
+    assert all(name in text for name in [*STAGES, *TOOLS])
+    assert not modules & {module for module, _ in TOOLS.values()}
+    assert not modules & {"numpy", "pandas", "sklearn", "mlflow", "great_expectations"}
+
+    text, modules = imported_by("drift", "--help")  # a tool's own options need its module
+    assert "--reference" in text and "mlops.monitoring.drift_command" in modules
+    assert "mlops.report" not in modules

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import yaml
@@ -47,3 +49,41 @@ def test_dvc_resolves_the_declared_paths():
     assert stages["ingest"].outs[0].def_path == str(paths.RAW)
     declared = {Path(value) for name, value in paths.DECLARED.items() if name not in ("params", "gx_dir")}
     assert declared <= used
+
+
+def test_the_drift_gauge_reads_where_mlops_drift_writes():
+    """The service's gauge cannot import mlops.paths (no PyYAML in the serving image): its default agrees."""
+    from mlops.monitoring import drift_gauge
+
+    assert drift_gauge.DEFAULT_REPORT == paths.DRIFT_REPORT
+
+
+def string_constants(tree: ast.AST):
+    """The string literals of a module, without its docstrings (those describe, they do not choose)."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and ast.get_docstring(node, clean=False) is not None
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            yield node
+
+
+def test_no_command_writes_a_path_of_its_own():
+    """paths.yaml's promise: change a path there and the `mlops` commands follow. The service is
+    the exception it names (no PyYAML in its image), and the drift gauge it loads (tested above)."""
+    tool_paths = {str(value) for value in vars(paths).values() if isinstance(value, Path)} - {"params.yaml", "dvc.lock"}
+    tops = {value.split("/")[0] for value in paths.DECLARED.values() if "/" in value}
+    pattern = re.compile(rf"(^|[\s(`'\"])({'|'.join(map(re.escape, sorted(tops)))})/")
+    package = Path(paths.__file__).parent
+    exempt = {package / "paths.py", package / "monitoring/drift_gauge.py"}
+    found = [
+        f"{module.relative_to(package)}:{node.lineno}: {node.value!r}"
+        for module in sorted(package.rglob("*.py"))
+        if "serving" not in module.relative_to(package).parts and module not in exempt
+        for node in string_constants(ast.parse(module.read_text(encoding="utf-8")))
+        if pattern.search(node.value) or any(value in node.value for value in tool_paths)
+    ]
+    assert found == []

@@ -34,6 +34,7 @@ def test_every_identifier_gets_the_new_name(renamed):
     assert "IMAGE ?= churn-model-serving\n" in (root / "Makefile").read_text()
     assert 'org.opencontainers.image.title="churn-model-serving"' in (root / "Dockerfile").read_text()
     assert "image: churn-model-service:local" in (root / "deploy/compose.yaml").read_text()
+    assert "/churn-model-serving:latest" in (root / "deploy/sagemaker/model.json").read_text()
     readme = (root / "README.md").read_text()
     assert readme.startswith("# churn-model\n")
     assert "docker run --rm -p 8080:8080 churn-model-serving" in readme
@@ -44,7 +45,10 @@ def test_only_identifiers_change_and_no_template_name_is_left_where_it_was_one(r
     root, before, _ = renamed
     after = tracked_text(root)
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"params.yaml", "Makefile", "Dockerfile", "README.md", "docs/container.md", "deploy/compose.yaml"}
+    assert changed == {
+        *("params.yaml", "Makefile", "Dockerfile", "README.md", "docs/container.md", "deploy/compose.yaml"),
+        *("deploy/vertex/model.json", "deploy/sagemaker/model.json", "deploy/azureml/environment.yml"),
+    }
     for name in changed:
         for old in ("mlops-template-serving", "mlops-template-service", "mlops-template-classifier"):
             assert old not in after[name], (name, old)

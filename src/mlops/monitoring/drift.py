@@ -178,13 +178,6 @@ def summarise(columns: list[dict[str, Any]], thresholds: Thresholds) -> dict[str
     }
 
 
-def compare(reference, current, kinds: dict[str, Kind], thresholds: Thresholds, with_histograms: bool = True):
-    """Drift of the feature columns in `kinds` between two frames: verdicts and columns, worst first."""
-    return summarise(
-        compare_columns(reference, current, kinds, thresholds, with_histograms=with_histograms), thresholds
-    )
-
-
 def concept_drift(
     live: dict[str, float], training: dict[str, float], max_drop: float, lower_is_better: frozenset = frozenset()
 ) -> dict[str, Any]:

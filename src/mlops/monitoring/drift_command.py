@@ -276,15 +276,16 @@ def run(args: argparse.Namespace) -> int:
     from mlops.monitoring.drift_report import to_html, to_markdown
 
     report = analyse(args)
-    output = Path(args.output_dir)
-    write_text(output / "drift.md", to_markdown(report))
-    write_text(output / "drift.html", to_html(report))
-    write_json(output / "drift.json", report)  # last: the gauge and the workflow read it
+    written = Path(args.output_dir) / paths.DRIFT_REPORT.name  # drift.json, beside it drift.md and drift.html
+    write_text(written.with_suffix(".md"), to_markdown(report))
+    write_text(written.with_suffix(".html"), to_html(report))
+    write_json(written, report)  # last: the gauge and the workflow read it
     drifted = ", ".join(
         report["drifted_features"] + report["drifted_predictions"] + (["concept"] if report["concept_drift"] else [])
     )
     status = "DRIFT" if report["drift_detected"] else "no drift"
     print(
-        f"drift: {status}; score {report['drift_score']:.3f}; drifted: {drifted or 'none'}; report: {output}/drift.md"
+        f"drift: {status}; score {report['drift_score']:.3f}; drifted: {drifted or 'none'}; "
+        f"report: {written.with_suffix('.md')}"
     )
     return EXIT_DRIFT if report["drift_detected"] else 0

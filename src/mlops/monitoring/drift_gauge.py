@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 
 ENV_REPORT = "MLOPS_DRIFT_REPORT"
+# mlops.paths.DRIFT_REPORT, written again: the serving image has no PyYAML to read paths.yaml
+# with (tests/unit/test_paths.py checks the two agree).
 DEFAULT_REPORT = Path("reports/drift/drift.json")
 
 

@@ -22,7 +22,6 @@ from mlops.schema import Schema
 # Metrics where a smaller value is the better model; every other metric is better when larger.
 # The report, the verdict and drift checks read a metric's direction from here.
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "rmse", "mae", "max_error"})
-REGRESSION_METRICS = ("rmse", "mae", "r2", "max_error")
 
 
 def direction(metric: str) -> int:

@@ -60,7 +60,7 @@ def check_present(path: Path) -> None:
         raise MlopsError(
             f"{path} is tracked by DVC ({pointer}) but its data is not here: `dvc pull` it from your DVC remote "
             "(in GitHub Actions: set the repository variable DVC_REMOTE_URL), or commit a small file to git "
-            "instead (data/source/README.md)"
+            f"instead ({paths.SOURCE_DIR}/README.md)"
         )
 
 

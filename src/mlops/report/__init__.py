@@ -23,8 +23,6 @@ from pathlib import Path
 from mlops import paths
 from mlops.errors import MlopsError
 
-WATERMARK = "mlops-model-report"  # the CML watermark title: one comment per pull request
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", metavar="REV", help="compare with what is committed at REV (e.g. origin/main)")

@@ -309,14 +309,6 @@ def judge(pr: Run, base: Run | None, settings: ReportParams, evidence: Evidence 
     return Verdict(status, sentence, evidence)
 
 
-def rule_text(settings: ReportParams) -> str:
-    word = "fall" if direction(settings.metric) > 0 else "rise"
-    return (
-        f"better when the whole interval of the improvement lies above {settings.min_effect:g}; worse when it lies "
-        f"below −{settings.max_drop:g} (a {word} of more than {settings.max_drop:g}); otherwise no detectable change"
-    )
-
-
 def summary(verdict: Verdict) -> dict[str, Any]:
     """verdict.json: what the workflow and other tools read."""
     data: dict[str, Any] = {"status": verdict.status, "text": verdict.sentence}
@@ -404,7 +396,7 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     base_test = holdout_predictions(base)
     test, test_missing = None, ""
     if pr_test is None:
-        test_missing = "this run has no per-row test predictions (data/predictions/test.csv)"
+        test_missing = f"this run has no per-row test predictions ({paths.PREDICTIONS})"
     elif base_test is None:
         test_missing = (
             f"{base.label}'s per-row test predictions are not at hand (they travel in the artifact of main's "
@@ -418,7 +410,7 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     slices, slices_missing = None, ""
     pr_oof, base_oof = pr.table(paths.CV_PREDICTIONS), base.table(paths.CV_PREDICTIONS)
     if pr_oof is None or base_oof is None or schema is None:
-        slices_missing = "both runs' out-of-fold predictions (reports/cv/predictions.parquet) are needed"
+        slices_missing = f"both runs' out-of-fold predictions ({paths.CV_PREDICTIONS}) are needed"
     elif not (pr.cv and base.cv) or pr.cv["plan"] != base.cv["plan"]:
         slices_missing = "the runs cross-validated different rows or folds, so their rows cannot be paired"
     else:

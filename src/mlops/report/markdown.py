@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from mlops import paths
 from mlops.pipeline.evaluate import direction
 from mlops.report.judge import Comparison, TestComparison, signed
 from mlops.report.runs import Run, short
@@ -112,7 +113,7 @@ def cost_line(pr: Run, regression: bool = False) -> str:
 def cv_section(comparison: Comparison) -> str:
     pr, base = comparison.pr, comparison.base
     if not pr.cv:
-        return "No cross-validation scores in this run (reports/cv/scores.json): run the `crossval` stage."
+        return f"No cross-validation scores in this run ({paths.CV_SCORES}): run the `crossval` stage."
     if base is None or not base.cv:
         means = [[name, fmt(sum(values) / len(values))] for name, values in pr.cv["metrics"].items()]
         missing = "" if base is None else " main's run has no per-fold scores to compare with."
@@ -303,7 +304,7 @@ def data_table(pr: Run, base: Run | None) -> str:
 
 def validation_status(validation: dict[str, Any] | None) -> str:
     if validation is None:
-        return "**Data validation:** not available (no reports/validation/summary.md in this run)."
+        return f"**Data validation:** not available (no {paths.VALIDATION_SUMMARY} in this run)."
     status = {True: "✅ passed", False: "❌ failed", None: "see summary"}[validation["success"]]
     return f"**Data validation:** {status}"
 
@@ -507,7 +508,7 @@ def latency(facts: dict[str, Any]) -> str:
         return f"{facts['onnx_latency_ms_p50']:.3f} ms (p95 {facts['onnx_latency_ms_p95']:.3f} ms)"
     if "onnx_latency_error" in facts:
         return f"not measured ({facts['onnx_latency_error']})"
-    return "not available (no models/model.onnx)"
+    return f"not available (no {paths.ONNX_MODEL})"
 
 
 def facts_table(pr: Run, base: Run | None) -> str:

@@ -101,7 +101,7 @@ def compare_retrained(pr: Run, base: Run, settings: ReportParams) -> Retrained |
         result.missing = f"{base.label}'s model and test split are not at hand (they travel in its training artifact)"
         return result
     if pr_train is None or pr_test is None:
-        result.missing = "this run has no train and test splits (data/prepared/)"
+        result.missing = f"this run has no train and test splits ({paths.TRAIN.parent}/)"
         return result
     try:
         source = load_source(str(pr.root / facts["source"]), schema.target)

@@ -35,12 +35,6 @@ class Interval:
     level: float
     p_value: float
 
-    def above(self, threshold: float) -> bool:
-        return self.low > threshold
-
-    def below(self, threshold: float) -> bool:
-        return self.high < threshold
-
 
 def corrected_t(differences, test_train_ratio: float, level: float) -> Interval:
     """Interval of the mean of paired per-fold differences (k-fold repeated r times: k*r values).
