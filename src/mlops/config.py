@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from mlops import paths
+from mlops import metrics, paths
 from mlops.errors import MlopsError
 
 
@@ -75,7 +75,10 @@ class MlflowParams(Section):
 class ReportParams(Section):
     """How the pull-request report compares this model with main's, and the rule of its verdict."""
 
-    metric: str = Field(default="f1", description=f"a key of {paths.METRICS}; rmse by default for regression")
+    metric: str = Field(
+        default=metrics.DEFAULT_METRIC["classification"],
+        description=f"a key of {paths.METRICS}; {metrics.DEFAULT_METRIC['regression']} by default for regression",
+    )
     max_drop: float = Field(default=0.01, ge=0, description="worse: the interval lies below minus this")
     min_effect: float = Field(default=0.0, ge=0, description="better: the interval lies above this")
     level: float = Field(default=0.95, gt=0.5, lt=1, description="confidence level of every interval")
@@ -105,10 +108,9 @@ class MonitorParams(Section):
     min_drifted_features: int = Field(default=1, ge=1)
     bins: int = Field(default=10, ge=2, le=100)
     concept_metrics: list[str] = Field(
-        default_factory=lambda: ["accuracy", "balanced_accuracy"],
-        description="rmse and mae by default for regression; "
-        "classification: accuracy, balanced_accuracy, precision, recall, f1, roc_auc; "
-        "regression: rmse, mae, r2, max_error",
+        default_factory=lambda: list(metrics.DEFAULT_CONCEPT_METRICS["classification"]),
+        description=f"{' and '.join(metrics.DEFAULT_CONCEPT_METRICS['regression'])} by default for regression; "
+        + "; ".join(f"{task}: {', '.join(metrics.concept_metrics(task))}" for task in metrics.TASK_METRICS),
     )
     concept_max_drop: float = Field(default=0.05, gt=0, lt=1)
     concept_min_rows: int = Field(default=50, ge=1)
@@ -176,9 +178,9 @@ class Params(Section):
             return raw
         data = raw.get("data")
         task = data.get("task", "classification") if isinstance(data, dict) else "classification"
-        if task not in DEFAULT_METRICS:
+        if task not in metrics.TASK_METRICS:
             return raw  # data.task itself is reported
-        metric, concept = DEFAULT_METRICS[task]
+        metric, concept = metrics.DEFAULT_METRIC[task], list(metrics.DEFAULT_CONCEPT_METRICS[task])
         raw = dict(raw)
         for section, key, default in (("report", "metric", metric), ("monitor", "concept_metrics", concept)):
             given = raw.get(section, {})
@@ -205,13 +207,14 @@ class Params(Section):
     @field_validator("report")
     @classmethod
     def report_metric_fits_the_task(cls, report: ReportParams, info: ValidationInfo) -> ReportParams:
-        check_metrics(info, [report.metric], "report.metric")
+        check_metrics(info, [report.metric], "report.metric", metrics.TASK_METRICS)
         return report
 
     @field_validator("monitor")
     @classmethod
     def concept_metrics_fit_the_task(cls, monitor: MonitorParams, info: ValidationInfo) -> MonitorParams:
-        check_metrics(info, monitor.concept_metrics, "monitor.concept_metrics", without={"log_loss"})
+        concept = {task: metrics.concept_metrics(task) for task in metrics.TASK_METRICS}
+        check_metrics(info, monitor.concept_metrics, "monitor.concept_metrics", concept)
         return monitor
 
     @field_validator("n_jobs")
@@ -222,21 +225,12 @@ class Params(Section):
         return value
 
 
-# The metrics of each task that a report or a concept-drift check may name (the keys evaluate writes),
-# and the defaults of report.metric and monitor.concept_metrics.
-TASK_METRICS = {
-    "classification": ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"),
-    "regression": ("rmse", "mae", "r2", "max_error"),
-}
-DEFAULT_METRICS = {"classification": ("f1", ["accuracy", "balanced_accuracy"]), "regression": ("rmse", ["rmse", "mae"])}
-
-
-def check_metrics(info: ValidationInfo, names: list[str], key: str, without: frozenset | set = frozenset()) -> None:
-    """Each of `names` is a metric of data.task (validated before `key`), else one line saying which are."""
+def check_metrics(info: ValidationInfo, names: list[str], key: str, allowed: dict[str, tuple[str, ...]]) -> None:
+    """Each of `names` is in `allowed` for data.task (validated before `key`), else one line saying which are."""
     data = info.data.get("data")
     if data is None:
         return
-    choices = [name for name in TASK_METRICS[data.task] if name not in without]
+    choices = allowed[data.task]
     wrong = [name for name in names if name not in choices]
     if wrong:
         raise PydanticCustomError(

@@ -17,7 +17,6 @@ from mlops.cli import main
 from mlops.io import read_table
 from mlops.monitoring import drift
 from mlops.monitoring.prediction_log import PredictionLog
-from mlops.pipeline.evaluate import LOWER_IS_BETTER
 from tests.unit.conftest import MINIMAL_PARAMS
 
 TARGET = "amount"
@@ -123,7 +122,7 @@ def test_labels_judge_concept_drift_on_the_relative_rise_of_the_errors(project):
 def test_concept_drift_counts_a_rise_of_an_error_and_a_fall_of_r2_as_worse():
     live = {"rmse": 11.0, "mae": 9.0, "r2": 0.80}
     training = {"rmse": 10.0, "mae": 10.0, "r2": 0.90}
-    rows = {r["metric"]: r for r in drift.concept_drift(live, training, 0.05, LOWER_IS_BETTER)["metrics"]}
+    rows = {r["metric"]: r for r in drift.concept_drift(live, training, 0.05)["metrics"]}
     assert rows["rmse"]["drop"] == pytest.approx(0.1) and rows["rmse"]["drifted"]  # 10% larger errors
     assert rows["mae"]["drop"] == pytest.approx(-0.1) and not rows["mae"]["drifted"]  # smaller errors: better
     assert rows["r2"]["drop"] == pytest.approx(0.1) and rows["r2"]["drifted"] and not rows["r2"]["relative"]

@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mlops.metrics import LOWER_IS_BETTER
+
 Kind = Literal["numeric", "categorical"]
 HISTOGRAM_BINS = 20
 MAX_HISTOGRAM_CATEGORIES = 20
@@ -178,13 +180,11 @@ def summarise(columns: list[dict[str, Any]], thresholds: Thresholds) -> dict[str
     }
 
 
-def concept_drift(
-    live: dict[str, float], training: dict[str, float], max_drop: float, lower_is_better: frozenset = frozenset()
-) -> dict[str, Any]:
+def concept_drift(live: dict[str, float], training: dict[str, float], max_drop: float) -> dict[str, Any]:
     """Each live metric against its training value: drifted when it got worse by more than `max_drop`.
 
     `drop` is how much worse: the fall of a metric where higher is better (accuracy, R², ...); for
-    one in `lower_is_better` (an error in the target's units: RMSE, MAE, max error) its rise relative
+    one where lower is better (an error in the target's units: RMSE, MAE, max error) its rise relative
     to the training value, so 0.05 means 5% larger errors whatever the units.
     """
     rows = []
@@ -192,7 +192,7 @@ def concept_drift(
         baseline = training.get(name)
         if baseline is None:
             drop = None
-        elif name in lower_is_better:
+        elif name in LOWER_IS_BETTER:
             drop = round((float(value) - float(baseline)) / max(abs(float(baseline)), 1e-12), 6)
         else:
             drop = round(float(baseline) - float(value), 6)
@@ -202,7 +202,7 @@ def concept_drift(
                 "training": baseline,
                 "live": value,
                 "drop": drop,
-                "relative": name in lower_is_better,
+                "relative": name in LOWER_IS_BETTER,
                 "drifted": drop is not None and drop > max_drop,
             }
         )

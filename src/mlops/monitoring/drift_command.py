@@ -16,6 +16,7 @@ from typing import Any
 
 from mlops import paths
 from mlops.errors import MlopsError
+from mlops.metrics import PROBABILITY_METRICS
 
 EXIT_DRIFT = 3
 MIN_ROWS = 2
@@ -163,7 +164,7 @@ def concept_check(joined, schema, params, training_metrics_path: Path = paths.ME
 
     from mlops.io import read_json
     from mlops.monitoring import drift
-    from mlops.pipeline.evaluate import PROBABILITY_METRICS, compute_metrics, label_metrics
+    from mlops.pipeline.evaluate import compute_metrics, label_metrics
 
     rows = len(joined)
     if rows < params.concept_min_rows:
@@ -192,7 +193,7 @@ def regression_concept_check(joined, schema, params, training_metrics_path: Path
 
     from mlops.io import read_json
     from mlops.monitoring import drift
-    from mlops.pipeline.evaluate import LOWER_IS_BETTER, regression_metrics
+    from mlops.pipeline.evaluate import regression_metrics
 
     actual = pd.to_numeric(joined[schema.target], errors="coerce")
     if actual.isna().any():
@@ -200,7 +201,7 @@ def regression_concept_check(joined, schema, params, training_metrics_path: Path
         raise MlopsError(f"the target '{schema.target}' of a regression model must be numbers; got {bad}")
     metrics = regression_metrics(actual.astype(float), joined["prediction"].astype(float))
     live = {name: metrics[name] for name in params.concept_metrics}
-    return drift.concept_drift(live, read_json(training_metrics_path), params.concept_max_drop, LOWER_IS_BETTER)
+    return drift.concept_drift(live, read_json(training_metrics_path), params.concept_max_drop)
 
 
 def analyse(args: argparse.Namespace) -> dict[str, Any]:

@@ -19,22 +19,10 @@ from mlops.io import load_model, read_json, read_table, write_json, write_table
 from mlops.model import use_cores
 from mlops.schema import Schema
 
-# Metrics where a smaller value is the better model; every other metric is better when larger.
-# The report, the verdict and drift checks read a metric's direction from here.
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece", "rmse", "mae", "max_error"})
-
-
-def direction(metric: str) -> int:
-    """+1 when a larger value of the metric is better, -1 when a smaller one is."""
-    return -1 if metric in LOWER_IS_BETTER else 1
-
 
 def positive_class(classes: list[str]) -> str:
     """The class binary metrics are about: the second in sorted order (as in scikit-learn)."""
     return classes[-1]
-
-
-PROBABILITY_METRICS = ("roc_auc", "log_loss")  # the class metrics that need predicted probabilities
 
 
 def compute_metrics(y_true, y_pred, proba, classes: list[str]) -> dict[str, float]:

@@ -18,7 +18,7 @@ import numpy as np
 from mlops import paths
 from mlops.config import ReportParams
 from mlops.errors import MlopsError
-from mlops.pipeline.evaluate import direction
+from mlops.metrics import direction
 from mlops.report import statistics
 from mlops.report.runs import Run
 from mlops.report.statistics import Interval, Predictions

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlops import paths
-from mlops.pipeline.evaluate import direction
+from mlops.metrics import direction
 from mlops.report.judge import Comparison, TestComparison, signed
 from mlops.report.runs import Run, short
 from mlops.report.statistics import Interval

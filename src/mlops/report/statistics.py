@@ -2,7 +2,7 @@
 
 Pure functions of numpy arrays (scipy for the distributions); no files, no rendering.
 Every difference is this run minus the baseline, in the metric's own units; whether a
-larger value is better is the metric's direction (`mlops.pipeline.evaluate.direction`), applied by
+larger value is better is the metric's direction (`mlops.metrics.direction`), applied by
 the caller when it judges.
 
 - `corrected_t`: paired cross-validation scores, with Nadeau and Bengio's correction for
@@ -17,10 +17,13 @@ the caller when it judges.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from mlops.metrics import TASK_METRICS
 
 CHUNK = 20_000_000  # largest resample-by-row weight matrix held at once (elements)
 
@@ -257,7 +260,8 @@ REGRESSION_METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.
     "r2": _r2,
     "max_error": _max_error,
 }
-SCORED = frozenset(LABEL_METRICS) | {"log_loss", "brier", "roc_auc"} | frozenset(REGRESSION_METRICS)
+# Every metric evaluate writes, and the Brier score: `score` gives each an interval (tested).
+SCORED = frozenset(itertools.chain(*TASK_METRICS.values(), ["brier"]))
 
 
 def _log_loss(predictions: Predictions) -> np.ndarray:
