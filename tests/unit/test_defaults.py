@@ -12,7 +12,7 @@ from mlops import paths
 from mlops.config import Params, flatten
 from tests.unit.conftest import MINIMAL_PARAMS
 
-# Keys params.yaml shows as a comment: they have no single value (the default depends on data.task).
+# Keys params.yaml shows as a comment: unset by default, or set by data.task.
 COMMENTED = re.compile(r"^(\s*)# ([a-z_]+: [^#]*?)\s*(#.*)?$")
 
 
