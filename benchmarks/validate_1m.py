@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlops.pipeline.ingest import load_source
+from mlops.dataset import load_source
 from mlops.validation.context import save_suite
 from mlops.validation.expectations import SUITE_NOTES, infer_suite
 

@@ -1,7 +1,7 @@
 """The typed contents of params.yaml, checked once when a command starts.
 
 A wrong key or value stops the command with one line naming it, e.g.
-`params.yaml: train.estimator: Input should be 'random_forest', ...`.
+`params.yaml: train.estimator: unknown estimator 'svm'; choose one of: 'random_forest', ...`.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from mlops.errors import MlopsError
 
 
 def registered_estimator(name: str) -> str:
-    """A name in model.ESTIMATORS, the one list of estimators (imported here, not at start-up:
+    """A name in model.ESTIMATORS, the one list of estimators (model is imported here, not at start-up:
     it imports scikit-learn, which commands that fail before reading params never need)."""
-    from mlops.model import ESTIMATORS
+    from mlops.model import estimator_problem
 
-    if name not in ESTIMATORS:
-        expected = ", ".join(map(repr, ESTIMATORS))
-        raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+    problem = estimator_problem(name)
+    if problem:
+        raise PydanticCustomError("estimator", "{problem}", {"problem": problem})
     return name
 
 
@@ -192,16 +192,12 @@ class Params(Section):
     @classmethod
     def estimator_does_the_task(cls, train: TrainParams, info: ValidationInfo) -> TrainParams:
         """train.estimator has a scikit-learn class for data.task (validated before it)."""
-        from mlops.model import estimators_for
+        from mlops.model import estimator_problem
 
         data = info.data.get("data")
-        if data is not None and train.estimator not in estimators_for(data.task):
-            choices = ", ".join(map(repr, estimators_for(data.task)))
-            raise PydanticCustomError(
-                "task_mismatch",
-                "estimator {estimator} does not do {task} (data.task); choose one of {choices}",
-                {"estimator": repr(train.estimator), "task": data.task, "choices": choices},
-            )
+        problem = estimator_problem(train.estimator, data.task) if data is not None else None
+        if problem:
+            raise PydanticCustomError("task_mismatch", "{problem}", {"problem": problem})
         return train
 
     @field_validator("report")

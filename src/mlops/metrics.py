@@ -1,8 +1,8 @@
-"""The metrics by name: which a task has, which way is better, which need predicted probabilities.
+"""The metrics: which a task has, which way is better, which need predicted probabilities, and their values.
 
-The one list that params.yaml's checks, the evaluate stage, the report's statistics and verdict, and
-the drift checks read. Names only (no scikit-learn here): evaluate computes the metrics
-(pipeline/evaluate.py), the report their intervals under resampling (report/statistics.py).
+The one list that params.yaml's checks, the evaluate and crossval stages, the report's statistics and
+verdict, and the drift checks read; scikit-learn computes the values (imported when one is computed,
+not with this module). The report's intervals under resampling are in report/statistics.py.
 """
 
 from __future__ import annotations
@@ -39,3 +39,49 @@ def direction(metric: str) -> int:
 def concept_metrics(task: str) -> tuple[str, ...]:
     """The metrics of `task` that monitor.concept_metrics may name."""
     return tuple(name for name in TASK_METRICS[task] if name not in NOT_CONCEPT)
+
+
+def positive_class(classes: list[str]) -> str:
+    """The class binary metrics are about: the second in sorted order (as in scikit-learn)."""
+    return classes[-1]
+
+
+def compute_metrics(y_true, y_pred, proba, classes: list[str]) -> dict[str, float]:
+    """Accuracy, balanced accuracy, precision, recall, F1 (macro when multiclass), ROC AUC, log loss."""
+    from sklearn import metrics
+
+    if len(classes) == 2:
+        roc_auc = metrics.roc_auc_score(y_true == positive_class(classes), proba[:, 1])
+    else:
+        roc_auc = metrics.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
+    values = {"roc_auc": roc_auc, "log_loss": metrics.log_loss(y_true, proba, labels=classes)}
+    return label_metrics(y_true, y_pred, classes) | {name: round(float(value), 6) for name, value in values.items()}
+
+
+def label_metrics(y_true, y_pred, classes: list[str]) -> dict[str, float]:
+    """The class metrics of predicted labels alone: accuracy, balanced accuracy, precision, recall, F1."""
+    from sklearn import metrics
+
+    binary = len(classes) == 2
+    averaging = {"average": "binary", "pos_label": positive_class(classes)} if binary else {"average": "macro"}
+    values = {
+        "accuracy": metrics.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
+        "precision": metrics.precision_score(y_true, y_pred, zero_division=0, **averaging),
+        "recall": metrics.recall_score(y_true, y_pred, zero_division=0, **averaging),
+        "f1": metrics.f1_score(y_true, y_pred, zero_division=0, **averaging),
+    }
+    return {name: round(float(value), 6) for name, value in values.items()}
+
+
+def regression_metrics(y_true, y_pred) -> dict[str, float]:
+    """RMSE, MAE, R² and the largest absolute error (in the target's units, but R²)."""
+    from sklearn import metrics
+
+    values = {
+        "rmse": metrics.root_mean_squared_error(y_true, y_pred),
+        "mae": metrics.mean_absolute_error(y_true, y_pred),
+        "r2": metrics.r2_score(y_true, y_pred),
+        "max_error": metrics.max_error(y_true, y_pred),
+    }
+    return {name: round(float(value), 6) for name, value in values.items()}

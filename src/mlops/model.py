@@ -54,10 +54,20 @@ def estimators_for(task: str) -> list[str]:
     return [name for name, entry in ESTIMATORS.items() if entry.make(task) is not None]
 
 
+def estimator_problem(name: str, task: str | None = None) -> str | None:
+    """Why `name` cannot be train.estimator (for data.task `task`, when given), naming the choices; None if it can."""
+    choices = ", ".join(map(repr, estimators_for(task) if task else ESTIMATORS))
+    if name not in ESTIMATORS:
+        return f"unknown estimator {name!r}; choose one of: {choices}"
+    if task is not None and name not in estimators_for(task):
+        return f"estimator {name!r} does not do {task} (data.task); choose one of: {choices}"
+    return None
+
+
 def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int, task: str = "classification"):
-    choices = estimators_for(task)
-    if name not in choices:
-        raise MlopsError(f"unknown estimator '{name}'; choose one of: {', '.join(choices)} (the {task} ones)")
+    problem = estimator_problem(name, task)
+    if problem:
+        raise MlopsError(problem)
     estimator_class = ESTIMATORS[name].make(task)
     allowed = estimator_class().get_params()
     for key in hyperparameters:

@@ -48,8 +48,8 @@ def dataset():
 def project_template(tmp_path_factory, dataset):
     """A repository-shaped directory with what `mlops drift` reads; copied per test."""
     from mlops.io import save_model, write_json, write_table
+    from mlops.metrics import compute_metrics
     from mlops.model import build_model
-    from mlops.pipeline.evaluate import compute_metrics
 
     root = tmp_path_factory.mktemp("project")
     train, test, schema = dataset

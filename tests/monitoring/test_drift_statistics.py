@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from mlops.config import MonitorParams
-from mlops.monitoring import drift
+from mlops.monitoring import concept, drift
 
 DEFAULTS = drift.Thresholds.from_params(MonitorParams())
 
@@ -82,6 +82,6 @@ def test_min_drifted_features_raises_the_bar_for_the_data_verdict():
 
 
 def test_concept_drift_flags_a_drop_beyond_the_threshold_only():
-    result = drift.concept_drift({"accuracy": 0.80, "f1": 0.94}, {"accuracy": 0.97, "f1": 0.96}, max_drop=0.05)
+    result = concept.concept_drift({"accuracy": 0.80, "f1": 0.94}, {"accuracy": 0.97, "f1": 0.96}, max_drop=0.05)
     verdicts = {row["metric"]: row["drifted"] for row in result["metrics"]}
     assert result["drift"] and verdicts == {"accuracy": True, "f1": False}

@@ -15,7 +15,7 @@ import yaml
 from mlops import paths
 from mlops.cli import main
 from mlops.io import read_table
-from mlops.monitoring import drift
+from mlops.monitoring import concept
 from mlops.monitoring.prediction_log import PredictionLog
 from tests.unit.conftest import MINIMAL_PARAMS
 
@@ -40,7 +40,7 @@ def make_frame(rows: int, seed: int) -> pd.DataFrame:
 def template(tmp_path_factory):
     """A repository-shaped directory with what `mlops drift` and `mlops feedback` read."""
     from mlops.io import save_model, write_json, write_table
-    from mlops.pipeline.evaluate import regression_metrics
+    from mlops.metrics import regression_metrics
     from mlops.pipeline.prepare import prepare
     from mlops.pipeline.train import fit
 
@@ -122,7 +122,7 @@ def test_labels_judge_concept_drift_on_the_relative_rise_of_the_errors(project):
 def test_concept_drift_counts_a_rise_of_an_error_and_a_fall_of_r2_as_worse():
     live = {"rmse": 11.0, "mae": 9.0, "r2": 0.80}
     training = {"rmse": 10.0, "mae": 10.0, "r2": 0.90}
-    rows = {r["metric"]: r for r in drift.concept_drift(live, training, 0.05)["metrics"]}
+    rows = {r["metric"]: r for r in concept.concept_drift(live, training, 0.05)["metrics"]}
     assert rows["rmse"]["drop"] == pytest.approx(0.1) and rows["rmse"]["drifted"]  # 10% larger errors
     assert rows["mae"]["drop"] == pytest.approx(-0.1) and not rows["mae"]["drifted"]  # smaller errors: better
     assert rows["r2"]["drop"] == pytest.approx(0.1) and rows["r2"]["drifted"] and not rows["r2"]["relative"]

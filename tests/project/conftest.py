@@ -39,7 +39,7 @@ def raw(params):
     """The project's data as `mlops ingest` reads it (relative sources resolve from the repository root)."""
     import contextlib
 
-    from mlops.pipeline.ingest import load_source
+    from mlops.dataset import load_source
 
     with contextlib.chdir(ROOT):
         try:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mlops import paths
-from mlops.pipeline.evaluate import per_class, regression_metrics
+from mlops.metrics import regression_metrics
+from mlops.pipeline.evaluate import per_class
 from tests.project.conftest import ROOT
 
 

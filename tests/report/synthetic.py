@@ -21,9 +21,11 @@ import yaml
 
 from mlops import paths
 from mlops.config import ReportParams
+from mlops.dataset import row_keys
 from mlops.io import write_json, write_table
-from mlops.pipeline.crossval import fold_plan, plan_id, row_keys
-from mlops.pipeline.evaluate import compute_metrics, curves, per_class, regression_metrics, regression_plots
+from mlops.metrics import compute_metrics, regression_metrics
+from mlops.pipeline.crossval import fold_plan, plan_id
+from mlops.pipeline.evaluate import curves, per_class, regression_plots
 from mlops.pipeline.prepare import prepare
 
 CLASSES = ["no", "yes"]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mlops.cli import main
-from mlops.pipeline.evaluate import regression_metrics
+from mlops.metrics import regression_metrics
 from mlops.report import statistics
 from tests.report.synthetic import RegressionModel, regression_dataset, regression_params, write_regression_run
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from mlops.pipeline.evaluate import compute_metrics
+from mlops.metrics import compute_metrics
 from mlops.report import statistics
 from mlops.report.statistics import Predictions
 

@@ -20,7 +20,7 @@ def mixed_frame() -> pd.DataFrame:
 
 @pytest.fixture
 def iris_frame() -> pd.DataFrame:
-    from mlops.pipeline.ingest import load_bundled
+    from mlops.dataset import load_bundled
 
     return load_bundled("iris", "target")
 

@@ -65,7 +65,9 @@ def test_unknown_model_type(project, capsys):
     project(train={"estimator": "svm", "hyperparameters": {}})
     status, err = run("train", capsys)
     assert status == 1
-    assert err.startswith("mlops train: error: params.yaml: train.estimator: Input should be 'random_forest'")
+    assert err.startswith(
+        "mlops train: error: params.yaml: train.estimator: unknown estimator 'svm'; choose one of: 'random_forest'"
+    )
 
 
 def test_failed_training_keeps_the_last_good_model(project, capsys, tmp_path):

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from mlops.config import Params
+from mlops.dataset import row_keys
 from mlops.errors import MlopsError
-from mlops.pipeline.crossval import cross_validate, fold_plan, plan_id, row_keys
+from mlops.pipeline.crossval import cross_validate, fold_plan, plan_id
 from mlops.pipeline.prepare import prepare
 from tests.unit.conftest import MINIMAL_PARAMS
 

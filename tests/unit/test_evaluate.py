@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.metrics import TASK_METRICS
-from mlops.pipeline.evaluate import compute_metrics, curves, feature_importance, per_class
+from mlops.metrics import TASK_METRICS, compute_metrics
+from mlops.pipeline.evaluate import curves, feature_importance, per_class
 from mlops.pipeline.prepare import prepare
 from mlops.pipeline.train import fit
 

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from mlops import paths
+from mlops.dataset import load_source
 from mlops.errors import MlopsError
-from mlops.pipeline.ingest import load_source
 from tests.unit.conftest import MINIMAL_PARAMS
 
 

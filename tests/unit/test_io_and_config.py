@@ -61,7 +61,7 @@ def test_params_load(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"train": {"estimator": "svm"}}, "train.estimator: Input should be 'random_forest'"),
+        ({"train": {"estimator": "svm"}}, "train.estimator: unknown estimator 'svm'; choose one of: 'random_forest'"),
         ({"prepare": {"test_size": 1.5}}, "prepare.test_size: Input should be less than 1"),
         ({"prepare": {"test_size": 0.2, "shuffle": True}}, "prepare.shuffle: Extra inputs are not permitted"),
         ({"n_jobs": 0}, "n_jobs: Value error, 0 cores cannot run anything"),

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mlops import metrics
-from mlops.pipeline.evaluate import compute_metrics, label_metrics, regression_metrics
+from mlops.metrics import compute_metrics, label_metrics, regression_metrics
 from mlops.report import statistics
 from mlops.report.statistics import Predictions
 

@@ -53,7 +53,7 @@ def test_unknown_hyperparameter_is_named_with_a_suggestion(mixed_frame):
 
 def test_unknown_estimator_lists_the_choices(mixed_frame):
     train, _, schema = prepare(mixed_frame, "churned", test_size=0.25, seed=0)
-    with pytest.raises(MlopsError, match="unknown estimator 'svm'; choose one of: random_forest"):
+    with pytest.raises(MlopsError, match="unknown estimator 'svm'; choose one of: 'random_forest'"):
         fit(train, schema, "svm", {}, seed=0)
 
 

@@ -7,9 +7,8 @@ import yaml
 
 from mlops.config import load_params
 from mlops.errors import MlopsError
-from mlops.metrics import direction
+from mlops.metrics import direction, regression_metrics
 from mlops.model import estimators_for
-from mlops.pipeline.evaluate import regression_metrics
 from mlops.pipeline.prepare import prepare
 from mlops.pipeline.train import fit
 from tests.unit.conftest import MINIMAL_PARAMS

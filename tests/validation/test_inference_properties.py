@@ -78,7 +78,7 @@ def suite_for(frame, root):
 
 def as_ingested(frame, kind: str, directory) -> pd.DataFrame:
     """`frame` kept in memory, or saved as the user's CSV/Parquet source and read as the raw data."""
-    from mlops.pipeline.ingest import load_raw
+    from mlops.dataset import load_raw
 
     if kind == "memory":
         return frame

@@ -18,8 +18,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mlops.metrics import LOWER_IS_BETTER
-
 Kind = Literal["numeric", "categorical"]
 HISTOGRAM_BINS = 20
 MAX_HISTOGRAM_CATEGORIES = 20
@@ -178,37 +176,3 @@ def summarise(columns: list[dict[str, Any]], thresholds: Thresholds) -> dict[str
         "p_value_cutoff": thresholds.p_value / max(len(columns), 1),
         "columns": columns,
     }
-
-
-def concept_drift(live: dict[str, float], training: dict[str, float], max_drop: float) -> dict[str, Any]:
-    """Each live metric against its training value: drifted when it got worse by more than `max_drop`.
-
-    `drop` is how much worse: the fall of a metric where higher is better (accuracy, R², ...); for
-    one where lower is better (an error in the target's units: RMSE, MAE, max error) its rise relative
-    to the training value, so 0.05 means 5% larger errors whatever the units.
-    """
-    rows = []
-    for name, value in live.items():
-        baseline = training.get(name)
-        if baseline is None:
-            drop = None
-        elif name in LOWER_IS_BETTER:
-            drop = round((float(value) - float(baseline)) / max(abs(float(baseline)), 1e-12), 6)
-        else:
-            drop = round(float(baseline) - float(value), 6)
-        rows.append(
-            {
-                "metric": name,
-                "training": baseline,
-                "live": value,
-                "drop": drop,
-                "relative": name in LOWER_IS_BETTER,
-                "drifted": drop is not None and drop > max_drop,
-            }
-        )
-    return {"drift": any(row["drifted"] for row in rows), "max_drop": max_drop, "metrics": rows}
-
-
-def drop_text(row: dict[str, Any]) -> str:
-    """How much worse a live metric is: a fall in its units, or for an error its relative rise in percent."""
-    return f"{row['drop']:+.1%}" if row.get("relative") else f"{row['drop']:+.4f}"

@@ -16,7 +16,7 @@ from typing import Any
 
 from mlops import paths
 from mlops.errors import MlopsError
-from mlops.metrics import PROBABILITY_METRICS
+from mlops.monitoring.concept import concept_check
 
 EXIT_DRIFT = 3
 MIN_ROWS = 2
@@ -156,52 +156,6 @@ def join_labels(current, labels, schema, source):
             f"{source}: {len(labels)} labels for {len(current)} current rows and no `id` column to join on"
         )
     return joined.dropna(subset=[schema.target])
-
-
-def concept_check(joined, schema, params, training_metrics_path: Path = paths.METRICS) -> dict[str, Any]:
-    """Live metrics of labelled predictions against training's: concept drift, or why it was not judged."""
-    import numpy as np
-
-    from mlops.io import read_json
-    from mlops.monitoring import drift
-    from mlops.pipeline.evaluate import compute_metrics, label_metrics
-
-    rows = len(joined)
-    if rows < params.concept_min_rows:
-        return {"skipped": f"{rows} labelled rows, fewer than monitor.concept_min_rows={params.concept_min_rows}"}
-    if schema.regression:
-        return regression_concept_check(joined, schema, params, training_metrics_path) | {"rows": rows}
-    proba_columns = [f"proba_{label}" for label in schema.classes]
-    y_true, y_pred = joined[schema.target].astype(str), joined["prediction"].astype(str)
-    if all(column in joined.columns for column in proba_columns):
-        metrics = compute_metrics(y_true, y_pred, joined[proba_columns].to_numpy(np.float64), schema.classes)
-    else:
-        needing = [name for name in params.concept_metrics if name in PROBABILITY_METRICS]
-        if needing:
-            raise MlopsError(
-                f"monitor.concept_metrics {', '.join(needing)} need the predicted probabilities, which these "
-                "predictions lack: log them (the service does), or take them out of the list"
-            )
-        metrics = label_metrics(y_true, y_pred, schema.classes)
-    live = {name: metrics[name] for name in params.concept_metrics}
-    return drift.concept_drift(live, read_json(training_metrics_path), params.concept_max_drop) | {"rows": rows}
-
-
-def regression_concept_check(joined, schema, params, training_metrics_path: Path) -> dict[str, Any]:
-    """The error metrics of labelled numeric predictions against training's (errors: their relative rise)."""
-    import pandas as pd
-
-    from mlops.io import read_json
-    from mlops.monitoring import drift
-    from mlops.pipeline.evaluate import regression_metrics
-
-    actual = pd.to_numeric(joined[schema.target], errors="coerce")
-    if actual.isna().any():
-        bad = joined.loc[actual.isna(), schema.target].head(3).tolist()
-        raise MlopsError(f"the target '{schema.target}' of a regression model must be numbers; got {bad}")
-    metrics = regression_metrics(actual.astype(float), joined["prediction"].astype(float))
-    live = {name: metrics[name] for name in params.concept_metrics}
-    return drift.concept_drift(live, read_json(training_metrics_path), params.concept_max_drop)
 
 
 def analyse(args: argparse.Namespace) -> dict[str, Any]:

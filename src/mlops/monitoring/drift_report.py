@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from mlops.monitoring.drift import drop_text
+from mlops.monitoring.concept import drop_text
 
 
 def verdict(column: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 
 from mlops import paths
 from mlops.errors import MlopsError
-from mlops.monitoring.drift import drop_text
+from mlops.monitoring.concept import concept_check, drop_text
 
 STATUSES = {
     "matched": "joined to its logged prediction",
@@ -192,7 +192,7 @@ def candidate_rows(joined, schema, target: str):
 def run(args: argparse.Namespace) -> int:
     from mlops.config import load_params
     from mlops.io import write_json, write_table, write_text
-    from mlops.monitoring.drift_command import concept_check, load_current, newest_batch
+    from mlops.monitoring.drift_command import load_current, newest_batch
     from mlops.schema import Schema
 
     params = load_params(args.params)

@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from mlops import paths
+from mlops.dataset import SKLEARN_PREFIX, load_source
 from mlops.errors import MlopsError
+from mlops.validation.checkpoint import gate
 
 EXIT_NO_LABELS = 4
 VERSION_SUFFIX = re.compile(r"-\d{8}T\d{6}Z$")  # what a built version adds to the source's name
@@ -100,8 +102,6 @@ def new_rows(source, production):
 
 def version_path(source: str, now: datetime) -> Path:
     """data/source/<name>-<UTC time><suffix>: the source's name and format (CSV for a bundled dataset)."""
-    from mlops.pipeline.ingest import SKLEARN_PREFIX
-
     if source.startswith(SKLEARN_PREFIX):
         stem, suffix = source.removeprefix(SKLEARN_PREFIX), ".csv"
     else:
@@ -155,8 +155,6 @@ def build(params, labelled_path: Path, params_path: Path, now: datetime) -> dict
     import pandas as pd
 
     from mlops.io import read_table, write_table
-    from mlops.pipeline import validate
-    from mlops.pipeline.ingest import load_source
 
     if not labelled_path.is_file():
         raise NoLabels(f"no labelled rows ({labelled_path} not found): run `mlops feedback --labels FILE` first")
@@ -186,7 +184,7 @@ def build(params, labelled_path: Path, params_path: Path, now: datetime) -> dict
         raise MlopsError(f"{target} exists already: wait a second and run again")
     with staged(target) as candidate:
         write_table(data, candidate)
-        validate.main(params, data=str(candidate))  # the pipeline's gate; raises on data that fails it
+        gate(candidate, paths.BATCH_VALIDATION_DIR)  # the pipeline's gate; raises on data that fails it
     try:
         dvc_add(target)
     except MlopsError:

@@ -19,16 +19,11 @@ import time
 
 from mlops import paths
 from mlops.config import Params
+from mlops.dataset import row_keys
 from mlops.errors import MlopsError
 from mlops.io import read_table, write_json, write_table
+from mlops.metrics import compute_metrics, regression_metrics
 from mlops.schema import Schema
-
-
-def row_keys(frame):
-    """A 64-bit hash of each row's content (column names and values, not its position)."""
-    import pandas as pd
-
-    return pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False).to_numpy()
 
 
 def fold_plan(keys, labels, folds: int, repeats: int, seed: int, max_rows: int, stratify: bool = True):
@@ -75,7 +70,6 @@ def cross_validate(frame, schema: Schema, params: Params):
     import numpy as np
     import pandas as pd
 
-    from mlops.pipeline.evaluate import regression_metrics
     from mlops.pipeline.train import fit
 
     settings = params.report
@@ -130,8 +124,6 @@ def classification_fold(model, features, actual, schema: Schema, metrics: dict[s
     """One fold's class predictions and probabilities; its metrics appended to `metrics`."""
     import numpy as np
     import pandas as pd
-
-    from mlops.pipeline.evaluate import compute_metrics
 
     proba = model.predict_proba(features)
     classes = [str(label) for label in model.classes_]

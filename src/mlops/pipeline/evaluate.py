@@ -16,54 +16,9 @@ import json
 from mlops import paths, tracking
 from mlops.config import Params
 from mlops.io import load_model, read_json, read_table, write_json, write_table
+from mlops.metrics import compute_metrics, positive_class, regression_metrics
 from mlops.model import use_cores
 from mlops.schema import Schema
-
-
-def positive_class(classes: list[str]) -> str:
-    """The class binary metrics are about: the second in sorted order (as in scikit-learn)."""
-    return classes[-1]
-
-
-def compute_metrics(y_true, y_pred, proba, classes: list[str]) -> dict[str, float]:
-    """Accuracy, balanced accuracy, precision, recall, F1 (macro when multiclass), ROC AUC, log loss."""
-    from sklearn import metrics
-
-    if len(classes) == 2:
-        roc_auc = metrics.roc_auc_score(y_true == positive_class(classes), proba[:, 1])
-    else:
-        roc_auc = metrics.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=classes)
-    values = {"roc_auc": roc_auc, "log_loss": metrics.log_loss(y_true, proba, labels=classes)}
-    return label_metrics(y_true, y_pred, classes) | {name: round(float(value), 6) for name, value in values.items()}
-
-
-def label_metrics(y_true, y_pred, classes: list[str]) -> dict[str, float]:
-    """The class metrics of predicted labels alone: accuracy, balanced accuracy, precision, recall, F1."""
-    from sklearn import metrics
-
-    binary = len(classes) == 2
-    averaging = {"average": "binary", "pos_label": positive_class(classes)} if binary else {"average": "macro"}
-    values = {
-        "accuracy": metrics.accuracy_score(y_true, y_pred),
-        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
-        "precision": metrics.precision_score(y_true, y_pred, zero_division=0, **averaging),
-        "recall": metrics.recall_score(y_true, y_pred, zero_division=0, **averaging),
-        "f1": metrics.f1_score(y_true, y_pred, zero_division=0, **averaging),
-    }
-    return {name: round(float(value), 6) for name, value in values.items()}
-
-
-def regression_metrics(y_true, y_pred) -> dict[str, float]:
-    """RMSE, MAE, R² and the largest absolute error (in the target's units, but R²)."""
-    from sklearn import metrics
-
-    values = {
-        "rmse": metrics.root_mean_squared_error(y_true, y_pred),
-        "mae": metrics.mean_absolute_error(y_true, y_pred),
-        "r2": metrics.r2_score(y_true, y_pred),
-        "max_error": metrics.max_error(y_true, y_pred),
-    }
-    return {name: round(float(value), 6) for name, value in values.items()}
 
 
 def per_class(y_true, y_pred, classes: list[str]) -> dict[str, dict[str, float]]:

@@ -19,30 +19,11 @@ from pathlib import Path
 from mlops import paths
 from mlops.config import Params
 from mlops.errors import MlopsError
-from mlops.io import write_json, write_text
-from mlops.validation.checkpoint import validate_file
-from mlops.validation.context import clear_results, open_context
-from mlops.validation.summary import failure_message, summary_markdown
+from mlops.validation.checkpoint import gate
 
 
 def main(params: Params, data: str | None = None) -> None:
     source = Path(data) if data else paths.RAW
     if not data and not source.is_file():
         raise MlopsError(f"{source} not found: run `dvc repro ingest` (or `make run`) first")
-    if not paths.SUITE.is_file():
-        raise MlopsError(f"no expectation suite at {paths.SUITE}: create one with `mlops expectations infer`")
-    out_dir = paths.BATCH_VALIDATION_DIR if data else paths.VALIDATION_DIR
-    clear_results()
-    context = open_context()
-    result = validate_file(source, context)
-    context.build_data_docs()
-    summary_path = out_dir / "summary.md"
-    write_json(out_dir / "result.json", result)
-    write_text(summary_path, summary_markdown(result))
-    if not result["success"]:
-        raise MlopsError(failure_message(result, summary_path))
-    stats = result["statistics"]
-    print(
-        f"validate: {source} passed all {stats['evaluated']} expectations -> {out_dir}/ "
-        f"(Data Docs: {paths.DATA_DOCS_DIR}/index.html)"
-    )
+    gate(source, paths.BATCH_VALIDATION_DIR if data else paths.VALIDATION_DIR)

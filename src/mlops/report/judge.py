@@ -17,6 +17,7 @@ import numpy as np
 
 from mlops import paths
 from mlops.config import ReportParams
+from mlops.dataset import row_keys
 from mlops.errors import MlopsError
 from mlops.metrics import direction
 from mlops.report import statistics
@@ -414,8 +415,6 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     elif not (pr.cv and base.cv) or pr.cv["plan"] != base.cv["plan"]:
         slices_missing = "the runs cross-validated different rows or folds, so their rows cannot be paired"
     else:
-        from mlops.pipeline.crossval import row_keys
-
         prepared = pd.concat([pr.table(paths.TRAIN), pr.table(paths.TEST)], ignore_index=True)
         prepared = prepared.assign(key=row_keys(prepared))
         numeric = important_numeric(pr, schema.numeric, settings.slice_numeric_features)

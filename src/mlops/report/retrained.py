@@ -17,6 +17,7 @@ import numpy as np
 
 from mlops import paths
 from mlops.config import ReportParams
+from mlops.dataset import load_source, row_keys
 from mlops.errors import MlopsError
 from mlops.report import statistics
 from mlops.report.judge import HeldOut, Retrained, as_predictions, compare_test
@@ -42,7 +43,6 @@ def retrain_facts(pr: Run, base: Run) -> dict | None:
 
 def keys(frame, schema: Schema) -> np.ndarray:
     """Each row's hash over its features and target, as the model sees them."""
-    from mlops.pipeline.crossval import row_keys
 
     return row_keys(schema.features_frame(frame).assign(_target=schema.target_series(frame).to_numpy()))
 
@@ -86,7 +86,6 @@ def held_out(name: str, frame, row_key, offered: int, pr: Run, base: Run, schema
 
 def compare_retrained(pr: Run, base: Run, settings: ReportParams) -> Retrained | None:
     """Both models on the rows neither trained on, when this PR retrains on a new data version."""
-    from mlops.pipeline.ingest import load_source
 
     facts = retrain_facts(pr, base)
     if facts is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops import paths
+from mlops.dataset import row_keys
 
 # The plot data a run's report reads: a classifier's three, or a regression model's two, and importance.
 PLOTS = ("confusion_matrix", "roc", "precision_recall", "predicted_vs_actual", "residuals", "feature_importance")
@@ -129,7 +130,6 @@ def dataset_md5(dvc_lock: str | None) -> str | None:
 
 def holdout_predictions(run: Run):
     """The run's test-split predictions with each row's key (`key`), or None when they are not at hand."""
-    from mlops.pipeline.crossval import row_keys
 
     predictions, test = run.table(paths.PREDICTIONS), run.table(paths.TEST)
     if predictions is None or test is None or len(predictions) != len(test):

@@ -1,7 +1,7 @@
 """Run the suite over data: one checkpoint run over the whole frame, its result as plain JSON.
 
-The validate stage, `mlops validate --data` and the tests all go through `validate_file`,
-so what the tests check is what the pipeline runs.
+The validate stage, `mlops validate --data`, `mlops retrain-data` and the tests all go through
+`validate_file` (the first three through `gate`), so what the tests check is what the pipeline runs.
 """
 
 from __future__ import annotations
@@ -11,8 +11,29 @@ from typing import Any
 
 from mlops import paths
 from mlops.errors import MlopsError
-from mlops.io import plain, read_table
-from mlops.validation.context import CHECKPOINT
+from mlops.io import plain, read_table, write_json, write_text
+from mlops.validation.context import CHECKPOINT, clear_results, open_context
+from mlops.validation.summary import failure_message, summary_markdown
+
+
+def gate(source: Path, out_dir: Path) -> None:
+    """Validate `source`; write result.json, summary.md and Data Docs; an MlopsError naming what failed."""
+    if not paths.SUITE.is_file():
+        raise MlopsError(f"no expectation suite at {paths.SUITE}: create one with `mlops expectations infer`")
+    clear_results()
+    context = open_context()
+    result = validate_file(source, context)
+    context.build_data_docs()
+    summary_path = out_dir / "summary.md"
+    write_json(out_dir / "result.json", result)
+    write_text(summary_path, summary_markdown(result))
+    if not result["success"]:
+        raise MlopsError(failure_message(result, summary_path))
+    stats = result["statistics"]
+    print(
+        f"validate: {source} passed all {stats['evaluated']} expectations -> {out_dir}/ "
+        f"(Data Docs: {paths.DATA_DOCS_DIR}/index.html)"
+    )
 
 
 def validate_file(path: Path | str, context) -> dict[str, Any]:

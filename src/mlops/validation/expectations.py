@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 from mlops import paths
+from mlops.dataset import load_raw
 from mlops.errors import MlopsError
 from mlops.io import plain
 from mlops.schema import NUMERIC_DTYPES
@@ -192,7 +193,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mlops.config import load_params
     from mlops.io import read_table
-    from mlops.pipeline.ingest import load_raw
     from mlops.validation.context import save_suite
 
     params = load_params(args.params)
