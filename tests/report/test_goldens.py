@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.report import judge, markdown, runs
+from mlops.report import judge, markdown, results, runs
 from tests.report import synthetic
 from tests.report.synthetic import Model, dataset, params, write_run
 
@@ -34,7 +34,7 @@ def comparison(tmp_path: Path, pr_model: Model, pr_params: dict | None = None, p
     return judge.compare(pr, base, synthetic.SETTINGS)
 
 
-def golden(name: str, result: judge.Comparison) -> str:
+def golden(name: str, result: results.Comparison) -> str:
     rendered = markdown.render(result, CONTEXT)
     path = GOLDENS / f"{name}.md"
     if os.environ.get("UPDATE_GOLDEN"):

@@ -9,8 +9,9 @@ The baseline is, in order: `--baseline-dir DIR` (the artifact of main's last tra
 laid out like the repository), else `--baseline REV` (what is committed at REV: metrics,
 cross-validation scores, plots, params, dvc.lock), else none ("no baseline yet").
 
-The package: `runs` reads runs, `statistics` measures, `judge` compares and gives the
-verdict, `markdown` writes the comment, `html` the page and its figures.
+The package: `runs` reads runs, `statistics` measures, `comparisons` compares (into the data of
+`results`), `judge` gives the verdict, `retrained` scores rows neither model trained on, `markdown`
+writes the comment (with `tables` and the Mermaid `charts`), `html` the page and its figures.
 """
 
 from __future__ import annotations

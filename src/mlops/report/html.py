@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlops import figures
-from mlops.report.judge import Comparison
-from mlops.report.markdown import curve_points
+from mlops.report.charts import curve_points
+from mlops.report.results import Comparison
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>

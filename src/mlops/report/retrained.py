@@ -20,7 +20,8 @@ from mlops.config import ReportParams
 from mlops.dataset import load_source, row_keys
 from mlops.errors import MlopsError
 from mlops.report import statistics
-from mlops.report.judge import HeldOut, Retrained, as_predictions, compare_test
+from mlops.report.comparisons import as_predictions, compare_test
+from mlops.report.results import HeldOut, Retrained
 from mlops.report.runs import Run
 from mlops.schema import Schema
 
