@@ -4,7 +4,6 @@ project directory with a fitted model, held-out predictions and training metrics
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,9 +13,6 @@ import yaml
 from mlops import paths
 from mlops.pipeline.prepare import prepare
 from tests.unit.conftest import MINIMAL_PARAMS
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 FEATURES = ("size", "weight", "age", "score", "length", "width", "depth", "noise")
 CLASSES = ("no", "yes")  # the positive class is the second

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO
+from tests.conftest import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 LOG_DIR_IN_CONTAINER = "/var/log/mlops/predictions"
@@ -37,7 +37,7 @@ PROMQL_WORDS = {
 
 def recorded_metrics() -> set[str]:
     names = set()
-    for path in (REPO / "deploy/prometheus/rules").glob("*.yml"):
+    for path in (REPO_ROOT / "deploy/prometheus/rules").glob("*.yml"):
         for group in yaml.safe_load(path.read_text())["groups"]:
             names |= {rule["record"] for rule in group["rules"] if "record" in rule}
     return names
@@ -58,7 +58,7 @@ def test_the_metric_name_parser_sees_metrics_and_nothing_else():
 
 
 def test_every_dashboard_panel_queries_only_exported_or_recorded_metrics():
-    dashboard = json.loads((REPO / "deploy/grafana/dashboards/mlops.json").read_text())
+    dashboard = json.loads((REPO_ROOT / "deploy/grafana/dashboards/mlops.json").read_text())
     known = CONTRACT_METRICS | recorded_metrics()
     used = set()
     for panel in dashboard["panels"]:
@@ -74,10 +74,10 @@ def test_every_dashboard_panel_queries_only_exported_or_recorded_metrics():
 
 
 def test_grafana_provisioning_points_at_the_dashboard_and_prometheus():
-    compose = yaml.safe_load((REPO / "deploy/compose.yaml").read_text())
-    datasource = yaml.safe_load((REPO / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
-    provider = yaml.safe_load((REPO / "deploy/grafana/provisioning/dashboards/mlops.yml").read_text())
-    dashboard = json.loads((REPO / "deploy/grafana/dashboards/mlops.json").read_text())
+    compose = yaml.safe_load((REPO_ROOT / "deploy/compose.yaml").read_text())
+    datasource = yaml.safe_load((REPO_ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    provider = yaml.safe_load((REPO_ROOT / "deploy/grafana/provisioning/dashboards/mlops.yml").read_text())
+    dashboard = json.loads((REPO_ROOT / "deploy/grafana/dashboards/mlops.json").read_text())
     assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
     uid = datasource["datasources"][0]["uid"]
     assert all(panel["datasource"]["uid"] == uid for panel in dashboard["panels"])
@@ -87,12 +87,12 @@ def test_grafana_provisioning_points_at_the_dashboard_and_prometheus():
 
 def test_the_compose_stack_is_valid_and_wires_the_pieces_together():
     result = subprocess.run(
-        [BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", REPO / "deploy/compose.yaml"],
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.compose-spec", REPO_ROOT / "deploy/compose.yaml"],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    compose = yaml.safe_load((REPO / "deploy/compose.yaml").read_text())
+    compose = yaml.safe_load((REPO_ROOT / "deploy/compose.yaml").read_text())
     services = compose["services"]
     assert set(services) == {"log-dir", "service", "prometheus", "grafana", "mlflow"}
     assert services["service"]["build"]["dockerfile"] == "Dockerfile"
@@ -101,7 +101,7 @@ def test_the_compose_stack_is_valid_and_wires_the_pieces_together():
         assert re.search(r":v?\d+\.\d+\.\d+$", image), f"{name}: pin an exact tag, not {image}"
     assert all(port.startswith("127.0.0.1:") for s in services.values() for port in s.get("ports", []))
     assert services["service"]["environment"]["MLOPS_PREDICTION_LOG_DIR"]  # logging on in the stack
-    prometheus = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    prometheus = yaml.safe_load((REPO_ROOT / "deploy/prometheus/prometheus.yml").read_text())
     assert prometheus["scrape_configs"][0]["static_configs"][0]["targets"] == ["service:8080"]
 
 
@@ -110,12 +110,12 @@ def test_the_log_dir_step_lets_the_service_user_write_a_directory_another_user_m
     directory root made (as `mkdir` or the engine makes it), then the service's uid writes into it."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv (util-linux) to act as the container's root and as uid 10001")
-    services = yaml.safe_load((REPO / "deploy/compose.yaml").read_text())["services"]
+    services = yaml.safe_load((REPO_ROOT / "deploy/compose.yaml").read_text())["services"]
     step, service = services["log-dir"], services["service"]
     assert step["user"] == "0:0" and service["depends_on"]["log-dir"]["condition"] == "service_completed_successfully"
     mount = next(volume for volume in service["volumes"] if volume.endswith(":" + LOG_DIR_IN_CONTAINER))
     assert mount in step["volumes"]
-    uid = re.search(r"^USER (\d+)", (REPO / "Dockerfile").read_text(), re.MULTILINE).group(1)
+    uid = re.search(r"^USER (\d+)", (REPO_ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
 
     host = Path(tempfile.mkdtemp(dir="/tmp"))  # outside pytest's private (0700) folder, so uid 10001 can reach it
     try:
@@ -141,12 +141,12 @@ def test_docker_compose_config_accepts_the_stack_where_the_client_can():
     if probe.returncode != 0:
         pytest.skip("this docker client has no compose plugin; the schema check above validates the file")
     result = subprocess.run(
-        ["docker", "compose", "-f", REPO / "deploy/compose.yaml", "config", "-q"], capture_output=True
+        ["docker", "compose", "-f", REPO_ROOT / "deploy/compose.yaml", "config", "-q"], capture_output=True
     )
     assert result.returncode == 0, result.stderr
 
 
-WORKFLOW = REPO / ".github/workflows/monitor.yml"
+WORKFLOW = REPO_ROOT / ".github/workflows/monitor.yml"
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ WORKFLOW = REPO / ".github/workflows/monitor.yml"
     ids=["actionlint", "schema", "zizmor"],
 )
 def test_the_monitor_workflow_has_zero_linter_findings(command):
-    result = subprocess.run([BIN / command[0], *command[1:]], capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run([BIN / command[0], *command[1:]], capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

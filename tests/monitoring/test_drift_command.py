@@ -8,8 +8,9 @@ import yaml
 from mlops.cli import main
 from mlops.config import MonitorParams
 from mlops.monitoring.prediction_log import PredictionLog
+from tests.conftest import REPO_ROOT
 
-from .conftest import CLASSES, FEATURES, REPO
+from .conftest import CLASSES, FEATURES
 
 
 def simulate(*args):
@@ -122,6 +123,6 @@ def test_bad_input_is_one_line_exit_1_and_keeps_the_previous_report(project, cap
 
 
 def test_the_documented_thresholds_are_the_params_defaults():
-    text = (REPO / "docs/monitoring.md").read_text()
+    text = (REPO_ROOT / "docs/monitoring.md").read_text()
     monitor = MonitorParams()
     assert f"psi_threshold: {monitor.psi_threshold}" in text and f"p_value: {monitor.p_value}" in text

@@ -20,11 +20,10 @@ from mlops.http import free_port
 from mlops.io import read_table
 from mlops.monitoring.prediction_log import read_records
 from mlops.paths import RAW
-from tests.conftest import copy_repository, env_for
+from tests.conftest import REPO_ROOT, copy_repository, env_for
 from tests.unit.conftest import MINIMAL_PARAMS
 
 from . import synthetic
-from .conftest import REPO
 from .s3_server import make_bucket, s3_server
 from .test_prometheus import running_process, wait_for
 
@@ -72,7 +71,7 @@ def serve_and_replay(project: Path, logs: Path, env: dict[str, str], tmp_path: P
         "MLOPS_PREDICTION_LOG_DIR": str(logs),
     }
     gunicorn = [
-        sys.executable, "-m", "gunicorn", "-c", str(REPO / "src/mlops/serving/gunicorn_conf.py"),
+        sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "src/mlops/serving/gunicorn_conf.py"),
         "--bind", f"127.0.0.1:{port}", "mlops.serving.app:create_app()",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"

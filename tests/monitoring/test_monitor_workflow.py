@@ -14,14 +14,13 @@ import pytest
 import yaml
 
 from mlops.monitoring.prediction_log import PredictionLog
-from tests.conftest import env_for
+from tests.conftest import REPO_ROOT, env_for
 
 from . import synthetic
-from .conftest import REPO
 from .test_loop import SOURCE, git_commit, run, synthetic_project
 
 pytestmark = pytest.mark.slow
-WORKFLOW = yaml.safe_load((REPO / ".github/workflows/monitor.yml").read_text())
+WORKFLOW = yaml.safe_load((REPO_ROOT / ".github/workflows/monitor.yml").read_text())
 EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 
 

@@ -23,13 +23,12 @@ import yaml
 from mlops import http
 from mlops.http import free_port
 from mlops.schema import Schema
-
-from .conftest import REPO
+from tests.conftest import REPO_ROOT
 
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not found: apt-get install prometheus")
 needs_prometheus = pytest.mark.skipif(PROMETHEUS is None, reason="prometheus not found: apt-get install prometheus")
-RULES = sorted((REPO / "deploy/prometheus/rules").glob("*.yml"))
+RULES = sorted((REPO_ROOT / "deploy/prometheus/rules").glob("*.yml"))
 
 
 @needs_promtool
@@ -39,7 +38,7 @@ def test_promtool_checks_the_rules():
     assert result.stdout.count("SUCCESS") == len(RULES)
 
 
-TESTS = REPO / "deploy/prometheus/tests"
+TESTS = REPO_ROOT / "deploy/prometheus/tests"
 RULE_TESTS = [TESTS / "alerts_test.yml", TESTS / "alerts_regression_test.yml"]  # classification, regression
 MADE_UP = [TESTS / "made_up_training_mix.yml", TESTS / "made_up_prediction_distribution.yml"]
 
@@ -207,7 +206,7 @@ def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_pa
 
 def training_mix_classes() -> set[str]:
     """The classes in the committed training-mix rules (whatever the project's data is)."""
-    groups = yaml.safe_load((REPO / "deploy/prometheus/rules/generated.yml").read_text())["groups"]
+    groups = yaml.safe_load((REPO_ROOT / "deploy/prometheus/rules/generated.yml").read_text())["groups"]
     return {rule["labels"]["class"] for group in groups for rule in group["rules"] if "class" in rule.get("labels", {})}
 
 
@@ -246,7 +245,7 @@ def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path)
     }
     (tmp_path / "multiproc").mkdir()
     gunicorn = [
-        sys.executable, "-m", "gunicorn", "-c", str(REPO / "src/mlops/serving/gunicorn_conf.py"),
+        sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "src/mlops/serving/gunicorn_conf.py"),
         "--bind", f"127.0.0.1:{port}", "mlops.serving.app:create_app()",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -9,7 +9,6 @@ green without editing them. Add tests of your own in test_yours.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,7 @@ from mlops import paths
 from mlops.config import Params, load_params
 from mlops.errors import MlopsError
 from mlops.schema import Schema
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class Trained:
 
 @pytest.fixture(scope="session")
 def params() -> Params:
-    return load_params(ROOT / paths.PARAMS)
+    return load_params(REPO_ROOT / paths.PARAMS)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +39,7 @@ def raw(params):
 
     from mlops.dataset import load_source
 
-    with contextlib.chdir(ROOT):
+    with contextlib.chdir(REPO_ROOT):
         try:
             return load_source(params.data.source, params.data.target)
         except MlopsError as exc:
@@ -54,7 +52,7 @@ def raw(params):
 def suite_schema(params) -> Schema:
     from mlops.schema import load_suite_schema
 
-    return load_suite_schema(ROOT / paths.SUITE, params.data.target, params.data.task)
+    return load_suite_schema(REPO_ROOT / paths.SUITE, params.data.target, params.data.task)
 
 
 @pytest.fixture(scope="session")

@@ -14,14 +14,13 @@ import pytest
 
 from mlops import paths
 from mlops.io import read_json
+from tests.conftest import REPO_ROOT
 from tests.corruption import Suite, corruptions, failures
-
-from .conftest import ROOT
 
 
 @pytest.fixture(scope="session")
 def suite() -> Suite:
-    return Suite(read_json(ROOT / paths.SUITE)["expectations"])
+    return Suite(read_json(REPO_ROOT / paths.SUITE)["expectations"])
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +31,7 @@ def context(tmp_path_factory):
     from mlops.validation.context import open_context
 
     root = tmp_path_factory.mktemp("gx")
-    shutil.copytree(ROOT / paths.GX_DIR, root / paths.GX_DIR, ignore=shutil.ignore_patterns("uncommitted"))
+    shutil.copytree(REPO_ROOT / paths.GX_DIR, root / paths.GX_DIR, ignore=shutil.ignore_patterns("uncommitted"))
     return open_context(root)
 
 

@@ -11,7 +11,7 @@ import pytest
 from mlops import paths
 from mlops.metrics import regression_metrics
 from mlops.pipeline.evaluate import per_class
-from tests.project.conftest import ROOT
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +71,8 @@ def pytest_generate_tests(metafunc):
     from mlops.config import load_params
     from mlops.schema import load_suite_schema
 
-    params = load_params(ROOT / paths.PARAMS)
-    suite = load_suite_schema(ROOT / paths.SUITE, params.data.target, params.data.task)
+    params = load_params(REPO_ROOT / paths.PARAMS)
+    suite = load_suite_schema(REPO_ROOT / paths.SUITE, params.data.target, params.data.task)
     names = [feature.name for feature in suite.features if feature.nullable]
     no_case = pytest.param(
         None, marks=pytest.mark.skip(reason=f"{paths.SUITE} expects no missing value in any feature")

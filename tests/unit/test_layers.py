@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "src" / "mlops"
+from tests.conftest import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "src" / "mlops"
 
 # What each part may import besides itself, lowest first. "core" is every module directly in
 # src/mlops/ (paths, config, metrics, dataset, schema, model, io, ...): the facts and tools the others share.

@@ -15,7 +15,6 @@ import yaml
 
 from tests.unit.conftest import MINIMAL_PARAMS
 
-REPO = Path(__file__).resolve().parents[2]
 FEATURE = "length"  # a numeric feature without missing values
 NON_NEGATIVE = "area"
 TEXT = "grade"

@@ -11,9 +11,8 @@ import pandas as pd
 import yaml
 
 from mlops.validation.context import SETTINGS, open_context
+from tests.conftest import REPO_ROOT
 from tests.unit.conftest import MINIMAL_PARAMS
-
-from .conftest import REPO
 
 
 def mlops(*args, cwd):
@@ -23,7 +22,7 @@ def mlops(*args, cwd):
 def test_a_new_context_gets_the_settings_of_the_committed_one(tmp_path):
     open_context(tmp_path)
     written = yaml.safe_load((tmp_path / "gx/great_expectations.yml").read_text())
-    committed = yaml.safe_load((REPO / "gx/great_expectations.yml").read_text())
+    committed = yaml.safe_load((REPO_ROOT / "gx/great_expectations.yml").read_text())
     assert {key: written[key] for key in SETTINGS} == SETTINGS
     per_context = {"data_context_id", "fluent_datasources"}  # an id, and the data source infer adds
     assert {k: v for k, v in written.items() if k not in per_context} == {
