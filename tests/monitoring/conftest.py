@@ -40,29 +40,41 @@ def dataset():
     return prepare(make_dataset(), "target", 0.2, 42)
 
 
-@pytest.fixture(scope="session")
-def project_template(tmp_path_factory, dataset):
-    """A repository-shaped directory with what `mlops drift` reads; copied per test."""
+def write_project(root, train, test, schema, model) -> None:
+    """What `mlops drift` and `mlops feedback` read of a trained project: the splits, the schema, params.yaml,
+    the fitted `model`, its test-split predictions and metrics (of a classifier or a regressor)."""
     from mlops.io import save_model, write_json, write_table
-    from mlops.metrics import compute_metrics
-    from mlops.model import build_model
+    from mlops.metrics import compute_metrics, regression_metrics
 
-    root = tmp_path_factory.mktemp("project")
-    train, test, schema = dataset
     write_table(train, root / paths.TRAIN)
     write_table(test, root / paths.TEST)
     schema.save(root / paths.SCHEMA)
-    params = {**MINIMAL_PARAMS, "data": {"source": "synthetic", "target": "target"}}
+    params = {**MINIMAL_PARAMS, "data": {"source": "synthetic", "target": schema.target, "task": schema.task}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    model = build_model(schema, "random_forest", {"n_estimators": 30}, seed=0)
-    model.fit(schema.features_frame(train), schema.target_series(train))
     save_model(model, root / paths.MODEL)
     features, truth = schema.features_frame(test), schema.target_series(test)
+    if schema.regression:
+        predicted = model.predict(features)
+        write_table(pd.DataFrame({"actual": truth, "predicted": predicted}), root / paths.PREDICTIONS)
+        write_json(root / paths.METRICS, regression_metrics(truth, predicted))
+        return
     proba = model.predict_proba(features)
     predicted = pd.Series(model.predict(features)).astype(str)
     predictions = pd.DataFrame(proba, columns=[f"proba_{c}" for c in model.classes_])
     write_table(predictions.assign(actual=truth, predicted=predicted), root / paths.PREDICTIONS)
     write_json(root / paths.METRICS, compute_metrics(truth, predicted, proba, schema.classes))
+
+
+@pytest.fixture(scope="session")
+def project_template(tmp_path_factory, dataset):
+    """A repository-shaped directory with what `mlops drift` reads; copied per test."""
+    from mlops.model import build_model
+
+    root = tmp_path_factory.mktemp("project")
+    train, test, schema = dataset
+    model = build_model(schema, "random_forest", {"n_estimators": 30}, seed=0)
+    model.fit(schema.features_frame(train), schema.target_series(train))
+    write_project(root, train, test, schema, model)
     return root
 
 

@@ -10,14 +10,14 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from mlops import paths
 from mlops.cli import main
 from mlops.io import read_table
 from mlops.monitoring import concept
 from mlops.monitoring.prediction_log import PredictionLog
-from tests.unit.conftest import MINIMAL_PARAMS
+
+from .conftest import write_project
 
 TARGET = "amount"
 
@@ -39,24 +39,12 @@ def make_frame(rows: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A repository-shaped directory with what `mlops drift` and `mlops feedback` read."""
-    from mlops.io import save_model, write_json, write_table
-    from mlops.metrics import regression_metrics
     from mlops.pipeline.prepare import prepare
     from mlops.pipeline.train import fit
 
     root = tmp_path_factory.mktemp("regression-monitoring")
     train, test, schema = prepare(make_frame(600, 0), TARGET, 0.25, 42, task="regression")
-    write_table(train, root / paths.TRAIN)
-    write_table(test, root / paths.TEST)
-    schema.save(root / paths.SCHEMA)
-    params = {**MINIMAL_PARAMS, "data": {"source": "synthetic", "target": TARGET, "task": "regression"}}
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    model = fit(train, schema, "ridge", {}, seed=0)
-    save_model(model, root / paths.MODEL)
-    truth = schema.target_series(test)
-    predicted = model.predict(schema.features_frame(test))
-    write_table(pd.DataFrame({"actual": truth, "predicted": predicted}), root / paths.PREDICTIONS)
-    write_json(root / paths.METRICS, regression_metrics(truth, predicted))
+    write_project(root, train, test, schema, fit(train, schema, "ridge", {}, seed=0))
     return root
 
 
