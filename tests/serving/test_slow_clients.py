@@ -130,6 +130,19 @@ def test_slow_clients_hold_threads_not_workers_and_are_cut_off_at_the_read_deadl
 
 
 @pytest.mark.slow
+def test_more_slow_clients_than_threads_delay_others_until_their_deadline(serve, records):
+    """The bound docs/serving.md states: past workers x threads, slow clients do queue others."""
+    server = serve(workers=1, MLOPS_THREADS="2", MLOPS_READ_TIMEOUT="2")
+    clients = [slow_headers(server.port) for _ in range(2)]
+    time.sleep(0.2)
+    started = time.monotonic()
+    reply = http.request(server.url + "/predict", {"instances": records[:1]}, timeout=10)
+    waited = time.monotonic() - started
+    assert reply.status == 200 and 1.5 < waited < 3.5, waited
+    assert [read_answer(client.sock)[0] for client in clients] == [408, 408]
+
+
+@pytest.mark.slow
 def test_large_bodies_share_a_budget_and_small_requests_are_still_served(serve, records, expected):
     # One worker taking bodies of at most 100 kB holds at most 200 kB of large bodies at once.
     server = serve(workers=1, MLOPS_READ_TIMEOUT=str(READ_TIMEOUT), MLOPS_MAX_BODY_BYTES="100000")
@@ -165,7 +178,8 @@ def test_sigterm_answers_every_connection_made_before_it(serve, records, expecte
         connections[-1].sendall(predict_request(records, connection="keep-alive"))
     server.process.send_signal(signal.SIGTERM)
     for sock in connections:
-        status, headers, body = read_answer(sock)  # read to the end: no reset
+        with sock:
+            status, headers, body = read_answer(sock)  # read to the end: no reset
         assert status == 200 and headers["Connection"] == "close"
         assert json.loads(body)["predictions"] == expected[0]
     assert server.process.wait(15) == 0
@@ -259,11 +273,13 @@ def test_an_answer_the_client_does_not_read_in_time_ends_as_a_broken_pipe():
 def test_the_documented_worker_settings_are_the_configured_defaults():
     configured = subprocess.run(
         [sys.executable, "-c", "import json, mlops.serving.gunicorn_conf as c; "
-         "print(json.dumps([c.threads, c.worker_connections, c.timeout, c.graceful_timeout]))"],
+         "print(json.dumps([c.threads, c.worker_connections, c.timeout, c.graceful_timeout, c.keepalive]))"],
         capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
     ).stdout  # fmt: skip
-    threads, connections, timeout, graceful = json.loads(configured)
-    documented = dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", (REPO_ROOT / "docs/serving.md").read_text(), re.M))
+    threads, connections, timeout, graceful, keepalive = json.loads(configured)
+    docs = (REPO_ROOT / "docs/serving.md").read_text()
+    documented = dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|", docs, re.M))
+    assert f"kept alive between requests for {keepalive} s" in " ".join(docs.split())
     assert documented["MLOPS_THREADS"] == str(threads)
     assert documented["MLOPS_WORKER_CONNECTIONS"] == str(connections)
     assert documented["MLOPS_READ_TIMEOUT"] == f"{read_timeout({}):g}"

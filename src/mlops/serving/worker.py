@@ -27,6 +27,7 @@ import threading
 import time
 
 import orjson
+from gunicorn import util
 from gunicorn.http.body import LengthReader
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.gthread import TConn, ThreadWorker
@@ -35,6 +36,7 @@ READ_TIMEOUT_VARIABLE = "MLOPS_READ_TIMEOUT"
 DEFAULT_READ_TIMEOUT = 10.0
 SMALL_BODY = 64 * 1024  # bodies up to this size are always received: at most threads x 64 KiB
 BODY_BUDGET_BODIES = 2  # bytes of larger bodies a worker holds at once, in largest bodies
+REFUSED_LINGER = 0.5  # seconds a refused client's connection waits to close: it may be an attacker
 CHUNK = 8192  # what one read takes from the socket: the budget counts bytes as they arrive
 
 
@@ -80,6 +82,7 @@ class ClientSocket:
         self.seconds = seconds
         self.armed = False
         self.deadline: float | None = None
+        self.linger = 2.0  # seconds a graceful close waits for the client to finish sending (gunicorn's)
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
@@ -202,9 +205,10 @@ class Worker(ThreadWorker):
         finally:
             conn.sock.disarm()
         if result is False:
-            # Closed here, not by gunicorn in the main loop: a graceful close waits up to 2 s for
-            # the client to stop sending, and a slow client would keep the loop from accepting.
-            conn.close(graceful=True)
+            # Closed here, not by gunicorn in the main loop: a graceful close waits for the client
+            # to stop sending, and a slow client would keep the loop from accepting meanwhile.
+            conn.sock.setblocking(True)
+            util.close_graceful(conn.sock, timeout=conn.sock.linger)
         return result
 
     def handle_request(self, req, conn):
@@ -255,6 +259,8 @@ class Worker(ThreadWorker):
 
     def handle_error(self, req, client, addr, exc):
         ip, path = (addr or ("",))[0], getattr(req, "path", None) or ""
+        if isinstance(exc, (ReadTimeout, Busy)):
+            client.linger = REFUSED_LINGER
         if isinstance(exc, ReadTimeout):
             self.log.warning("request from %s not received within %g s: 408", ip, self.read_timeout)
             message = f"the request was not received within {self.read_timeout:g} s"
