@@ -165,6 +165,16 @@ def test_large_bodies_share_a_budget_and_small_requests_are_still_served(serve, 
     assert 64 * 1024 < len(json.dumps({"instances": rows})) < 100_000
     reply = http.request(server.url + "/predict", {"instances": rows})
     assert reply.status == 200 and len(reply.json()["predictions"]) == len(rows)
+    # A chunked body past the limit is refused, and its connection closed with its rest unread.
+    body = json.dumps({"instances": records * 30}).encode()
+    pieces = [body[i : i + 4096] for i in range(0, len(body), 4096)]
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces)
+    head = b"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+    head += b"Transfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + chunked + b"0\r\n\r\n")
+        status, headers, _ = read_answer(sock)
+    assert len(body) > 100_000 and 400 <= status < 500 and headers["Connection"] == "close"
 
 
 @pytest.mark.slow

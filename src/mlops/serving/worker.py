@@ -224,7 +224,8 @@ class Worker(ThreadWorker):
         """Read the whole body into memory before the app runs; return the budget bytes it holds.
 
         A body declared larger than the app accepts is left unread (the app answers 413); a
-        chunked one is read to one byte past the limit, enough for the app to refuse it.
+        chunked one is read until it passes the limit, enough for the app to refuse it, and
+        the connection then closes, its rest unread.
         """
         reader = req.body.reader
         declared = reader.length if isinstance(reader, LengthReader) else None
@@ -246,6 +247,7 @@ class Worker(ThreadWorker):
                         raise Busy
                     held = size
                 if size > self.max_body:
+                    req.force_close()
                     break
             if declared is not None and buffer.tell() < declared:
                 raise NoMoreData(b"")  # the client closed before its body was complete
