@@ -150,6 +150,16 @@ def probe(port: int, body: bytes, seconds: float, rate: float, timeout: float) -
     return results
 
 
+def workers_rss_mb(master: int) -> list[float]:
+    """Resident memory of the master's children (the workers), in MB."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmRSS:"))) / 1024)
+    return sizes
+
+
 def workers_started(log_path: Path) -> int:
     return log_path.read_text(errors="replace").count("Booting worker")
 
@@ -165,10 +175,12 @@ def run_case(config: str, mode: str, args, rows: list[dict], expected: list[str]
         bench.wait_until_correct(server, f"http://127.0.0.1:{port}/predict", body, expected, process, log_path)
         probe(port, body, 1, args.probe_rate, args.probe_timeout)  # warm: both workers have answered
         booted = workers_started(log_path)
+        idle_rss = workers_rss_mb(process.pid)
         slow = SlowClients(port, args.slow, args.interval, mode)
         slow.start()
         time.sleep(args.interval)  # every slow connection has sent something
         latencies = probe(port, body, args.seconds, args.probe_rate, args.probe_timeout)
+        attacked_rss = workers_rss_mb(process.pid)
         slow.stop()
         restarted = workers_started(log_path) - booted
     finally:
@@ -189,14 +201,17 @@ def run_case(config: str, mode: str, args, rows: list[dict], expected: list[str]
         "slow_closed_after_s": statistics.median(slow.stats.closed) if slow.stats.closed else None,
         "slow_statuses": slow.stats.statuses,
         "workers_restarted": restarted,
+        "worker_rss_mb_idle": round(max(idle_rss), 1),
+        "worker_rss_mb_end": round(max(attacked_rss), 1),
     }
 
 
 def table(results: list[dict], seconds: int) -> str:
     lines = [
         f"| worker | slow clients send | probes in {seconds} s | answered 200 within 1 s | failed "
-        "| p50 ms | slowest ms | slow connections closed by the service | workers restarted |",
-        "|---|---|---:|---:|---:|---:|---:|---|---:|",
+        "| p50 ms | slowest ms | slow connections closed by the service | workers restarted "
+        "| largest worker RSS MB, before → end |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in results:
         closed = ", ".join(f"{n}× {status}" for status, n in sorted(r["slow_statuses"].items())) or "none"
@@ -206,7 +221,8 @@ def table(results: list[dict], seconds: int) -> str:
         slowest = f"{r['max_ms']:,.0f}" if r["max_ms"] is not None else "-"
         lines.append(
             f"| {r['config']} | {r['mode']} | {r['probes']} | {r['prompt']} ({r['prompt_share']:.1%}) "
-            f"| {r['failed']} | {p50} | {slowest} | {closed} | {r['workers_restarted']} |"
+            f"| {r['failed']} | {p50} | {slowest} | {closed} | {r['workers_restarted']} "
+            f"| {r['worker_rss_mb_idle']:.0f} → {r['worker_rss_mb_end']:.0f} |"
         )
     return "\n".join(lines)
 
