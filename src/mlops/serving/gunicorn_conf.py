@@ -6,6 +6,10 @@ Configured from the environment, so a container needs no other file:
                                       the port: the first of these set (Vertex AI, SageMaker,
                                       most other hosts), else 8080
   WEB_CONCURRENCY (CPU cores)         worker processes, each with its own copy of the model
+  MLOPS_THREADS (64)                  threads per worker that receive requests and send answers
+                                      (the model runs one request at a time per worker)
+  MLOPS_WORKER_CONNECTIONS (128)      connections a worker holds at once, idle ones included
+  MLOPS_READ_TIMEOUT (10)             seconds from a request's first byte to its last; later: 408
   MLOPS_TIMEOUT (30)                  seconds a request may take before its worker is restarted
   MLOPS_GRACEFUL_TIMEOUT (25)         seconds in-flight requests get to finish on SIGTERM
                                       (under the 30 s SageMaker and most orchestrators allow)
@@ -31,6 +35,7 @@ import time
 from gunicorn.glogging import Logger
 
 from mlops.serving.ports import listen_port
+from mlops.serving.worker import read_timeout, setting
 
 wsgi_app = "mlops.serving.app:create_app()"
 try:
@@ -38,7 +43,14 @@ try:
 except ValueError as exc:
     sys.exit(f"mlops serve: error: {exc}")
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
-worker_class = "sync"  # the work is CPU-bound and short: one request per process at a time
+# Threads receive requests, the model runs one at a time per worker (mlops/serving/worker.py).
+worker_class = "mlops.serving.worker.Worker"
+try:
+    threads = setting(os.environ, "MLOPS_THREADS", 64, 1024)
+    worker_connections = setting(os.environ, "MLOPS_WORKER_CONNECTIONS", 128, 65536)
+    read_timeout(os.environ)  # the worker reads it; a bad value stops the service here, in one line
+except ValueError as exc:
+    sys.exit(f"mlops serve: error: {exc}")
 timeout = int(os.environ.get("MLOPS_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("MLOPS_GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
