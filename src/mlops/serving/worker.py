@@ -29,7 +29,7 @@ import time
 import orjson
 from gunicorn import util
 from gunicorn.http.body import LengthReader
-from gunicorn.http.errors import NoMoreData
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkExtension, InvalidChunkSize, NoMoreData
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 READ_TIMEOUT_VARIABLE = "MLOPS_READ_TIMEOUT"
@@ -67,6 +67,10 @@ class ReadTimeout(Exception):
 
 class Busy(Exception):
     """The worker holds as many large bodies as its budget allows."""
+
+
+class MalformedBody(Exception):
+    """A chunked body's framing is broken (a chunk size that is not hexadecimal, a missing terminator)."""
 
 
 class ClientSocket:
@@ -251,6 +255,10 @@ class Worker(ThreadWorker):
                     break
             if declared is not None and buffer.tell() < declared:
                 raise NoMoreData(b"")  # the client closed before its body was complete
+        except (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension) as exc:
+            if held:
+                self.body_budget.give_back(held)
+            raise MalformedBody(str(exc)) from exc  # gunicorn would take it for a socket error: no answer
         except BaseException:
             if held:
                 self.body_budget.give_back(held)
@@ -261,12 +269,15 @@ class Worker(ThreadWorker):
 
     def handle_error(self, req, client, addr, exc):
         ip, path = (addr or ("",))[0], getattr(req, "path", None) or ""
-        if isinstance(exc, (ReadTimeout, Busy)):
+        if isinstance(exc, (ReadTimeout, Busy, MalformedBody)):
             client.linger = REFUSED_LINGER
         if isinstance(exc, ReadTimeout):
             self.log.warning("request from %s not received within %g s: 408", ip, self.read_timeout)
             message = f"the request was not received within {self.read_timeout:g} s"
             write_error(client, path, "408 Request Timeout", "request_timeout", message)
+        elif isinstance(exc, MalformedBody):
+            message = f"the chunked body is malformed ({exc}): send well-formed chunks, or a Content-Length"
+            write_error(client, path, "400 Bad Request", "invalid_body", message)
         elif isinstance(exc, Busy):
             self.log.warning("request from %s refused: the worker holds its budget of large bodies: 503", ip)
             message = "too many large requests are being received at once: retry"
