@@ -76,7 +76,7 @@ def run_stage(args: argparse.Namespace) -> int:
     options = {flag.lstrip("-"): getattr(args, flag.lstrip("-")) for flag in STAGE_OPTIONS.get(args.command, {})}
     try:
         if args.command in TRACKED_STAGES:
-            tracking.check_reachable()  # before reading params imports scikit-learn: an unreachable server fails at once
+            tracking.check_reachable()  # before reading params imports scikit-learn: fails at once
         params = load_params(args.params)
         importlib.import_module(f"mlops.pipeline.{args.command}").main(params, **options)
     except BaseException:
