@@ -44,6 +44,31 @@ def synthetic_project(root: Path, rows: int, data_seed: int, **params) -> dict:
     return written
 
 
+def git(root: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args]
+    return subprocess.run(command, cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def synthetic_origin(tmp_path_factory) -> tuple[Path, Path]:
+    """A bare origin whose main holds a project on synthetic data with its pipeline's results,
+    and that project's DVC cache (what a CI cache would restore)."""
+    root = tmp_path_factory.mktemp("synthetic-project")
+    train = {"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}}
+    synthetic_project(root, rows=240, data_seed=5, seed=1, train=train)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "synthetic project")
+    bare = tmp_path_factory.mktemp("origin") / "project.git"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(root), str(bare)], check=True)
+    return bare, root / ".dvc" / "cache"
+
+
+def more_trees(work: Path) -> None:
+    """A pull request's change: more trees in params.yaml."""
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["train"]["hyperparameters"]["n_estimators"] = 20
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def render(overlay: str, image: str = IMAGE) -> list[dict]:
     result = subprocess.run([K8S / "render", overlay, image], capture_output=True, text=True, check=True)
     return [document for document in yaml.safe_load_all(result.stdout) if document]

@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.actions.standins import overlay_venv
 from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import synthetic_project
+from tests.deploy.conftest import git, more_trees, synthetic_origin
 
 pytestmark = pytest.mark.slow
 
@@ -57,22 +56,9 @@ def gitlab_ci_local() -> Path:
     return binary
 
 
-def git(root: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args]
-    return subprocess.run(command, cwd=root, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory) -> Path:
-    """A bare origin whose main holds a project on synthetic data, with its pipeline's results."""
-    root = tmp_path_factory.mktemp("gitlab-project")
-    train = {"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}}
-    synthetic_project(root, rows=240, data_seed=5, seed=1, train=train)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "synthetic project")
-    bare = tmp_path_factory.mktemp("origin") / "project.git"
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(root), str(bare)], check=True)
-    return bare, root / ".dvc" / "cache"
+def origin(tmp_path_factory) -> tuple[Path, Path]:
+    return synthetic_origin(tmp_path_factory)
 
 
 def pipeline(gitlab_ci_local, origin, tmp_path, branch: str, variables: dict[str, str], change=None):
@@ -112,12 +98,6 @@ def pipeline(gitlab_ci_local, origin, tmp_path, branch: str, variables: dict[str
     calls = sorted(cml_record.glob("call-*.json"))
     docker = [json.loads(path.read_text()) for path in sorted(docker_record.glob("*.json"), key=lambda p: int(p.stem))]
     return work, result, [json.loads(path.read_text()) for path in calls], docker
-
-
-def more_trees(work: Path) -> None:
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["train"]["hyperparameters"]["n_estimators"] = 20
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def test_a_merge_request_validates_trains_and_gets_one_note_with_the_report(gitlab_ci_local, origin, tmp_path):
