@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,14 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.actions.standins import overlay_venv
 from tests.ci.jenkinsfile import Pipeline, Stage, parse
 from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import git, more_trees, synthetic_origin
+from tests.deploy.conftest import clone_at, git, more_trees, npm_tool, synthetic_origin
 
 JENKINSFILE = REPO_ROOT / "Jenkinsfile"
 GROOVY_LINT = "npm-groovy-lint@15.2.2"  # the newest that runs on Node 20
-TOOLS_DIR = REPO_ROOT / ".cache" / "npm-groovy-lint"
 CREDENTIALS = {"cml-repo-token": "stand-in-token", "image-registry": ("ci-bot", "stand-in-password")}
 # What train.yml's jobs leave: the validation summary, then the pipeline-output artifact's files.
 OUTPUTS = [
@@ -47,22 +44,14 @@ OUTPUTS = [
 
 @pytest.fixture(scope="module")
 def groovy_lint() -> Path:
-    binary = TOOLS_DIR / "node_modules" / ".bin" / "npm-groovy-lint"
-    if not binary.exists():
-        TOOLS_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--prefix", str(TOOLS_DIR), "--no-audit", "--no-fund", "--silent", GROOVY_LINT],
-            check=True,
-            timeout=600,
-        )
-    return binary
+    return npm_tool(GROOVY_LINT)
 
 
 def lint(groovy_lint: Path, jenkinsfile: Path) -> tuple[int, list[tuple[str, str]]]:
     """npm-groovy-lint's exit status and findings (severity, rule); a warning fails as an error does."""
     command = [str(groovy_lint), "--noserver", "--failon", "warning", "--output", "json"]
     command += ["--config", str(REPO_ROOT / ".groovylintrc.json"), str(jenkinsfile)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=TOOLS_DIR)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=groovy_lint.parents[2])
     found = json.loads(result.stdout[result.stdout.index("{") :])
     return result.returncode, [(e["severity"], e["rule"]) for file in found["files"].values() for e in file["errors"]]
 
@@ -137,16 +126,7 @@ def origin(tmp_path_factory) -> tuple[Path, Path]:
 def workspace(origin, tmp_path: Path, branch: str, change=None) -> tuple[Path, dict[str, str]]:
     """A clean clone at `branch` (with `change` committed there), its DVC cache restored as a
     Jenkins cache step would, the stand-ins on PATH; Jenkins' environment without the build's own."""
-    bare, dvc_cache = origin
-    work = tmp_path / "workspace"
-    subprocess.run(["git", "clone", "--quiet", str(bare), str(work)], check=True)
-    shutil.copytree(dvc_cache, work / ".dvc" / "cache")
-    if branch != "main":
-        git(work, "checkout", "-q", "-b", branch)
-    if change:
-        change(work)
-        git(work, "commit", "-qam", "change")
-    overlay_venv(Path(sys.prefix), work / ".venv")
+    work = clone_at(origin, tmp_path / "workspace", branch, change)
     tools = tmp_path / "tools"
     tools.mkdir()
     here = Path(__file__).parent

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.actions.standins import overlay_venv
-from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import git, more_trees, synthetic_origin
+from tests.deploy.conftest import clone_at, git, more_trees, npm_tool, synthetic_origin
 
 pytestmark = pytest.mark.slow
 
 GITLAB_CI_LOCAL = "gitlab-ci-local@4.65.1"  # the newest that runs on Node 20
-TOOLS_DIR = REPO_ROOT / ".cache" / "gitlab-ci-local"
 
 DOCKER_STAND_IN = """#!/usr/bin/env bash
 # STAND-IN for docker (no engine, no registry here): records the job's build, login and push
@@ -45,15 +41,7 @@ python3 -c 'import json, sys; print(json.dumps({"args": sys.argv[2:], "stdin": s
 
 @pytest.fixture(scope="module")
 def gitlab_ci_local() -> Path:
-    binary = TOOLS_DIR / "node_modules" / ".bin" / "gitlab-ci-local"
-    if not binary.exists():
-        TOOLS_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--prefix", str(TOOLS_DIR), "--no-audit", "--no-fund", "--silent", GITLAB_CI_LOCAL],
-            check=True,
-            timeout=600,
-        )
-    return binary
+    return npm_tool(GITLAB_CI_LOCAL)
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +53,7 @@ def pipeline(gitlab_ci_local, origin, tmp_path, branch: str, variables: dict[str
     """Clone origin at a new `branch` (committing `change` there), run the pipeline; records.
 
     The clone starts with the DVC cache of main's run, as a CI cache restores it."""
-    origin, dvc_cache = origin
-    work = tmp_path / "work"
-    subprocess.run(["git", "clone", "--quiet", str(origin), str(work)], check=True)
-    shutil.copytree(dvc_cache, work / ".dvc" / "cache")
-    if branch != "main":
-        git(work, "checkout", "-q", "-b", branch)
-    if change:
-        change(work)
-        git(work, "commit", "-qam", "change")
-    overlay_venv(Path(sys.prefix), work / ".venv")
+    work = clone_at(origin, tmp_path / "work", branch, change)
     tools, cml_record, docker_record = tmp_path / "tools", tmp_path / "cml", tmp_path / "docker"
     for folder in (tools, cml_record, docker_record):
         folder.mkdir()
