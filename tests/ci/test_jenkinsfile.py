@@ -163,6 +163,8 @@ def test_a_pull_request_build_validates_trains_reports_against_its_target_and_co
     pipeline = parse(JENKINSFILE.read_text())
     work, env = workspace(origin, tmp_path, "more-trees", more_trees)
     env.update(BRANCH_NAME="PR-7", CHANGE_ID="7", CHANGE_TARGET="main", CHANGE_BRANCH="more-trees")
+    server = tmp_path / "tracking-server.db"  # the team's server, which a pull request must not reach
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{server}"
 
     run_stages(pipeline, ["Setup", "Validate", "Train", "Report"], work, env)
 
@@ -181,6 +183,7 @@ def test_a_pull_request_build_validates_trains_reports_against_its_target_and_co
     }
     assert (tmp_path / "cml" / "comment-0.md").read_text() == report
     assert not (tmp_path / "docker").exists(), "a pull request publishes nothing"
+    assert not server.exists() and (work / "mlflow.db").is_file(), "the pull request tracked into the server"
 
 
 @pytest.mark.slow
