@@ -112,7 +112,8 @@ def run_stages(pipeline: Pipeline, names: list[str], work: Path, jenkins_env: di
             env.update(bindings(stage, stage.credentials + step.credentials))
             script = work.parent / "step.sh"
             script.write_text(step.script)
-            done = subprocess.run(["sh", "-xe", str(script)], cwd=work, env=env, capture_output=True, text=True)
+            command = ["sh", "-xe", str(script)]
+            done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
             log.append(f"[{stage.name}] {done.stdout}{done.stderr}")
             assert done.returncode == 0, f"stage {stage.name!r} failed:\n" + "\n".join(log)[-6000:]
     return log
