@@ -95,7 +95,7 @@ class Parser:
         tree = self.primary()
         while self.peek() in (("op", "."), ("op", "[")):
             if self.take()[1] == ".":
-                kind, name = self.take()
+                _, name = self.take()
                 tree = ("get", tree, ("literal", "*" if name == "*" else name.lower()))
             else:
                 key = self.either()
@@ -203,9 +203,9 @@ def evaluate(tree, context: dict):
             return re.sub(r"\{(\d+)\}", lambda m: str(args[1 + int(m.group(1))]), args[0])
         if name in ("startswith", "endswith", "contains") and all(isinstance(a, str) for a in args):
             haystack, needle = args[0].lower(), args[1].lower()
-            return {"startswith": haystack.startswith, "endswith": haystack.endswith}.get(
-                name, haystack.__contains__
-            )(needle)
+            return {"startswith": haystack.startswith, "endswith": haystack.endswith}.get(name, haystack.__contains__)(
+                needle
+            )
         return UNKNOWN  # success(), failure(), cancelled(), hashFiles(), ... and unknown arguments
     raise ValueError(f"unknown node {kind}")
 

@@ -218,13 +218,17 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("run", list(EXPECTED), ids=lambda r: f"{r[0]}-{r[1]}-{r[2].split('/')[-1]}{'-fork' if r[3] else ''}")
+@pytest.mark.parametrize(
+    "run", list(EXPECTED), ids=lambda r: f"{r[0]}-{r[1]}-{r[2].split('/')[-1]}{'-fork' if r[3] else ''}"
+)
 def test_which_job_sees_which_secret(run):
     workflow, event, ref, fork, inputs = run
     assert visible(workflow, event, ref, fork, dict(inputs or ())) == EXPECTED[run]
 
 
-@pytest.mark.parametrize("run", [r for r in EXPECTED if r[2] != MAIN], ids=lambda r: f"{r[0]}-{r[1]}-{r[2].split('/')[-1]}")
+@pytest.mark.parametrize(
+    "run", [r for r in EXPECTED if r[2] != MAIN], ids=lambda r: f"{r[0]}-{r[1]}-{r[2].split('/')[-1]}"
+)
 def test_no_branch_or_pull_request_job_gets_a_write_credential_even_if_it_is_a_repository_secret(run):
     """The set-up of before (every secret in the repository): the files still hand none to a branch's job."""
     workflow, event, ref, fork, inputs = run
@@ -264,7 +268,7 @@ def test_write_credentials_reach_only_jobs_in_an_environment_limited_to_the_defa
 
 def test_the_set_up_keeps_every_write_credential_in_an_environment_and_the_rest_read_only():
     homes = settings()
-    assert WRITE <= set(homes), f"docs/workflows.md does not say where {sorted(WRITE - set(homes))} go"
+    assert set(homes) >= WRITE, f"docs/workflows.md does not say where {sorted(WRITE - set(homes))} go"
     for name in WRITE:
         assert homes[name] != "repository", f"docs/workflows.md keeps the write credential {name} in the repository"
     assert {name for name, home in homes.items() if home == "repository"} == READ
@@ -278,7 +282,9 @@ def test_the_set_up_keeps_every_write_credential_in_an_environment_and_the_rest_
 
 
 def guard_step() -> dict:
-    (step,) = [s for s in load("train.yml")["jobs"]["validate"]["steps"] if s.get("name", "").startswith("Refuse write")]
+    (step,) = [
+        s for s in load("train.yml")["jobs"]["validate"]["steps"] if s.get("name", "").startswith("Refuse write")
+    ]
     return step
 
 
