@@ -227,7 +227,9 @@ def test_which_job_sees_which_secret(run):
 
 
 @pytest.mark.parametrize(
-    "run", [r for r in EXPECTED if r[2] != MAIN], ids=lambda r: f"{r[0]}-{r[1]}-{r[2].split('/')[-1]}"
+    "run",
+    [r for r in EXPECTED if r[2] != MAIN],
+    ids=lambda r: f"{r[0]}-{r[1]}-{r[2].split('/')[-1]}{'-fork' if r[3] else ''}",
 )
 def test_no_branch_or_pull_request_job_gets_a_write_credential_even_if_it_is_a_repository_secret(run):
     """The set-up of before (every secret in the repository): the files still hand none to a branch's job."""
