@@ -113,7 +113,7 @@ def image_packages(image: str) -> list[tuple[str, str]]:
     try:
         done = docker("start", "--attach", container)
     finally:
-        docker("rm", container)
+        docker("rm", "--force", container)
     return [tuple(item) for item in json.loads(done.stdout.strip().splitlines()[-1])]
 
 
