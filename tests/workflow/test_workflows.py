@@ -46,6 +46,7 @@ WRITERS = {
     "packages": {("publish.yml", "image"), ("train.yml", "publish")},
     "issues": {("monitor.yml", "issue")},
     "actions": {("monitor.yml", "retrain")},
+    "id-token": {("publish.yml", "image"), ("train.yml", "publish")},  # Sigstore: keyless signing of the model
 }
 
 
