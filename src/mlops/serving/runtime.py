@@ -1,8 +1,15 @@
 """Load the exported model and run it.
 
-`load(model_dir)` reads metadata.json and returns a predictor for its runtime: onnxruntime
-on model.onnx (the default), or the skops-saved scikit-learn pipeline when the export
-stage chose `serve.runtime: sklearn` (imports scikit-learn and pandas, only then).
+`read_files(model_dir)` reads the bytes the service serves, once: metadata.json and the model
+file of its runtime, onnxruntime's model.onnx (the default) or, when the export stage chose
+`serve.runtime: sklearn`, the skops-saved scikit-learn pipeline (imports scikit-learn and
+pandas, only then), with the signature beside them when there is one. `load` builds the
+predictor from those bytes, never from the disk again.
+
+In gunicorn the master runs `prepare` at start-up (and on SIGHUP): read, verify the signature
+when a key or signer is configured, and build and self-test the model in a forked child.
+Workers then build their own predictor from the bytes they inherit (`served_files`), so every
+worker, first or restarted, serves the same model whatever happens to the files on disk.
 
 A predictor takes validated columns ({column: [value per row]}, numbers as floats,
 categories as strings) and returns (labels, probabilities as an [N, classes] array), or
@@ -13,6 +20,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +30,7 @@ import numpy as np
 METADATA_FILE = "metadata.json"
 ONNX_FILE = "model.onnx"
 SKOPS_FILE = "model.skops"
+SIGNATURE_FILE = "model.sig"  # `mlops sign` writes it: a Sigstore bundle over metadata.json and the model file
 REQUIRED_KEYS = ("name", "version", "schema", "classes", "runtime", "unknown_categories")
 
 
@@ -28,13 +38,29 @@ class StartupError(Exception):
     """The service cannot start (e.g. the model cannot be served): one line saying why and what to do."""
 
 
-def read_metadata(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / METADATA_FILE
+@dataclass(frozen=True)
+class ModelFiles:
+    """A model as read once from its directory: what the service serves, whatever the disk holds later."""
+
+    directory: Path
+    metadata: dict[str, Any]
+    files: dict[str, bytes]  # metadata.json and the runtime's model file: what the signature covers
+    signature: bytes | None  # model.sig, when there is one
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+
+def model_file(metadata: dict[str, Any]) -> str:
+    """The file the service loads besides metadata.json: model.skops for serve.runtime sklearn, else model.onnx."""
+    return SKOPS_FILE if metadata["runtime"] == "sklearn" else ONNX_FILE
+
+
+def parse_metadata(raw: bytes, path: Path) -> dict[str, Any]:
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StartupError(f"{path} not found: run the pipeline (make run) or set MLOPS_MODEL_DIR") from None
-    except (OSError, ValueError) as exc:
+        metadata = json.loads(raw)
+    except ValueError as exc:
         raise StartupError(f"{path} is not valid JSON ({exc}): rerun `dvc repro export`") from None
     missing = [key for key in REQUIRED_KEYS if not isinstance(metadata, dict) or key not in metadata]
     if missing:
@@ -42,8 +68,40 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
     return metadata
 
 
+def read_files(model_dir: Path | str) -> ModelFiles:
+    """The bytes of the model in `model_dir` the service would serve; StartupError if any is missing."""
+    model_dir = Path(model_dir)
+    path = model_dir / METADATA_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise StartupError(f"{path} not found: run the pipeline (make run) or set MLOPS_MODEL_DIR") from None
+    except OSError as exc:
+        raise StartupError(f"{path} could not be read ({exc.strerror})") from None
+    metadata = parse_metadata(raw, path)
+    name = model_file(metadata)
+    try:
+        model = (model_dir / name).read_bytes()
+    except FileNotFoundError:
+        raise StartupError(f"{model_dir / name} not found: rerun `dvc repro export`") from None
+    except OSError as exc:
+        raise StartupError(f"{model_dir / name} could not be read ({exc.strerror})") from None
+    signature_path = model_dir / SIGNATURE_FILE
+    signature = signature_path.read_bytes() if signature_path.is_file() else None
+    return ModelFiles(model_dir, metadata, {METADATA_FILE: raw, name: model}, signature)
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / METADATA_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise StartupError(f"{path} not found: run the pipeline (make run) or set MLOPS_MODEL_DIR") from None
+    return parse_metadata(raw, path)
+
+
 class OnnxPredictor:
-    def __init__(self, model: Path | bytes, metadata: dict[str, Any]):
+    def __init__(self, model: Path | bytes, metadata: dict[str, Any], where: str = "the ONNX model"):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -55,7 +113,7 @@ class OnnxPredictor:
         try:
             self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own error types for a bad file
-            where = model if isinstance(model, Path) else "the ONNX model"
+            where = model if isinstance(model, Path) else where
             raise StartupError(f"{where} could not be loaded ({first_line(exc)}): rerun `dvc repro export`") from None
         expected = metadata.get("inputs") or []
         actual = [(i.name, i.type) for i in self.session.get_inputs()]
@@ -83,12 +141,12 @@ class OnnxPredictor:
 
 
 class SklearnPredictor:
-    def __init__(self, path: Path, metadata: dict[str, Any]):
+    def __init__(self, model: bytes, metadata: dict[str, Any], where: str = "the skops model"):
         from mlops.errors import MlopsError
         from mlops.io import load_model  # skops with a check of the types in the file: never pickle
 
         try:
-            self.model = load_model(path)
+            self.model = load_model(model, where)
         except MlopsError as exc:
             raise StartupError(str(exc)) from None
         self.columns = [feature["name"] for feature in metadata["schema"]["features"]]
@@ -103,16 +161,15 @@ class SklearnPredictor:
         return [str(label) for label in self.model.predict(frame)], self.model.predict_proba(frame)
 
 
-def load(model_dir: Path | str) -> tuple[dict[str, Any], OnnxPredictor | SklearnPredictor]:
-    """(metadata, predictor) for the model in `model_dir`; StartupError if it cannot be served."""
-    model_dir = Path(model_dir)
-    metadata = read_metadata(model_dir)
-    if metadata["runtime"] == "sklearn":
-        return metadata, SklearnPredictor(model_dir / SKOPS_FILE, metadata)
-    path = model_dir / ONNX_FILE
-    if not path.is_file():
-        raise StartupError(f"{path} not found: rerun `dvc repro export`")
-    return metadata, OnnxPredictor(path, metadata)
+def load(source: Path | str | ModelFiles) -> tuple[dict[str, Any], OnnxPredictor | SklearnPredictor]:
+    """(metadata, predictor) for the model read from a directory, or from bytes read already; StartupError if it
+    cannot be served."""
+    files = source if isinstance(source, ModelFiles) else read_files(source)
+    name = model_file(files.metadata)
+    where = str(files.directory / name)
+    if name == SKOPS_FILE:
+        return files.metadata, SklearnPredictor(files.files[name], files.metadata, where)
+    return files.metadata, OnnxPredictor(files.files[name], files.metadata, where)
 
 
 def example_row(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -153,19 +210,71 @@ def first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def check(model_dir: Path | str) -> str | None:
-    """Why the model in `model_dir` cannot be served, or None when it loads and passes its self-test."""
+def check(files: ModelFiles) -> str | None:
+    """Why the service could not serve `files`, or None when a PredictionService builds and passes its self-test."""
+    from mlops.serving.service import PredictionService
+
     try:
-        metadata, predictor = load(model_dir)
+        service = PredictionService(files=files)
     except StartupError as exc:
         return str(exc)
-    return self_test(metadata, predictor)
+    except Exception as exc:  # e.g. a prediction log setting that is not a number
+        return first_line(exc)
+    return service.problem
 
 
-if __name__ == "__main__":  # `python -m mlops.serving.runtime MODEL_DIR`: the start-up check gunicorn_conf.py runs
-    import sys
+def check_in_child(files: ModelFiles) -> str | None:
+    """`check(files)` in a forked child process: None, or why the model cannot be served.
 
-    problem = check(sys.argv[1])
+    Not in the calling process: the gunicorn master must never hold an onnxruntime session, as a
+    session inherited by forked workers hangs their exit in onnxruntime's teardown. A crash of
+    the child (a model file that breaks the runtime) is reported, not shared.
+    """
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave without running the parent's exit handlers
+        os.close(reader)
+        status = 1
+        try:
+            problem = check(files)
+            os.write(writer, (problem or "").encode()[:4000])
+            status = 1 if problem else 0
+        finally:
+            os._exit(status)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        message = pipe.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return f"loading the model crashed its check (signal {os.WTERMSIG(status)}): rerun `dvc repro export`"
+    if os.WEXITSTATUS(status):
+        return message or "the model check failed"
+    return None
+
+
+def prepare(model_dir: Path | str) -> ModelFiles:
+    """The model in `model_dir` read once, its signature verified when one is required, checked: ready to serve."""
+    files = read_files(model_dir)
+    from mlops import signing  # light: the signing library itself is imported only when a key or signer is set
+
+    try:
+        signing.verify_if_required(files)
+    except signing.SignatureError as exc:
+        raise StartupError(str(exc)) from None
+    problem = check_in_child(files)
     if problem:
-        print(f"mlops serve: error: {problem}", file=sys.stderr)
-    raise SystemExit(1 if problem else 0)
+        raise StartupError(problem)
+    return files
+
+
+_served: ModelFiles | None = None  # set in the gunicorn master; every worker forked after inherits it
+
+
+def serve_files(files: ModelFiles) -> None:
+    global _served  # the one model of this process and of the workers forked from it
+    _served = files
+
+
+def served_files() -> ModelFiles | None:
+    """The model the gunicorn master read and checked, in the master and every worker it forked since; else None."""
+    return _served
