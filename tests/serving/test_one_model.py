@@ -96,6 +96,11 @@ def test_sighup_serves_the_files_on_disk_only_when_they_pass_the_checks(serve, m
     server.process.send_signal(signal.SIGHUP)
     wait_for_new_workers(server, after)
     assert {http.request(server.url + "/predict", body).json()["model_version"] for _ in range(10)} == {"8"}
+    deadline = time.monotonic() + 10  # the master forgets the old workers' metrics once it has reaped them
+    while 'version="7"' in (metrics := http.request(server.url + "/metrics").body.decode()):
+        assert time.monotonic() < deadline, "the old workers' model version is still on /metrics"
+        time.sleep(0.2)
+    assert 'mlops_model_info{name="test-model",version="8"} 1.0' in metrics
 
 
 def wait_for_new_workers(server, before: list[int], seconds: float = 60) -> list[int]:

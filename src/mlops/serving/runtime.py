@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,10 +231,16 @@ def check_in_child(files: ModelFiles) -> str | None:
     session inherited by forked workers hangs their exit in onnxruntime's teardown. A crash of
     the child (a model file that breaks the runtime) is reported, not shared.
     """
+    with tempfile.TemporaryDirectory(prefix="mlops-check-") as scratch:
+        return _check_in_child(files, scratch)
+
+
+def _check_in_child(files: ModelFiles, scratch: str) -> str | None:
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: report and leave without running the parent's exit handlers
         os.close(reader)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = scratch  # its metric files must not join the workers'
         status = 1
         try:
             problem = check(files)
