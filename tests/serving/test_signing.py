@@ -177,7 +177,7 @@ def test_sign_refuses_what_it_cannot_sign(tmp_path, capsys):
 
 def test_without_a_signer_configured_the_signing_library_is_not_imported(model_dir):
     code = (
-        "import sys; from mlops.serving import runtime; runtime.prepare(sys.argv[1]); "
+        "import sys; from mlops.serving import startup; startup.prepare(sys.argv[1]); "
         "print('model_signing' in sys.modules)"
     )
     env = {name: value for name, value in os.environ.items() if not name.startswith("MLOPS_MODEL_")}

@@ -32,7 +32,7 @@ import time
 
 from gunicorn.glogging import Logger
 
-from mlops.serving import runtime
+from mlops.serving import runtime, startup
 from mlops.serving.ports import listen_port
 
 wsgi_app = "mlops.serving.app:worker_app()"
@@ -89,7 +89,7 @@ def on_starting(server):
     # The check builds the model in a forked child: an onnxruntime session created here would be
     # inherited by every forked worker, whose exit then hangs in onnxruntime's teardown.
     try:
-        runtime.serve_files(runtime.prepare(model_dir))
+        runtime.serve_files(startup.prepare(model_dir))
     except runtime.StartupError as exc:
         print(f"mlops serve: error: {exc}", file=sys.stderr)
         sys.exit(1)
@@ -108,7 +108,7 @@ def on_reload(server):
     model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
     current = runtime.served_files()
     try:
-        files = runtime.prepare(model_dir)
+        files = startup.prepare(model_dir)
     except runtime.StartupError as exc:
         server.log.error("reload: still serving model %s: %s", current.version if current else "?", exc)
         return

@@ -6,10 +6,10 @@ file of its runtime, onnxruntime's model.onnx (the default) or, when the export 
 pandas, only then), with the signature beside them when there is one. `load` builds the
 predictor from those bytes, never from the disk again.
 
-In gunicorn the master runs `prepare` at start-up (and on SIGHUP): read, verify the signature
-when a key or signer is configured, and build and self-test the model in a forked child.
-Workers then build their own predictor from the bytes they inherit (`served_files`), so every
-worker, first or restarted, serves the same model whatever happens to the files on disk.
+In gunicorn the master reads and checks the files once (mlops/serving/startup.py) and keeps
+them here (`serve_files`); workers build their own predictor from the bytes they inherit
+(`served_files`), so every worker, first or restarted, serves the same model whatever happens
+to the files on disk.
 
 A predictor takes validated columns ({column: [value per row]}, numbers as floats,
 categories as strings) and returns (labels, probabilities as an [N, classes] array), or
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,69 +207,6 @@ def self_test(metadata: dict[str, Any], predictor) -> str | None:
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
-
-
-def check(files: ModelFiles) -> str | None:
-    """Why the service could not serve `files`, or None when a PredictionService builds and passes its self-test."""
-    from mlops.serving.service import PredictionService
-
-    try:
-        service = PredictionService(files=files)
-    except StartupError as exc:
-        return str(exc)
-    except Exception as exc:  # e.g. a prediction log setting that is not a number
-        return first_line(exc)
-    return service.problem
-
-
-def check_in_child(files: ModelFiles) -> str | None:
-    """`check(files)` in a forked child process: None, or why the model cannot be served.
-
-    Not in the calling process: the gunicorn master must never hold an onnxruntime session, as a
-    session inherited by forked workers hangs their exit in onnxruntime's teardown. A crash of
-    the child (a model file that breaks the runtime) is reported, not shared.
-    """
-    with tempfile.TemporaryDirectory(prefix="mlops-check-") as scratch:
-        return _check_in_child(files, scratch)
-
-
-def _check_in_child(files: ModelFiles, scratch: str) -> str | None:
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report and leave without running the parent's exit handlers
-        os.close(reader)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = scratch  # its metric files must not join the workers'
-        status = 1
-        try:
-            problem = check(files)
-            os.write(writer, (problem or "").encode()[:4000])
-            status = 1 if problem else 0
-        finally:
-            os._exit(status)
-    os.close(writer)
-    with os.fdopen(reader, "rb") as pipe:
-        message = pipe.read().decode(errors="replace")
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        return f"loading the model crashed its check (signal {os.WTERMSIG(status)}): rerun `dvc repro export`"
-    if os.WEXITSTATUS(status):
-        return message or "the model check failed"
-    return None
-
-
-def prepare(model_dir: Path | str) -> ModelFiles:
-    """The model in `model_dir` read once, its signature verified when one is required, checked: ready to serve."""
-    files = read_files(model_dir)
-    from mlops import signing  # light: the signing library itself is imported only when a key or signer is set
-
-    try:
-        signing.verify_if_required(files)
-    except signing.SignatureError as exc:
-        raise StartupError(str(exc)) from None
-    problem = check_in_child(files)
-    if problem:
-        raise StartupError(problem)
-    return files
 
 
 _served: ModelFiles | None = None  # set in the gunicorn master; every worker forked after inherits it
