@@ -67,36 +67,31 @@ def parse_metadata(raw: bytes, path: Path) -> dict[str, Any]:
     return metadata
 
 
-def read_files(model_dir: Path | str) -> ModelFiles:
-    """The bytes of the model in `model_dir` the service would serve; StartupError if any is missing."""
-    model_dir = Path(model_dir)
-    path = model_dir / METADATA_FILE
+def read_bytes(path: Path, missing: str) -> bytes:
+    """The file's bytes; StartupError saying `missing` (what to do) when it is not there."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise StartupError(f"{path} not found: run the pipeline (make run) or set MLOPS_MODEL_DIR") from None
+        raise StartupError(f"{path} not found: {missing}") from None
     except OSError as exc:
         raise StartupError(f"{path} could not be read ({exc.strerror})") from None
-    metadata = parse_metadata(raw, path)
-    name = model_file(metadata)
-    try:
-        model = (model_dir / name).read_bytes()
-    except FileNotFoundError:
-        raise StartupError(f"{model_dir / name} not found: rerun `dvc repro export`") from None
-    except OSError as exc:
-        raise StartupError(f"{model_dir / name} could not be read ({exc.strerror})") from None
-    signature_path = model_dir / SIGNATURE_FILE
-    signature = signature_path.read_bytes() if signature_path.is_file() else None
-    return ModelFiles(model_dir, metadata, {METADATA_FILE: raw, name: model}, signature)
 
 
 def read_metadata(model_dir: Path) -> dict[str, Any]:
     path = model_dir / METADATA_FILE
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise StartupError(f"{path} not found: run the pipeline (make run) or set MLOPS_MODEL_DIR") from None
-    return parse_metadata(raw, path)
+    return parse_metadata(read_bytes(path, "run the pipeline (make run) or set MLOPS_MODEL_DIR"), path)
+
+
+def read_files(model_dir: Path | str) -> ModelFiles:
+    """The bytes of the model in `model_dir` the service would serve; StartupError if any is missing."""
+    model_dir = Path(model_dir)
+    raw = read_bytes(model_dir / METADATA_FILE, "run the pipeline (make run) or set MLOPS_MODEL_DIR")
+    metadata = parse_metadata(raw, model_dir / METADATA_FILE)
+    name = model_file(metadata)
+    model = read_bytes(model_dir / name, "rerun `dvc repro export`")
+    signature_path = model_dir / SIGNATURE_FILE
+    signature = signature_path.read_bytes() if signature_path.is_file() else None
+    return ModelFiles(model_dir, metadata, {METADATA_FILE: raw, name: model}, signature)
 
 
 class OnnxPredictor:
