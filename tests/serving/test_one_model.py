@@ -115,6 +115,38 @@ def wait_for_new_workers(server, before: list[int], seconds: float = 60) -> list
     raise AssertionError(f"workers {before} were not replaced: {server.workers()}\n{server.stderr.read_text()}")
 
 
+def test_a_worker_that_cannot_start_never_takes_the_healthy_one_down(serve, records, tmp_path):
+    """A replacement worker that fails to start (here: its metrics directory is gone) is retried, alone."""
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    server = serve(PROMETHEUS_MULTIPROC_DIR=str(metrics))
+    body = {"instances": records[:2]}
+    first, second = server.workers()
+    deadline = time.monotonic() + 30  # both workers up and each has predicted: their metric files are open
+    while served_by(server) != {first, second}:
+        assert time.monotonic() < deadline, server.stderr.read_text()
+        assert http.request(server.url + "/predict", body).status == 200
+    shutil.rmtree(metrics)
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # meanwhile replacements fail, a second apart
+        assert http.request(server.url + "/predict", body).status == 200
+        time.sleep(0.1)
+    assert server.process.poll() is None and second in server.workers()
+    assert server.stderr.read_text().count("could not load the model") >= 2
+    metrics.mkdir()  # what the worker needs is back: the next replacement starts, stays and serves
+    deadline = time.monotonic() + 30
+    while not (started := set(server.workers()) - {second}) or not stays(server, started.pop()):
+        assert time.monotonic() < deadline, server.stderr.read_text()
+    versions_until_served_by(server, (set(server.workers()) - {second}).pop(), body)
+
+
+def stays(server, pid: int) -> bool:
+    """Whether worker `pid` is still there 1.5 s later (a failing one leaves within about a second)."""
+    time.sleep(1.5)
+    return pid in server.workers()
+
+
 def test_a_worker_that_cannot_load_leaves_without_stopping_the_master(tmp_path):
     """gunicorn stops every worker when one exits with its boot-error status (3); ours exits 1 instead."""
     code = "from mlops.serving.app import worker_app; worker_app()"
