@@ -147,17 +147,17 @@ def sign(
         model = runtime.read_files(model_dir)
     except runtime.StartupError as exc:
         raise MlopsError(str(exc)) from None
-    config = signing.Config()
-    if sigstore:
-        config.use_sigstore_signer(use_ambient_credentials=True)  # GitHub Actions' OIDC token (id-token: write)
-    elif certificate:
-        config.use_certificate_signer(private_key=key, signing_certificate=certificate, certificate_chain=chain)
-    else:
-        config.use_elliptic_key_signer(private_key=key)
     destination = model_dir / runtime.SIGNATURE_FILE
-    with laid_out(model.files) as root, atomic_path(destination) as tmp:
-        try:
+    try:
+        config = signing.Config()
+        if sigstore:
+            config.use_sigstore_signer(use_ambient_credentials=True)  # GitHub Actions' OIDC token (id-token: write)
+        elif certificate:
+            config.use_certificate_signer(private_key=key, signing_certificate=certificate, certificate_chain=chain)
+        else:
+            config.use_elliptic_key_signer(private_key=key)
+        with laid_out(model.files) as root, atomic_path(destination) as tmp:
             config.sign(root, tmp)
-        except Exception as exc:  # a key that cannot be read, no OIDC token, Sigstore unreachable...
-            raise MlopsError(f"signing failed: {brief(exc)}") from None
+    except Exception as exc:  # a key that cannot be read, no OIDC token, Sigstore unreachable...
+        raise MlopsError(f"signing failed, {destination} not written: {brief(exc)}") from None
     return destination

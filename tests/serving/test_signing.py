@@ -175,6 +175,16 @@ def test_sign_refuses_what_it_cannot_sign(tmp_path, capsys):
     assert not (tmp_path / "nothing" / "model.sig").exists()
 
 
+def test_sign_with_a_key_it_cannot_read_writes_nothing(model_dir, tmp_path, capsys):
+    models = tmp_path / "models"
+    shutil.copytree(model_dir, models)
+    (tmp_path / "bad.pem").write_text("not a key\n")
+    assert main(["sign", "--models", str(models), "--key", str(tmp_path / "bad.pem")]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "signing failed" in lines[0] and "not written" in lines[0], lines
+    assert sorted(path.name for path in models.iterdir()) == sorted(path.name for path in model_dir.iterdir())
+
+
 def test_without_a_signer_configured_the_signing_library_is_not_imported(model_dir):
     code = (
         "import sys; from mlops.serving import startup; startup.prepare(sys.argv[1]); "
