@@ -190,7 +190,7 @@ def test_deploy_finds_the_image_and_test_split_of_the_commits_successful_train_r
         ids = add_runs(api, [("push", "main", "success", "a" * 40), ("push", "main", "failure", "b" * 40)], artifacts)
         done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", GITHUB_SHA="a" * 40)
         assert done.returncode == 0, done.stderr
-        assert outputs == {"image": f"ghcr.io/example/ml-template@sha256:{ids[0]}"}
+        assert outputs == {"image": f"ghcr.io/example/ml-template@sha256:{ids[0]}", "run_id": str(ids[0])}
         assert (tmp_path / "workspace/data/prepared/test.parquet").read_text() == str(ids[0])
 
         done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", GITHUB_SHA="b" * 40)

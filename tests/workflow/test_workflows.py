@@ -48,6 +48,7 @@ WRITERS = {
     "attestations": {("publish.yml", "image"), ("train.yml", "publish")},
     "issues": {("monitor.yml", "issue")},
     "actions": {("monitor.yml", "retrain")},
+    "id-token": {("publish.yml", "image"), ("train.yml", "publish")},  # Sigstore: keyless signing of the model
 }
 
 

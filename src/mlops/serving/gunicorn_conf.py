@@ -16,9 +16,12 @@ Configured from the environment, so a container needs no other file:
   MLOPS_MODEL_DIR (models)            the export stage's output
   MLOPS_LOG_LEVEL (info)
 
-The master checks the model before starting any worker: a missing or broken model stops
-the service with one line on stderr and exit status 1. Access logs are JSON lines on stdout.
-Only temporary directories are written (metrics files, worker heartbeats).
+The master reads the model once and checks it (and verifies its signature when a key or
+signer is configured, docs/serving.md) before starting any worker: a missing, broken or
+unsigned model stops the service with one line on stderr and exit status 1. Workers serve
+those bytes; SIGHUP reads the files again and keeps the old model if the new one fails.
+Access logs are JSON lines on stdout. Only temporary directories are written (metrics files,
+worker heartbeats).
 """
 
 from __future__ import annotations
@@ -27,17 +30,17 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 from gunicorn.glogging import Logger
 
+from mlops.serving import runtime, startup
 from mlops.serving.ports import listen_port
 from mlops.serving.worker import read_timeout, setting
 
-wsgi_app = "mlops.serving.app:create_app()"
+wsgi_app = "mlops.serving.app:worker_app()"
 try:
     bind = f"{os.environ.get('HOST', '127.0.0.1')}:{listen_port(os.environ)}"
 except ValueError as exc:
@@ -89,19 +92,40 @@ logger_class = JsonAccessLogger
 
 
 def on_starting(server):
-    """In the master, before any worker: check the model, prepare the shared metrics directory."""
+    """In the master, before any worker: read, verify and check the model once; prepare the metrics directory.
+
+    Workers build their model from the bytes read here, never from the disk: a worker restarted
+    later serves the same model whatever the files hold by then (SIGHUP reads them again).
+    """
     model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
-    # In a child process: an onnxruntime session created here would be inherited by every forked
-    # worker, whose exit then hangs in onnxruntime's teardown.
-    if subprocess.run([sys.executable, "-m", "mlops.serving.runtime", model_dir], check=False).returncode:
-        sys.exit(1)  # the check printed the one-line reason
+    # The check builds the model in a forked child: an onnxruntime session created here would be
+    # inherited by every forked worker, whose exit then hangs in onnxruntime's teardown.
+    try:
+        runtime.serve_files(startup.prepare(model_dir))
+    except runtime.StartupError as exc:
+        print(f"mlops serve: error: {exc}", file=sys.stderr)
+        sys.exit(1)
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:  # given: start from zero, as prometheus_client requires
         for name in glob.glob(os.path.join(directory, "*.db")):
             os.unlink(name)
     else:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = server._mlops_metrics_dir = tempfile.mkdtemp(prefix="mlops-metrics-")
-    server.log.info("model in %s passed its start-up check", model_dir)
+    server.log.info("model %s in %s passed its start-up check", runtime.served_files().version, model_dir)
+
+
+def on_reload(server):
+    """SIGHUP, before gunicorn replaces the workers: the new ones serve the files on disk if they pass the
+    start-up checks; if not, they serve the model of the old ones and the log says why."""
+    model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
+    current = runtime.served_files()
+    try:
+        files = startup.prepare(model_dir)
+    except runtime.StartupError as exc:
+        server.log.error("reload: still serving model %s: %s", current.version if current else "?", exc)
+        return
+    runtime.serve_files(files)
+    server.log.info("reload: serving model %s from %s", files.version, model_dir)
 
 
 def worker_exit(server, worker):
