@@ -44,11 +44,10 @@ WRITERS = {
     "contents": {("monitor.yml", "data")},  # the branch of the next data version
     "pull-requests": {("pr-report.yml", "comment"), ("monitor.yml", "data")},
     "packages": {("publish.yml", "image"), ("train.yml", "publish")},
-    "id-token": {("publish.yml", "image"), ("train.yml", "publish")},  # Sigstore signs the provenance
+    "id-token": {("publish.yml", "image"), ("train.yml", "publish")},  # Sigstore signs the model and the provenance
     "attestations": {("publish.yml", "image"), ("train.yml", "publish")},
     "issues": {("monitor.yml", "issue")},
     "actions": {("monitor.yml", "retrain")},
-    "id-token": {("publish.yml", "image"), ("train.yml", "publish")},  # Sigstore: keyless signing of the model
 }
 
 
