@@ -3,7 +3,13 @@
 #   docker run --rm -p 8080:8080 mlops-template-serving         # also: IMAGE serve (SageMaker)
 # The build context is the repository; .dockerignore lets in only what is copied below.
 
-ARG BASE_IMAGE=python:3.11-slim
+# The base: python:3.11-slim pinned by the digest of its image index (Python 3.11.15 on Debian
+# trixie, as docker-library/repo-info recorded it on 2026-08-05), so that a build always starts
+# from the same bytes. Dependabot (.github/dependabot.yml) proposes each new digest of the tag; it
+# reads only `FROM` lines, hence the stage below. `--build-arg BASE_IMAGE=...` starts from
+# another image instead (the tests' local stand-in), and this stage is then never built.
+ARG BASE_IMAGE=python-base
+FROM python:3.11-slim@sha256:90744cff8f32887f075c47d747a173ff333e9e98801667af93c357fa9f5e28ff AS python-base
 
 # --- build: a virtualenv with only the service's pinned requirements --------------------
 FROM ${BASE_IMAGE} AS build

@@ -25,7 +25,7 @@ export MLFLOW_DISABLE_TELEMETRY ?= true
 export GX_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help venv run serve image bench bench-pipeline test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
+.PHONY: help venv run serve image audit bench bench-pipeline test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
 
 help: ## Show this menu
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -120,8 +120,12 @@ lint: venv ## Check code style (ruff), repeated code and import cycles (pylint),
 	actionlint
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
+	check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	zizmor --offline --quiet .github/workflows .github/actions
 	@if [ -f Dockerfile ]; then hadolint Dockerfile; else echo "hadolint: no Dockerfile"; fi
+
+audit: venv ## Scan the serving requirements for known vulnerabilities, as publish.yml does (needs the network)
+	PATH="$(BIN):$$PATH" .github/scan-requirements requirements-serve.txt
 
 format: venv ## Fix code style (ruff)
 	ruff check --fix .

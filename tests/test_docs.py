@@ -56,3 +56,20 @@ def test_docs_serving_lists_every_key_of_metadata_json():
     paragraph = text[text.index("`metadata.json` holds:") :].split("\n\n")[0]
     named = set(re.findall(r"`(\w+)`", paragraph))
     assert named == metadata_keys()
+
+
+def test_every_test_a_doc_names_exists():
+    """A doc that says which test proves a claim names a file and function that are there."""
+    named = []
+    for doc in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]:
+        for path, function in re.findall(r"`(tests/[\w/.-]+\.py)(?:::(\w+))?`", doc.read_text()):
+            named.append((doc.name, path, function))
+    assert len(named) > 20  # the pattern still finds the references
+    missing = []
+    for doc, path, function in named:
+        file = REPO_ROOT / path
+        if not file.is_file():
+            missing.append(f"{doc}: {path}")
+        elif function and not re.search(rf"^def {function}\(", file.read_text(), flags=re.MULTILINE):
+            missing.append(f"{doc}: {path}::{function}")
+    assert not missing

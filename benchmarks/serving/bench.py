@@ -4,6 +4,7 @@ One server at a time on 127.0.0.1, each with the same number of worker processes
 by wrk at the same concurrency after a warm-up, first with single-row requests, then with
 batches of rows:
   (a) service   this project's service (gunicorn + Flask + onnxruntime, validation and metrics on);
+      sync      the same on gunicorn's sync worker, as before issue 23 (not run by default)
       v2, csv   the same service through the Open Inference Protocol (POST /v2/models/<name>/infer,
                 one input per column) and SageMaker's CSV (POST /invocations, text/csv)
   (b) mlflow    `mlflow models serve` on the version the pipeline registered (--env-manager local)
@@ -42,6 +43,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 180  # seconds for a server to answer its first request (mlflow is slow to start)
+# The service on gunicorn's sync worker, one request per process, as it ran before issue 23:
+# the baseline its threaded worker (mlops/serving/worker.py) is compared with.
+SYNC_WORKER = ["--worker-class", "sync", "--threads", "1"]
 
 
 @dataclass
@@ -74,6 +78,7 @@ def servers(port: int, workers: int, model_dir: Path, joblib_path: Path) -> dict
     name = json.loads((model_dir / "metadata.json").read_text())["name"]
     return {
         "service": Server("service", "(a) this service", service, service_env, "/predict", instances),
+        "sync": Server("sync", "(a) on sync workers", [*service, *SYNC_WORKER], service_env, "/predict", instances),
         "v2": Server(
             "v2",
             "(a) V2 /infer",
@@ -351,6 +356,13 @@ def ratios(results: dict[str, dict[int, dict]]) -> list[str]:
         out.append(f"service vs bare ONNX handler, single rows: {share:.0%} of its req/s")
     if service:
         out.append(f"service p99, single rows: {service['p99_ms']:.2f} ms")
+    for rows, result in results.get("sync", {}).items():
+        base = results.get("service", {}).get(rows)
+        if base:
+            out.append(
+                f"service vs its sync workers, {rows:,} row(s)/request: {base['req_s'] / result['req_s']:.2f}× req/s, "
+                f"{base['p99_ms'] / result['p99_ms']:.2f}× p99"
+            )
     for key, title in (("v2", "V2 /infer"), ("csv", "CSV /invocations")):
         for rows, result in results.get(key, {}).items():
             base = results.get("service", {}).get(rows)

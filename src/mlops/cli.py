@@ -38,6 +38,8 @@ TOOLS: dict[str, tuple[str, str]] = {
         "mlops.release.smoke",
         "post the test split to a running service and check it predicts what the pipeline did",
     ),
+    "sign": ("mlops.release.sign", "sign the model files the service loads (models/model.sig): key pair or Sigstore"),
+    "verify": ("mlops.release.verify", "check the model files against their signature and the configured signer"),
     "promote": ("mlops.release.promote", "point a registry alias (default: champion) at the exported model's version"),
     "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
     "feedback": ("mlops.monitoring.feedback", "join late labels to the logged predictions; report what cannot be used"),
@@ -76,7 +78,7 @@ def run_stage(args: argparse.Namespace) -> int:
     options = {flag.lstrip("-"): getattr(args, flag.lstrip("-")) for flag in STAGE_OPTIONS.get(args.command, {})}
     try:
         if args.command in TRACKED_STAGES:
-            tracking.check_reachable()  # fail fast, before load_params imports scikit-learn
+            tracking.check_reachable()  # before reading params imports scikit-learn: fails at once
         params = load_params(args.params)
         importlib.import_module(f"mlops.pipeline.{args.command}").main(params, **options)
     except BaseException:

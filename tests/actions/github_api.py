@@ -9,6 +9,11 @@ their artifacts (served from the world's artifact storage). Tests assert on ``st
 
 A workflow dispatch is refused with 422, as GitHub refuses it, when the workflow file at that
 ref has no ``workflow_dispatch`` trigger.
+
+Artifact attestations: ``POST /repos/OWNER/REPO/attestations`` stores a Sigstore bundle (as
+actions/attest-build-provenance does, refused without a DSSE envelope or subject), and
+``GET /repos/OWNER/REPO/attestations/sha256:DIGEST`` lists the bundles whose statement names
+that digest, 404 when none does, as GitHub answers.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class State:
     runs: dict[int, dict] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     read_only_tokens: set[str] = field(default_factory=set)  # what GitHub gives a fork's pull-request run
+    attestations: list[dict] = field(default_factory=list)  # {"id", "bundle", "digests"}
     next_id: int = 1000
 
     def next_number(self) -> int:
@@ -384,6 +390,29 @@ def download_zip(h: Handler, q, artifact_id) -> None:
     h.wfile.write(data)
 
 
+def statement_digests(bundle: dict) -> set[str]:
+    payload = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    return {f"sha256:{subject['digest']['sha256']}" for subject in payload["subject"]}
+
+
+def create_attestation(h: Handler, q) -> None:
+    bundle = h.body().get("bundle")
+    try:
+        digests = statement_digests(bundle)
+    except (KeyError, TypeError, ValueError):
+        return h.reply(422, {"message": "Validation Failed: the bundle has no DSSE envelope with subjects"})
+    attestation = {"id": h.state.new_id(), "bundle": bundle, "digests": digests}
+    h.state.attestations.append(attestation)
+    h.reply(201, {"id": attestation["id"]})
+
+
+def list_attestations(h: Handler, q, digest) -> None:
+    found = [a for a in h.state.attestations if digest in a["digests"]]
+    if not found:
+        return h.reply(404, {"message": "Not Found"})
+    h.reply(200, {"attestations": [{"bundle": a["bundle"], "repository_id": 1, "bundle_url": None} for a in found]})
+
+
 ROUTES = {
     "GET": [
         (r"{repo}", get_repo),
@@ -400,6 +429,7 @@ ROUTES = {
         (r"{repo}/actions/runs/(\d+)", get_run),
         (r"{repo}/actions/runs/(\d+)/artifacts", list_artifacts),
         (r"{repo}/actions/artifacts/(\d+)/zip", download_zip),
+        (r"{repo}/attestations/(sha256:[0-9a-f]{64})", list_attestations),
     ],
     "POST": [
         (r"{repo}/pulls", create_pull),
@@ -407,6 +437,7 @@ ROUTES = {
         (r"{repo}/issues", create_issue),
         (r"{repo}/labels", create_label),
         (r"{repo}/actions/workflows/([^/]+)/dispatches", dispatch),
+        (r"{repo}/attestations", create_attestation),
     ],
     "PATCH": [
         (r"{repo}/pulls/(\d+)", update_pull),

@@ -16,7 +16,10 @@ job here, for real, against what the test world shares between runs (as GitHub s
   storage that the GitHub API stand-in also serves (``gh run download``)
 - iterative/setup-cml: puts the ``cml`` stand-in (cml.py) on PATH
 - docker/*: tags and labels computed as metadata-action does; build, load and push with
-  podman through the ``docker`` stand-in the runner has on PATH; login to the world's registry
+  podman through the ``docker`` stand-in the runner has on PATH; login to the world's registry;
+  a push by digest with an SBOM and provenance as BuildKit makes them (provenance.py)
+- actions/attest-build-provenance: a signed provenance statement for a digest, stored through
+  the GitHub API stand-in (provenance.py: the world's key stands for Sigstore)
 
 Run as ``python standins.py ACTION PHASE``: inputs come as ``INPUT_*`` variables, outputs go
 to ``$GITHUB_OUTPUT``, state from main to post through ``$GITHUB_STATE``. Standard library only.
@@ -91,6 +94,18 @@ ACTIONS: dict[str, dict] = {
             "build-args": "",
             "provenance": "",
             "sbom": "",
+            "outputs": "",
+        },
+    },
+    "actions/attest-build-provenance": {
+        "inputs": {
+            "subject-path": "",
+            "subject-digest": "",
+            "subject-name": "",
+            "subject-checksums": "",
+            "push-to-registry": "false",
+            "show-summary": "true",
+            "github-token": "${{ github.token }}",
         },
     },
 }
@@ -110,7 +125,11 @@ def write_actions(root: Path, destination: Path) -> list[str]:
     """Write a stand-in folder per pinned repository@sha; return act's --local-repository flags."""
     flags = []
     destination.mkdir(parents=True, exist_ok=True)
-    for name in ("standins.py", "cml.py"):  # a copy: the runs use the stand-ins as they were at the start
+    for name in (
+        "standins.py",
+        "cml.py",
+        "provenance.py",
+    ):  # a copy: the runs use the stand-ins as they were at the start
         shutil.copy(HERE / name, destination / name)
     by_repo: dict[tuple[str, str], list[str]] = {}
     for action, sha in sorted(pinned_actions(root)):
@@ -299,6 +318,7 @@ def overlay_venv(prepared: Path, venv: Path) -> None:
     )
     for script in (prepared / "bin").iterdir():
         target = venv / "bin" / script.name
+        # pip-audit too: the runner's STAND-IN (world.py) answers, as PyPI's advisory service cannot.
         if target.exists() or script.name.startswith(("python", "activate", "pip")) or not script.is_file():
             continue
         head = script.read_bytes()[:200]
@@ -544,10 +564,31 @@ def login() -> None:
     print(f"Login Succeeded ({registry})")
 
 
+def exporter() -> dict[str, str]:
+    """`outputs: type=image,name=...,push-by-digest=true,...` as a dict ({} when not given)."""
+    spec = inp("outputs")
+    if not spec:
+        return {}
+    fields = dict(part.split("=", 1) for part in spec.split(","))
+    if fields.get("type") != "image":
+        fail(f"build-push stand-in: exporter {fields.get('type')} is not implemented")
+    return fields
+
+
 def build_push() -> None:
+    import provenance  # beside this file in the stand-ins folder
+
     context = workspace() / inp("context")
+    output_spec = exporter()
+    attestations = inp("sbom") == "true" or inp("provenance") not in ("", "false")
+    if inp("provenance") not in ("", "false", "true", "mode=min", "mode=max"):
+        fail(f"Invalid provenance attestation: {inp('provenance')}")
+    if attestations and inp("load") == "true":
+        fail("ERROR: docker exporter does not currently support exporting manifest lists")  # buildx's answer
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    build_args = lines("build-args") + json.loads(os.environ.get("STANDIN_BUILD_ARGS") or "[]")
     args = ["docker", "build"]
-    for line in lines("build-args") + json.loads(os.environ.get("STANDIN_BUILD_ARGS") or "[]"):
+    for line in build_args:
         args += ["--build-arg", line]
     for line in lines("labels"):
         args += ["--label", line]
@@ -576,7 +617,15 @@ def build_push() -> None:
         )
     output("imageid", image_id)
     digest = image_id
-    if inp("push") == "true":
+    if output_spec.get("push-by-digest") == "true" and output_spec.get("push") == "true":
+        dockerfile = workspace() / (inp("file") or "Dockerfile")
+        built = provenance.build_provenance(context, dockerfile, build_args, lines("labels"), started)
+        keep = inp("provenance") not in ("", "false")
+        digest = provenance.push_with_attestations(
+            image_id, output_spec["name"], inp("sbom") == "true", built if keep else None
+        )
+        print(f"pushed {output_spec['name']}@{digest} (by digest, no tag)")
+    elif inp("push") == "true":
         for tag in tags:
             digestfile = Path(os.environ["RUNNER_TEMP"]) / f"digest-{time.time_ns()}"
             if subprocess.run(["docker", "push", "--digestfile", str(digestfile), tag]).returncode != 0:
@@ -585,6 +634,25 @@ def build_push() -> None:
     output("digest", digest)
     if inp("load") != "true" and inp("push") != "true":
         print("the image stays in the build cache (neither load nor push)")
+
+
+def attest_build_provenance() -> None:
+    import provenance
+
+    if not inp("subject-digest") or not inp("subject-name"):
+        fail("attest stand-in: subject-name and subject-digest are what publish.yml gives (no subject-path)")
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", inp("subject-digest")):
+        fail(f"Invalid subject-digest: {inp('subject-digest')}")
+    if inp("push-to-registry") == "true":
+        fail("attest stand-in: push-to-registry is not implemented")
+    made = provenance.attest(inp("subject-name"), inp("subject-digest"), inp("github-token"))
+    bundle = Path(os.environ["RUNNER_TEMP"]) / f"attestation-{made['id']}.jsonl"
+    bundle.write_text(json.dumps(made["bundle"]) + "\n")
+    repository = os.environ["GITHUB_REPOSITORY"]
+    output("bundle-path", str(bundle))
+    output("attestation-id", str(made["id"]))
+    output("attestation-url", f"https://github.com/{repository}/attestations/{made['id']}")
+    print(f"Attestation created for {inp('subject-name')}@{inp('subject-digest')} (STAND-IN signature)")
 
 
 HANDLERS = {
@@ -600,6 +668,7 @@ HANDLERS = {
     ("docker/metadata-action", "main"): metadata,
     ("docker/login-action", "main"): login,
     ("docker/build-push-action", "main"): build_push,
+    ("actions/attest-build-provenance", "main"): attest_build_provenance,
 }
 
 if __name__ == "__main__":

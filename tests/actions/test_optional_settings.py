@@ -20,7 +20,7 @@ import pytest
 
 from mlops.config import load_params
 from mlops.http import free_port
-from tests.actions.test_scenarios import manifest, set_param
+from tests.actions.test_scenarios import manifest, pipeline_output, set_param
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
@@ -71,7 +71,11 @@ def servers(world, tmp_path_factory):
             DVC_REMOTE_ENDPOINT_URL=endpoint,
             MLFLOW_TRACKING_URI=f"http://127.0.0.1:{mlflow_port}",
         )
-        world.secrets.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+        # The read-only key as a repository secret, the write key in `release` (docs/workflows.md);
+        # moto checks no key, so what proves who writes is which runs push (below).
+        world.secrets.update(AWS_READ_ACCESS_KEY_ID="testing", AWS_READ_SECRET_ACCESS_KEY="testing")
+        release = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        world.environments["release"] = {"secrets": release, "branches": {"main"}}
         yield {"s3": bucket, "mlflow": f"http://127.0.0.1:{mlflow_port}"}
     finally:
         for process in (s3, tracking):  # each in a session of its own: its workers go with it
@@ -81,6 +85,12 @@ def servers(world, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def remote_objects(servers) -> dict[str, str]:
+    """Key -> ETag of everything in the DVC remote's bucket."""
+    pages = servers["s3"].get_paginator("list_objects_v2").paginate(Bucket="dvc")
+    return {item["Key"]: item["ETag"] for page in pages for item in page.get("Contents", [])}
 
 
 def versions(servers, name: str) -> list[str]:
@@ -108,20 +118,23 @@ def test_7_main_pushes_to_the_remote_and_the_registry_pull_requests_do_not_and_c
     assert manifest(world, "model-1") is not None
     assert servers["s3"].list_objects_v2(Bucket="dvc").get("KeyCount", 0) > 0, "main pushed nothing to the remote"
 
-    # A pull request trains, into a throwaway store: the registry keeps main's versions only.
+    # A pull request trains, into a throwaway store, with the read-only key: the registry keeps
+    # main's versions only, and the remote (data and run-cache) holds only what main wrote.
     params = load_params(world.dev / "params.yaml")
     key, value = next((k, v) for k, v in params.train.hyperparameters.items() if type(v) is int)
     world.commit("tune", "tune", lambda f: set_param(f, f"train.hyperparameters.{key}", value + 5))
+    stored = remote_objects(servers)
     (pull,) = world.pull_request(world.open_pull_request("tune"), action="opened")
     assert pull.conclusion == "success", pull.explain()
     assert versions(servers, name) == ["1"]
+    assert remote_objects(servers) == stored, "a pull request's run wrote to the DVC remote"
 
     # A new runner without the actions cache pulls from the remote instead of recomputing.
     shutil.rmtree(world.root / "storage" / "caches")
     sha = world.commit("main", "Docs", lambda f: (f / "NOTES.md").write_text("no stage reads this\n"))
     (second,) = world.push("main", sha)
     assert second.conclusion == "success", second.explain()
-    assert "Running stage 'train'" not in second.output("pipeline")
+    assert "Running stage 'train'" not in pipeline_output(second)
     assert versions(servers, name) == ["1"] and champion(servers, name) == "1"
 
     # A merge whose image fails the smoke test: the new version is registered, champion stays.

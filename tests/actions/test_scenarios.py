@@ -11,7 +11,9 @@ stands in for what.
 
 from __future__ import annotations
 
+import base64
 import json
+import urllib.error
 import urllib.request
 
 import pandas as pd
@@ -27,20 +29,49 @@ def artifact(world, run, name: str):
     return world.root / "storage" / "runs" / str(run.id) / "artifacts" / name
 
 
-def manifest(world, tag: str) -> dict | None:
+def registry_get(world, path: str, accept: str) -> tuple[dict, str] | None:
+    """A manifest (or blob) of the world's registry, and its digest; None when absent."""
     request = urllib.request.Request(
-        f"http://{world.registry_url}/v2/example/ml-template/manifests/{tag}",
-        headers={
-            "Accept": "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
-        },
+        f"http://{world.registry_url}/v2/example/ml-template/{path}", headers={"Accept": accept}
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+            return json.loads(response.read()), response.headers.get("Docker-Content-Digest", "")
     except urllib.error.HTTPError as error:
         if error.code == 404:
             return None
         raise
+
+
+MANIFESTS = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+
+
+def index(world, tag: str) -> tuple[dict, str] | None:
+    """What a tag points at when the image was pushed with attestations: an OCI index, and its digest."""
+    return registry_get(world, f"manifests/{tag}", f"application/vnd.oci.image.index.v1+json, {MANIFESTS}")
+
+
+def manifest(world, tag: str) -> dict | None:
+    """The linux/amd64 image manifest under a tag (through the index, when there is one)."""
+    found = index(world, tag)
+    if found is None:
+        return None
+    body, _ = found
+    if body.get("mediaType") != "application/vnd.oci.image.index.v1+json":
+        return body
+    (image,) = [m for m in body["manifests"] if m["platform"] == {"architecture": "amd64", "os": "linux"}]
+    return registry_get(world, f"manifests/{image['digest']}", MANIFESTS)[0]
+
+
+def attestations(world, tag: str) -> dict[str, dict]:
+    """predicate type -> in-toto statement, from the attestation manifest in the tag's index."""
+    body, _ = index(world, tag)
+    (entry,) = [m for m in body["manifests"] if m.get("annotations", {}).get("vnd.docker.reference.type")]
+    attestation, _ = registry_get(world, f"manifests/{entry['digest']}", MANIFESTS)
+    return {
+        layer["annotations"]["in-toto.io/predicate-type"]: registry_get(world, f"blobs/{layer['digest']}", "*/*")[0]
+        for layer in attestation["layers"]
+    }
 
 
 def builds(world, run) -> list[dict]:
@@ -54,8 +85,18 @@ def smoke_tested(world) -> list[str]:
     return [line.split()[0] for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
 
 
+def ran(run) -> dict[str, str]:
+    """The jobs that ran, and how they ended (act may list a job whose `if:` was false as skipped)."""
+    return {job: result for job, result in run.jobs().items() if result != "skipped"}
+
+
+def pipeline_output(run) -> str:
+    """The pipeline's log: job `pipeline` on a branch or pull request, `pipeline-release` on main."""
+    return run.output("pipeline-release") + run.output("pipeline")
+
+
 def stage_lines(run) -> list[str]:
-    return [line for line in run.output("pipeline").splitlines() if "stage" in line.lower()]
+    return [line for line in pipeline_output(run).splitlines() if "stage" in line.lower()]
 
 
 def set_param(folder, dotted: str, value) -> None:
@@ -81,7 +122,8 @@ def test_1_first_push_to_main_trains_and_pushes_the_image_that_passed_the_smoke_
 
     assert lint.conclusion == "success" and lint.jobs() == {"lint": "success"}, lint.explain()
     assert train.conclusion == "success", train.explain()
-    assert train.jobs() == {"validate": "success", "pipeline": "success", "image": "success"}, train.explain()
+    # On main the pipeline runs as `pipeline-release`, in the environment `release`.
+    assert ran(train) == {"validate": "success", "pipeline-release": "success", "image": "success"}, train.explain()
     assert (artifact(world, train, "pipeline-output") / "models/model.onnx").is_file()
 
     # One build; the image the smoke test ran is the image under every pushed tag.
@@ -96,6 +138,33 @@ def test_1_first_push_to_main_trains_and_pushes_the_image_that_passed_the_smoke_
     assert manifest(world, "model-1") is None
 
 
+def test_1b_the_release_carries_its_sbom_and_provenance_and_an_attestation_of_its_digest(world):
+    train = next(run for run in world.runs if run.workflow == "train.yml")
+    steps = train.steps("image")
+    assert steps["Scan the serving requirements for known vulnerabilities"] == "success", steps
+    recorded = json.loads((artifact(world, train, "image") / "image.json").read_text())
+    _, tagged = index(world, "latest")
+    assert recorded == {"image": "ghcr.io/example/ml-template", "digest": tagged}
+    assert index(world, train.sha)[1] == tagged  # one index under every tag
+
+    # BuildKit's attestations in the index: an SBOM of the image and the build's provenance.
+    found = attestations(world, "latest")
+    sbom, built = found["https://spdx.dev/Document"], found["https://slsa.dev/provenance/v0.2"]
+    image_digest = next(m["digest"] for m in index(world, "latest")[0]["manifests"] if m["platform"]["os"] == "linux")
+    for statement in (sbom, built):
+        assert statement["subject"][0]["digest"]["sha256"] == image_digest.removeprefix("sha256:")
+    packages = {package["name"].lower() for package in sbom["predicate"]["packages"]}
+    assert {"flask", "gunicorn", "onnxruntime"} <= packages
+    assert built["predicate"]["buildConfig"]["dockerfile"] == (world.dev / "Dockerfile").read_text()  # mode=max
+
+    # The provenance publish.yml attested, stored with GitHub, names that digest and publish.yml.
+    (attested,) = [a for a in world.state.attestations if tagged in a["digests"]]
+    payload = json.loads(base64.b64decode(attested["bundle"]["dsseEnvelope"]["payload"]))
+    assert payload["predicateType"] == "https://slsa.dev/provenance/v1"
+    builder = payload["predicate"]["runDetails"]["builder"]["id"]
+    assert builder == "https://github.com/example/ml-template/.github/workflows/publish.yml@refs/heads/main"
+
+
 # ---------------------------------------------------------------- scenario 2
 
 
@@ -106,7 +175,7 @@ def test_2_a_second_push_with_the_saved_cache_goes_green_with_the_same_metrics(w
     (train,) = world.push("main", sha, workflows=("train.yml",))
 
     assert train.conclusion == "success", train.explain()
-    assert "Cache restored from key" in train.output("pipeline")
+    assert "Cache restored from key" in pipeline_output(train)
     metrics = "reports/metrics.json"
     before = json.loads((artifact(world, first, "pipeline-output") / metrics).read_text())
     after = json.loads((artifact(world, train, "pipeline-output") / metrics).read_text())
@@ -117,9 +186,9 @@ def test_2b_the_second_push_retrains_nothing_that_did_not_change(world):
     second = [run for run in world.runs if run.workflow == "train.yml"][1]
     # Every stage comes back from DVC's run-cache in the restored cache, except validate: it
     # keeps its result in git (no run-cache entry), and checks the data again, training nothing.
-    ran = {line.split("'")[1] for line in stage_lines(second) if "Running stage" in line}
-    assert ran <= {"validate"}, f"stages reran although nothing changed: {ran}"
-    assert "Stage 'train' is cached - skipping run, checking out outputs" in second.output("pipeline")
+    reran = {line.split("'")[1] for line in stage_lines(second) if "Running stage" in line}
+    assert reran <= {"validate"}, f"stages reran although nothing changed: {reran}"
+    assert "Stage 'train' is cached - skipping run, checking out outputs" in pipeline_output(second)
 
 
 # ---------------------------------------------------------------- scenario 3
@@ -192,7 +261,7 @@ def test_4_a_pull_request_whose_data_fails_validation_gets_the_comment_naming_th
     (train,) = world.pull_request(number, action="opened")
 
     assert train.conclusion == "failure"
-    assert train.jobs()["validate"] == "failure" and "pipeline" not in train.jobs(), train.explain()
+    assert train.jobs()["validate"] == "failure" and "pipeline" not in ran(train), train.explain()
     (report,) = pr_report_runs(world, mark)
     assert report.conclusion == "success", report.explain()
     (comment,) = comments(world, number)
@@ -213,7 +282,7 @@ def checkouts(world) -> list[dict]:
 
 
 def test_5_a_fork_pull_request_is_trained_without_secrets_and_commented_without_running_its_code(world):
-    world.secrets["AWS_ACCESS_KEY_ID"] = "a-secret-the-fork-must-not-see"
+    world.secrets["AWS_READ_ACCESS_KEY_ID"] = "a-secret-the-fork-must-not-see"
     world.commit("fork-change", "A fork's change", lambda f: set_param(f, "seed", 7))
     number = world.open_pull_request("fork-change", fork="someone/ml-template")
     mark = world.state.next_id
@@ -236,9 +305,28 @@ def test_5_a_fork_pull_request_is_trained_without_secrets_and_commented_without_
         is_fork_run = event.get("pull_request", {}).get("head", {}).get("repo", {}).get("fork") is True
         assert privileged != is_fork_run, (run.id, run.workflow)
         if privileged:  # ...and a run with a write token or secrets never checks out the PR's code.
-            ran = [c for c in checkouts(world) if c["run_id"] == str(run.id) and c["sha"] in pr_code]
-            assert ran == [], f"{run.workflow} (run {run.id}) checked out the fork's code"
+            pr_checkouts = [c for c in checkouts(world) if c["run_id"] == str(run.id) and c["sha"] in pr_code]
+            assert pr_checkouts == [], f"{run.workflow} (run {run.id}) checked out the fork's code"
     assert "a-secret-the-fork-must-not-see" not in train.output()
+
+
+def test_5b_a_branch_run_stops_first_while_a_write_credential_is_a_repository_secret(world):
+    """The old set-up (write keys as repository secrets): every branch's workflow could read them."""
+    world.secrets["AWS_SECRET_ACCESS_KEY"] = "a-write-key-kept-where-every-branch-sees-it"
+    try:
+        sha = world.commit("kept-secret", "Any change", lambda f: (f / "NOTES.md").write_text("a branch\n"))
+        (train,) = world.push("kept-secret", sha)
+    finally:
+        world.secrets.pop("AWS_SECRET_ACCESS_KEY")
+
+    assert train.conclusion == "failure" and ran(train) == {"validate": "failure"}, train.explain()
+    guard = "Refuse write credentials kept as repository secrets"
+    assert train.steps("validate")[guard] == "failure", train.steps("validate")
+    assert (
+        "Write credentials are repository secrets, which a branch's own workflow file can read: AWS_SECRET_ACCESS_KEY"
+        in (train.output("validate"))
+    )
+    assert "a-write-key-kept-where-every-branch-sees-it" not in train.output()
 
 
 # ---------------------------------------------------------------- scenario 6
@@ -267,21 +355,24 @@ def drift_issues(world) -> list[dict]:
 def test_6_drift_opens_one_issue_updates_it_next_time_and_the_dispatched_training_goes_green(world):
     world.git("checkout", "-q", "--detach", "origin/main")  # the project as main has it
     sha = world.git("rev-parse", "origin/main")
-    payload = {"inputs": {"shift": f"{first_feature(world.dev)}=3"}, "repository": world.repository_json()}
+    payload = {
+        "ref": "refs/heads/main",
+        "inputs": {"shift": f"{first_feature(world.dev)}=3"},
+        "repository": world.repository_json(),
+    }
     assert drift_issues(world) == [] and world.state.dispatches == []
 
     monitor = world.run("monitor.yml", "workflow_dispatch", payload, sha, "main")
 
     assert monitor.conclusion == "success", monitor.explain()
-    ran = {job: result for job, result in monitor.jobs().items() if result != "skipped"}
-    assert ran == {"detect": "success", "issue": "success", "retrain": "success"}, monitor.jobs()
+    assert ran(monitor) == {"detect": "success", "issue": "success", "retrain": "success"}, monitor.jobs()
     (issue,) = drift_issues(world)
     assert issue["state"] == "open" and "Drift" in issue["title"]
     assert [d["workflow"] for d in world.state.dispatches] == ["train.yml"]
 
     (train,) = world.dispatch_pending()
     assert train.conclusion == "success", train.explain()
-    assert set(train.jobs()) == {"validate", "pipeline", "image"}
+    assert set(ran(train)) == {"validate", "pipeline-release", "image"}
 
     again = world.run("monitor.yml", "workflow_dispatch", payload, sha, "main")
     assert again.conclusion == "success", again.explain()
@@ -331,7 +422,7 @@ def test_6b_with_late_labels_monitor_opens_one_data_pull_request_and_training_on
     logs, labels = log_labelled_predictions(world, tmp_path, rows=150)
     remote = world.root / "dvc-remote"
     world.variables.update(PREDICTION_LOG_URL=logs, LABELS_URL=labels, DVC_REMOTE_URL=str(remote))
-    payload = {"inputs": {"shift": ""}, "repository": world.repository_json()}
+    payload = {"ref": "refs/heads/main", "inputs": {"shift": ""}, "repository": world.repository_json()}
     try:
         monitor = world.run("monitor.yml", "workflow_dispatch", payload, world.git("rev-parse", "origin/main"), "main")
         assert monitor.conclusion == "success", monitor.explain()
@@ -356,7 +447,7 @@ def test_6b_with_late_labels_monitor_opens_one_data_pull_request_and_training_on
         mark = world.state.next_id
         (train,) = world.pull_request(pull["number"], action="opened")
         assert train.conclusion == "success", train.explain()
-        assert "Running stage 'train'" in train.output("pipeline")
+        assert "Running stage 'train'" in pipeline_output(train)
         (report,) = pr_report_runs(world, mark)
         assert report.conclusion == "success", report.explain()
         (comment,) = comments(world, pull["number"])

@@ -16,7 +16,9 @@ from tests.actions import standins
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cache(world: Path, run: Path, phase: str, inputs: dict[str, str], state: dict[str, str]) -> dict[str, str]:
+def run_cache(
+    world: Path, run: Path, phase: str, inputs: dict[str, str], state: dict[str, str], ref: str = "refs/heads/main"
+) -> dict[str, str]:
     """One phase of actions/cache in a run whose workspace and home are under `run`: its outputs and state."""
     for folder in ("workspace", "home", "temp"):
         (run / folder).mkdir(parents=True, exist_ok=True)
@@ -30,7 +32,7 @@ def run_cache(world: Path, run: Path, phase: str, inputs: dict[str, str], state:
         "HOME": str(run / "home"),
         "GITHUB_WORKSPACE": str(run / "workspace"),
         "RUNNER_TEMP": str(run / "temp"),
-        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_REF": ref,
         "GITHUB_EVENT_PATH": str(event),
         "STANDIN_WORLD": str(world),
         **{name: str(path) for name, path in files.items()},
@@ -73,6 +75,23 @@ def test_a_cache_of_a_home_path_is_restored_into_the_next_runs_home_and_only_for
     other = run_cache(world, third, "main", {**inputs, "path": "~/.cache/tool"}, {})
     assert other["cache-hit"] == "false" and "cache-matched-key" not in other
     assert not (third / "home/.cache/tool").exists()
+
+
+def test_the_default_branch_never_restores_a_cache_a_branch_saved(tmp_path):
+    """GitHub's scoping, which keeps a branch's DVC cache (and a model it planted there) out of main's runs."""
+    world = tmp_path / "world"
+    inputs = {"path": ".dvc/cache", "key": "dvc-Linux-branch", "restore-keys": "dvc-Linux-"}
+    branch = "refs/heads/feature"
+    saved = run_cache(world, tmp_path / "branch", "main", inputs, {}, ref=branch)
+    (tmp_path / "branch/workspace/.dvc/cache").mkdir(parents=True)
+    (tmp_path / "branch/workspace/.dvc/cache/object").write_text("planted")
+    run_cache(world, tmp_path / "branch", "post", inputs, {"PRIMARY": saved["PRIMARY"]}, ref=branch)
+
+    on_main = run_cache(world, tmp_path / "main", "main", {**inputs, "key": "dvc-Linux-main"}, {})
+    assert on_main["cache-hit"] == "false" and "cache-matched-key" not in on_main
+    assert not (tmp_path / "main/workspace/.dvc/cache").exists()
+    again = run_cache(world, tmp_path / "again", "main", {**inputs, "key": "dvc-Linux-next"}, {}, ref=branch)
+    assert again["cache-matched-key"] == "dvc-Linux-branch"  # the branch itself still has it
 
 
 def stand_in_api(tmp_path: Path, branches: tuple[str, ...] = ("main",)):
@@ -190,7 +209,7 @@ def test_deploy_finds_the_image_and_test_split_of_the_commits_successful_train_r
         ids = add_runs(api, [("push", "main", "success", "a" * 40), ("push", "main", "failure", "b" * 40)], artifacts)
         done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", GITHUB_SHA="a" * 40)
         assert done.returncode == 0, done.stderr
-        assert outputs == {"image": f"ghcr.io/example/ml-template@sha256:{ids[0]}"}
+        assert outputs == {"image": f"ghcr.io/example/ml-template@sha256:{ids[0]}", "run_id": str(ids[0])}
         assert (tmp_path / "workspace/data/prepared/test.parquet").read_text() == str(ids[0])
 
         done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", GITHUB_SHA="b" * 40)

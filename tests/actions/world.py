@@ -102,6 +102,7 @@ class World:
         )
         self.write_gh_shim()
         self.write_bash_shim()
+        self.write_pip_audit_shim()
         self.registry: subprocess.Popen | None = None
         self.podman = podman
         self.build_args = build_args or []  # what the image builds here need that a hosted runner does not
@@ -112,6 +113,8 @@ class World:
         self.runs: list[Run] = []
         self.variables: dict[str, str] = {}  # the repository's Actions variables and secrets
         self.secrets: dict[str, str] = {}
+        # Environments: name -> {"secrets": {...}, "branches": {...}} (its deployment branch rule).
+        self.environments: dict[str, dict] = {}
         self.state.read_only_tokens.add(READ_ONLY_TOKEN)
 
     # ------------------------------------------------------------ set-up
@@ -126,8 +129,17 @@ class World:
             f"export SSL_CERT_FILE={self.api.cert} GH_PROMPT_DISABLED=1\n"
             'export GH_CONFIG_DIR="${RUNNER_TEMP:-/tmp}/gh-config"\n'
             'case "$GH_REPO" in */*/*|"") ;; *) export GH_REPO="$GH_HOST/$GH_REPO" ;; esac\n'
+            "# gh 2.23 has no `attestation` (2.49 has): its STAND-IN checks the API stand-in's attestations.\n"
+            f'if [ "$1" = attestation ]; then shift; exec {sys.executable} {self.actions / "provenance.py"}'
+            ' gh-attestation "$@"; fi\n'
             f'exec {gh} "$@"\n'
         )
+        shim.chmod(0o755)
+
+    def write_pip_audit_shim(self) -> None:
+        """pip-audit asks PyPI's advisory service, unreachable here: its STAND-IN reads the world's."""
+        shim = self.bin / "pip-audit"
+        shim.write_text(f'#!/bin/sh\nexec {sys.executable} {self.actions / "provenance.py"} pip-audit "$@"\n')
         shim.chmod(0o755)
 
     def write_bash_shim(self) -> None:
@@ -193,6 +205,9 @@ class World:
             '  echo "$id $image" >> "$STANDIN_WORLD/docker-runs.log"\n'
             '  shift; set -- run --health-interval=disable "$@"\nfi\n'
             'if [ "$1" = rm ]; then shift; set -- rm --time=0 "$@"; fi\n'
+            "# `docker buildx imagetools create`: podman has no buildx; the STAND-IN retags in the registry.\n"
+            'if [ "$1 $2 $3" = "buildx imagetools create" ]; then shift 3;'
+            f' exec {sys.executable} {self.actions / "provenance.py"} imagetools "$@"; fi\n'
             "# ghcr.io is this machine's registry (podman applies registries.conf rewrites to pulls only)\n"
             f'args=(); for arg in "$@"; do case "$arg" in ghcr.io) arg={self.registry_url} ;;'
             f' ghcr.io/*) arg="{self.registry_url}/${{arg#ghcr.io/}}" ;; esac; args+=("$arg"); done\n'
@@ -215,6 +230,8 @@ class World:
             STANDIN_PYTHON=sys.executable,
         )
         env["STANDIN_BUILD_ARGS"] = json.dumps(self.build_args)
+        if self.registry is not None:
+            env["STANDIN_REGISTRY"] = self.registry_url
         return env
 
     def close(self) -> None:
@@ -381,7 +398,7 @@ class World:
             command += ["--job", job]
         for key, value in self.variables.items():
             command += ["--var", f"{key}={value}"]
-        for key, value in self.secrets.items() if privileged else ():
+        for key, value in self.run_secrets(ref or f"refs/heads/{branch}").items() if privileged else ():
             command += ["-s", f"{key}={value}"]
         # Each run has a home of its own, as a hosted runner does: `~` in a cache path and
         # tools' caches (uv's, pruned by the setup action) are the run's, not this machine's.
@@ -402,6 +419,21 @@ class World:
         if follow:
             self.follow(run, name, record)
         return run
+
+    def run_secrets(self, ref: str) -> dict[str, str]:
+        """The repository's secrets, and those of each environment whose branch rule lets `ref` in.
+
+        GitHub hands an environment's secrets to the jobs that name the environment, and refuses
+        such a job on a ref its rule does not allow. act gives one set of secrets to a whole run,
+        so a run gets an environment's secrets exactly when its ref passes the rule (a branch or
+        pull-request run never has them); which job of a run sees which secret is what
+        tests/workflow/test_secrets.py checks, from the files.
+        """
+        secrets = dict(self.secrets)
+        for environment in self.environments.values():
+            if ref in {f"refs/heads/{branch}" for branch in environment["branches"]}:
+                secrets.update(environment["secrets"])
+        return secrets
 
     def follow(self, run: Run, name: str, record: dict) -> None:
         """Start the default branch's workflows that run on `workflow_run` of this one."""

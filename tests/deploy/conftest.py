@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,61 @@ def synthetic_project(root: Path, rows: int, data_seed: int, **params) -> dict:
         done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
     return written
+
+
+def npm_tool(spec: str) -> Path:
+    """The command of the npm package `spec` (name@version), installed once into .cache/<name>/."""
+    name, _, version = spec.rpartition("@")
+    folder = REPO_ROOT / ".cache" / name
+    binary = folder / "node_modules" / ".bin" / name
+    installed = folder / "node_modules" / name / "package.json"
+    if not (binary.exists() and json.loads(installed.read_text()).get("version") == version):
+        folder.mkdir(parents=True, exist_ok=True)
+        command = ["npm", "install", "--prefix", str(folder), "--no-audit", "--no-fund", "--silent", spec]
+        subprocess.run(command, check=True, timeout=600)
+    return binary
+
+
+def git(root: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args]
+    return subprocess.run(command, cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def synthetic_origin(tmp_path_factory) -> tuple[Path, Path]:
+    """A bare origin whose main holds a project on synthetic data with its pipeline's results,
+    and that project's DVC cache (what a CI cache would restore)."""
+    root = tmp_path_factory.mktemp("synthetic-project")
+    train = {"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}}
+    synthetic_project(root, rows=240, data_seed=5, seed=1, train=train)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "synthetic project")
+    bare = tmp_path_factory.mktemp("origin") / "project.git"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(root), str(bare)], check=True)
+    return bare, root / ".dvc" / "cache"
+
+
+def clone_at(origin: tuple[Path, Path], work: Path, branch: str, change=None) -> Path:
+    """A clean clone of synthetic_origin's repository at `branch` (with `change` committed there),
+    its DVC cache restored as a CI cache would, and a .venv over the test session's packages."""
+    from tests.actions.standins import overlay_venv
+
+    bare, dvc_cache = origin
+    subprocess.run(["git", "clone", "--quiet", str(bare), str(work)], check=True)
+    shutil.copytree(dvc_cache, work / ".dvc" / "cache")
+    if branch != "main":
+        git(work, "checkout", "-q", "-b", branch)
+    if change:
+        change(work)
+        git(work, "commit", "-qam", "change")
+    overlay_venv(Path(sys.prefix), work / ".venv")
+    return work
+
+
+def more_trees(work: Path) -> None:
+    """A pull request's change: more trees in params.yaml."""
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["train"]["hyperparameters"]["n_estimators"] = 20
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def render(overlay: str, image: str = IMAGE) -> list[dict]:

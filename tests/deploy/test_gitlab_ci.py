@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.actions.standins import overlay_venv
-from tests.conftest import REPO_ROOT
-from tests.deploy.conftest import synthetic_project
+from tests.deploy.conftest import clone_at, git, more_trees, npm_tool, synthetic_origin
 
 pytestmark = pytest.mark.slow
 
 GITLAB_CI_LOCAL = "gitlab-ci-local@4.65.1"  # the newest that runs on Node 20
-TOOLS_DIR = REPO_ROOT / ".cache" / "gitlab-ci-local"
 
 DOCKER_STAND_IN = """#!/usr/bin/env bash
 # STAND-IN for docker (no engine, no registry here): records the job's build, login and push
@@ -46,49 +41,19 @@ python3 -c 'import json, sys; print(json.dumps({"args": sys.argv[2:], "stdin": s
 
 @pytest.fixture(scope="module")
 def gitlab_ci_local() -> Path:
-    binary = TOOLS_DIR / "node_modules" / ".bin" / "gitlab-ci-local"
-    if not binary.exists():
-        TOOLS_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["npm", "install", "--prefix", str(TOOLS_DIR), "--no-audit", "--no-fund", "--silent", GITLAB_CI_LOCAL],
-            check=True,
-            timeout=600,
-        )
-    return binary
-
-
-def git(root: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args]
-    return subprocess.run(command, cwd=root, check=True, capture_output=True, text=True).stdout.strip()
+    return npm_tool(GITLAB_CI_LOCAL)
 
 
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory) -> Path:
-    """A bare origin whose main holds a project on synthetic data, with its pipeline's results."""
-    root = tmp_path_factory.mktemp("gitlab-project")
-    train = {"estimator": "random_forest", "hyperparameters": {"n_estimators": 10}}
-    synthetic_project(root, rows=240, data_seed=5, seed=1, train=train)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "synthetic project")
-    bare = tmp_path_factory.mktemp("origin") / "project.git"
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(root), str(bare)], check=True)
-    return bare, root / ".dvc" / "cache"
+def origin(tmp_path_factory) -> tuple[Path, Path]:
+    return synthetic_origin(tmp_path_factory)
 
 
 def pipeline(gitlab_ci_local, origin, tmp_path, branch: str, variables: dict[str, str], change=None):
     """Clone origin at a new `branch` (committing `change` there), run the pipeline; records.
 
     The clone starts with the DVC cache of main's run, as a CI cache restores it."""
-    origin, dvc_cache = origin
-    work = tmp_path / "work"
-    subprocess.run(["git", "clone", "--quiet", str(origin), str(work)], check=True)
-    shutil.copytree(dvc_cache, work / ".dvc" / "cache")
-    if branch != "main":
-        git(work, "checkout", "-q", "-b", branch)
-    if change:
-        change(work)
-        git(work, "commit", "-qam", "change")
-    overlay_venv(Path(sys.prefix), work / ".venv")
+    work = clone_at(origin, tmp_path / "work", branch, change)
     tools, cml_record, docker_record = tmp_path / "tools", tmp_path / "cml", tmp_path / "docker"
     for folder in (tools, cml_record, docker_record):
         folder.mkdir()
@@ -112,12 +77,6 @@ def pipeline(gitlab_ci_local, origin, tmp_path, branch: str, variables: dict[str
     calls = sorted(cml_record.glob("call-*.json"))
     docker = [json.loads(path.read_text()) for path in sorted(docker_record.glob("*.json"), key=lambda p: int(p.stem))]
     return work, result, [json.loads(path.read_text()) for path in calls], docker
-
-
-def more_trees(work: Path) -> None:
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["train"]["hyperparameters"]["n_estimators"] = 20
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def test_a_merge_request_validates_trains_and_gets_one_note_with_the_report(gitlab_ci_local, origin, tmp_path):

@@ -63,6 +63,18 @@ def test_the_predictor_is_locked_down_and_scales_like_the_deployment():
     assert predictor_container(service)["image"].partition("@")[2].startswith("sha256:"), "deploy by digest"
 
 
+def test_the_predictor_drains_like_the_deployment():
+    """The same preStop pause, graceful timeout and grace period as deploy/k8s: in-flight and
+    queued requests finish when a pod is replaced or its node drained."""
+    pod = one(render("production"), "Deployment")["spec"]["template"]["spec"]
+    (deployment,) = pod["containers"]
+    predictor = inference_service()["spec"]["predictor"]
+    container = predictor_container(inference_service())
+    assert container["lifecycle"] == deployment["lifecycle"]
+    assert env_of(container)["MLOPS_GRACEFUL_TIMEOUT"] == env_of(deployment)["MLOPS_GRACEFUL_TIMEOUT"]
+    assert predictor["terminationGracePeriodSeconds"] == pod["terminationGracePeriodSeconds"]
+
+
 def test_the_predictor_speaks_v2_on_the_services_port(service_app):
     """The container's port is where gunicorn listens, its probes are the service's V2 health
     routes, and the V2 model routes exist for the service's model."""

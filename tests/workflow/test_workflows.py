@@ -44,6 +44,8 @@ WRITERS = {
     "contents": {("monitor.yml", "data")},  # the branch of the next data version
     "pull-requests": {("pr-report.yml", "comment"), ("monitor.yml", "data")},
     "packages": {("publish.yml", "image"), ("train.yml", "publish")},
+    "id-token": {("publish.yml", "image"), ("train.yml", "publish")},  # Sigstore signs the model and the provenance
+    "attestations": {("publish.yml", "image"), ("train.yml", "publish")},
     "issues": {("monitor.yml", "issue")},
     "actions": {("monitor.yml", "retrain")},
 }
@@ -153,14 +155,22 @@ def test_the_whole_suite_runs_on_github_on_main_every_night_with_the_ci_packages
     )
 
 
-def test_pull_requests_never_reach_the_tracking_server_or_the_dvc_remote_push():
+DEFAULT_REF = "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+
+
+def test_only_the_default_branch_reaches_the_tracking_server_or_pushes_to_the_dvc_remote():
     workflow = load_workflow(ROOT, "train.yml")
-    uri = workflow["env"]["MLFLOW_TRACKING_URI"]
-    assert uri.startswith(
-        "${{ github.event_name != 'pull_request' && github.ref_name == github.event.repository.default_branch"
-    )
-    push = next(step for step in workflow["jobs"]["pipeline"]["steps"] if step.get("name") == "Push to the DVC remote")
-    assert "github.event_name != 'pull_request'" in push["if"] and "default_branch" in push["if"]
+    jobs = workflow["jobs"]
+    assert "MLFLOW_TRACKING_URI" not in workflow["env"] and "MLFLOW_TRACKING_URI" not in jobs["pipeline"]["env"]
+    assert jobs["pipeline-release"]["env"]["MLFLOW_TRACKING_URI"] == "${{ vars.MLFLOW_TRACKING_URI }}"
+    assert jobs["pipeline"]["if"] == DEFAULT_REF.replace("==", "!=")
+    assert jobs["pipeline-release"]["if"] == DEFAULT_REF and jobs["pipeline-release"]["environment"] == "release"
+    # The same steps (a YAML alias), so the two cannot drift apart; only their env differs.
+    assert jobs["pipeline"]["steps"] == jobs["pipeline-release"]["steps"]
+    text = (ROOT / ".github/workflows/train.yml").read_text()
+    assert "steps: &pipeline-steps" in text and "steps: *pipeline-steps" in text
+    push = next(step for step in jobs["pipeline"]["steps"] if step.get("name") == "Push to the DVC remote")
+    assert DEFAULT_REF in push["if"] and push["run"] == "dvc push --run-cache"
 
 
 def test_every_pinned_action_has_a_stand_in_for_the_engine_tests(tmp_path):
@@ -192,6 +202,5 @@ def load_workflow(root: Path, name: str) -> dict:
 
 def test_train_workflow_calls_publish_only_on_the_default_branch():
     job = load_workflow(ROOT, "train.yml")["jobs"]["publish"]
-    assert job["needs"] == "pipeline" and "github.event_name != 'pull_request'" in job["if"]
-    assert "default_branch" in job["if"]
+    assert job["needs"] == "pipeline-release" and job["if"] == DEFAULT_REF
     assert yaml.safe_load((ROOT / ".github/workflows/publish.yml").read_text())[True].keys() == {"workflow_call"}

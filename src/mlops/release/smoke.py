@@ -6,6 +6,11 @@ with the `predicted` column of data/predictions/test.csv. Exit 0 when every row 
 A regression model's numbers agree within the ONNX-vs-scikit-learn gap the export stage
 measured on the same rows (`parity` in models/metadata.json) plus the 6-decimal rounding
 of the pipeline's predictions.
+
+When the environment names a model signer (MLOPS_MODEL_PUBLIC_KEY, MLOPS_MODEL_CERTIFICATE_CHAIN
+or MLOPS_MODEL_SIGNER_IDENTITY: docs/serving.md), smoke first verifies the model files
+(--models) against their signature, before posting anything, and then checks that the service
+serves that model: its GET /metadata must be the signed metadata.json.
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schema", type=Path, default=paths.SCHEMA, help="default: %(default)s")
     parser.add_argument(
         "--metadata", type=Path, default=paths.MODEL_METADATA, help="regression: the parity gap (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=Path(paths.MODEL_METADATA).parent,
+        help="signed model files (default: %(default)s)",
     )
 
 
@@ -72,11 +83,31 @@ def compare(served: list, expected: list, show: int = 5, tolerance: float | None
     return lines
 
 
+def check_serves(url: str, metadata: dict, timeout: float) -> None:
+    """MlopsError unless the service's GET /metadata is `metadata` (plus the limits it adds)."""
+    try:
+        reply = http.request(f"{url}/metadata", timeout=timeout)
+        served = reply.json() if reply.status == 200 else None
+    except (OSError, ValueError) as exc:
+        raise MlopsError(f"GET {url}/metadata failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(served, dict):
+        raise MlopsError(f"GET {url}/metadata answered {reply.status}: {reply.error_message()}")
+    served.pop("limits", None)
+    if served != metadata:
+        raise MlopsError(
+            f"{url} does not serve the signed model: it serves version {served.get('version')!r} "
+            f"created {served.get('created_at')!r}, the signed one is {metadata['version']!r} "
+            f"created {metadata.get('created_at')!r}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from mlops.io import read_json, read_table
+    from mlops.release.verify import verified
     from mlops.schema import Schema
 
     url = args.url.rstrip("/")
+    signed = verified(args.models)  # None when no signer is configured
     schema = Schema.load(args.schema)
     test = read_table(args.test)
     expected = read_table(args.expected)
@@ -86,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         problem = http.wait_until_ready(f"{url}/ready", args.wait)
         if problem:
             raise MlopsError(f"{url} was not ready within {args.wait:g} s ({problem})")
+    if signed is not None:
+        check_serves(url, signed.metadata, args.timeout)
     served = predict_all(url, json_rows(test[schema.columns]), args.timeout)
     tolerance = None
     if schema.regression:

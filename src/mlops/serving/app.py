@@ -18,6 +18,8 @@ KServe and the Open Inference Protocol say. A bug becomes a logged traceback and
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from mlops.monitoring import drift_gauge
 from mlops.serving import invocations, kserve_v1, open_inference, openapi, vertex
 from mlops.serving.metrics import CONTENT_TYPE
 from mlops.serving.responses import json_response, read_json_body
+from mlops.serving.runtime import StartupError
 from mlops.serving.service import PredictionService
 from mlops.serving.validation import RequestError
 
@@ -46,6 +49,23 @@ def error_response(status: int, code: str, message: str, details=None) -> Respon
     if path.startswith(PLAIN_ERROR_PREFIXES):
         return json_response({"error": message}, status)
     return json_response({"error": {"code": code, "message": message, "details": details}}, status)
+
+
+def worker_app() -> Flask:
+    """The app of a gunicorn worker, built from the model the master read (gunicorn_conf.py's wsgi_app).
+
+    A worker that cannot build it leaves with one line and exit status 1, after a second's
+    pause, and the master starts another: gunicorn's own boot-error exit would make the
+    master stop every worker, healthy ones too.
+    """
+    try:
+        return create_app()
+    except Exception as exc:  # anything: this worker goes, the others keep serving
+        problem = str(exc) if isinstance(exc, StartupError) else f"{type(exc).__name__}: {exc}"
+        print(f"mlops serve: error: worker {os.getpid()} could not load the model: {problem}", file=sys.stderr)
+        sys.stderr.flush()
+        time.sleep(1)  # a worker that fails again is replaced at most once a second
+        os._exit(1)
 
 
 def create_app(model_dir: str | Path | None = None) -> Flask:

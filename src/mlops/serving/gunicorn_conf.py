@@ -6,15 +6,22 @@ Configured from the environment, so a container needs no other file:
                                       the port: the first of these set (Vertex AI, SageMaker,
                                       most other hosts), else 8080
   WEB_CONCURRENCY (CPU cores)         worker processes, each with its own copy of the model
+  MLOPS_THREADS (64)                  threads per worker that receive requests and send answers
+                                      (the model runs one request at a time per worker)
+  MLOPS_WORKER_CONNECTIONS (128)      connections a worker holds at once, idle ones included
+  MLOPS_READ_TIMEOUT (10)             seconds from a request's first byte to its last; later: 408
   MLOPS_TIMEOUT (30)                  seconds a request may take before its worker is restarted
   MLOPS_GRACEFUL_TIMEOUT (25)         seconds in-flight requests get to finish on SIGTERM
                                       (under the 30 s SageMaker and most orchestrators allow)
   MLOPS_MODEL_DIR (models)            the export stage's output
   MLOPS_LOG_LEVEL (info)
 
-The master checks the model before starting any worker: a missing or broken model stops
-the service with one line on stderr and exit status 1. Access logs are JSON lines on stdout.
-Only temporary directories are written (metrics files, worker heartbeats).
+The master reads the model once and checks it (and verifies its signature when a key or
+signer is configured, docs/serving.md) before starting any worker: a missing, broken or
+unsigned model stops the service with one line on stderr and exit status 1. Workers serve
+those bytes; SIGHUP reads the files again and keeps the old model if the new one fails.
+Access logs are JSON lines on stdout. Only temporary directories are written (metrics files,
+worker heartbeats).
 """
 
 from __future__ import annotations
@@ -23,22 +30,30 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 from gunicorn.glogging import Logger
 
+from mlops.serving import runtime, startup
 from mlops.serving.ports import listen_port
+from mlops.serving.worker import read_timeout, setting
 
-wsgi_app = "mlops.serving.app:create_app()"
+wsgi_app = "mlops.serving.app:worker_app()"
 try:
     bind = f"{os.environ.get('HOST', '127.0.0.1')}:{listen_port(os.environ)}"
 except ValueError as exc:
     sys.exit(f"mlops serve: error: {exc}")
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
-worker_class = "sync"  # the work is CPU-bound and short: one request per process at a time
+# Threads receive requests, the model runs one at a time per worker (mlops/serving/worker.py).
+worker_class = "mlops.serving.worker.Worker"
+try:
+    threads = setting(os.environ, "MLOPS_THREADS", 64, 1024)
+    worker_connections = setting(os.environ, "MLOPS_WORKER_CONNECTIONS", 128, 65536)
+    read_timeout(os.environ)  # the worker reads it; a bad value stops the service here, in one line
+except ValueError as exc:
+    sys.exit(f"mlops serve: error: {exc}")
 timeout = int(os.environ.get("MLOPS_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("MLOPS_GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
@@ -77,19 +92,40 @@ logger_class = JsonAccessLogger
 
 
 def on_starting(server):
-    """In the master, before any worker: check the model, prepare the shared metrics directory."""
+    """In the master, before any worker: read, verify and check the model once; prepare the metrics directory.
+
+    Workers build their model from the bytes read here, never from the disk: a worker restarted
+    later serves the same model whatever the files hold by then (SIGHUP reads them again).
+    """
     model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
-    # In a child process: an onnxruntime session created here would be inherited by every forked
-    # worker, whose exit then hangs in onnxruntime's teardown.
-    if subprocess.run([sys.executable, "-m", "mlops.serving.runtime", model_dir], check=False).returncode:
-        sys.exit(1)  # the check printed the one-line reason
+    # The check builds the model in a forked child: an onnxruntime session created here would be
+    # inherited by every forked worker, whose exit then hangs in onnxruntime's teardown.
+    try:
+        runtime.serve_files(startup.prepare(model_dir))
+    except runtime.StartupError as exc:
+        print(f"mlops serve: error: {exc}", file=sys.stderr)
+        sys.exit(1)
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:  # given: start from zero, as prometheus_client requires
         for name in glob.glob(os.path.join(directory, "*.db")):
             os.unlink(name)
     else:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = server._mlops_metrics_dir = tempfile.mkdtemp(prefix="mlops-metrics-")
-    server.log.info("model in %s passed its start-up check", model_dir)
+    server.log.info("model %s in %s passed its start-up check", runtime.served_files().version, model_dir)
+
+
+def on_reload(server):
+    """SIGHUP, before gunicorn replaces the workers: the new ones serve the files on disk if they pass the
+    start-up checks; if not, they serve the model of the old ones and the log says why."""
+    model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
+    current = runtime.served_files()
+    try:
+        files = startup.prepare(model_dir)
+    except runtime.StartupError as exc:
+        server.log.error("reload: still serving model %s: %s", current.version if current else "?", exc)
+        return
+    runtime.serve_files(files)
+    server.log.info("reload: serving model %s from %s", files.version, model_dir)
 
 
 def worker_exit(server, worker):

@@ -60,7 +60,7 @@ class Metrics:
         )
         model_info = Gauge(
             "mlops_model_info", "The model being served", ["name", "version"], registry=self.registry,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",  # live workers only: after a reload (SIGHUP) the old version goes
         )  # fmt: skip
         model_info.labels(name, version).set(1)
         self._request_children: dict[tuple[str, str], tuple] = {}

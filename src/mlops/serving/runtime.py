@@ -1,8 +1,15 @@
 """Load the exported model and run it.
 
-`load(model_dir)` reads metadata.json and returns a predictor for its runtime: onnxruntime
-on model.onnx (the default), or the skops-saved scikit-learn pipeline when the export
-stage chose `serve.runtime: sklearn` (imports scikit-learn and pandas, only then).
+`read_files(model_dir)` reads the bytes the service serves, once: metadata.json and the model
+file of its runtime, onnxruntime's model.onnx (the default) or, when the export stage chose
+`serve.runtime: sklearn`, the skops-saved scikit-learn pipeline (imports scikit-learn and
+pandas, only then), with the signature beside them when there is one. `load` builds the
+predictor from those bytes, never from the disk again.
+
+In gunicorn the master reads and checks the files once (mlops/serving/startup.py) and keeps
+them here (`serve_files`); workers build their own predictor from the bytes they inherit
+(`served_files`), so every worker, first or restarted, serves the same model whatever happens
+to the files on disk.
 
 A predictor takes validated columns ({column: [value per row]}, numbers as floats,
 categories as strings) and returns (labels, probabilities as an [N, classes] array), or
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +29,7 @@ import numpy as np
 METADATA_FILE = "metadata.json"
 ONNX_FILE = "model.onnx"
 SKOPS_FILE = "model.skops"
+SIGNATURE_FILE = "model.sig"  # `mlops sign` writes it: a Sigstore bundle over metadata.json and the model file
 REQUIRED_KEYS = ("name", "version", "schema", "classes", "runtime", "unknown_categories")
 
 
@@ -28,13 +37,29 @@ class StartupError(Exception):
     """The service cannot start (e.g. the model cannot be served): one line saying why and what to do."""
 
 
-def read_metadata(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / METADATA_FILE
+@dataclass(frozen=True)
+class ModelFiles:
+    """A model as read once from its directory: what the service serves, whatever the disk holds later."""
+
+    directory: Path
+    metadata: dict[str, Any]
+    files: dict[str, bytes]  # metadata.json and the runtime's model file: what the signature covers
+    signature: bytes | None  # model.sig, when there is one
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata["version"])
+
+
+def model_file(metadata: dict[str, Any]) -> str:
+    """The file the service loads besides metadata.json: model.skops for serve.runtime sklearn, else model.onnx."""
+    return SKOPS_FILE if metadata["runtime"] == "sklearn" else ONNX_FILE
+
+
+def parse_metadata(raw: bytes, path: Path) -> dict[str, Any]:
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StartupError(f"{path} not found: run the pipeline (make run) or set MLOPS_MODEL_DIR") from None
-    except (OSError, ValueError) as exc:
+        metadata = json.loads(raw)
+    except ValueError as exc:
         raise StartupError(f"{path} is not valid JSON ({exc}): rerun `dvc repro export`") from None
     missing = [key for key in REQUIRED_KEYS if not isinstance(metadata, dict) or key not in metadata]
     if missing:
@@ -42,8 +67,35 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
     return metadata
 
 
+def read_bytes(path: Path, missing: str) -> bytes:
+    """The file's bytes; StartupError saying `missing` (what to do) when it is not there."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise StartupError(f"{path} not found: {missing}") from None
+    except OSError as exc:
+        raise StartupError(f"{path} could not be read ({exc.strerror})") from None
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / METADATA_FILE
+    return parse_metadata(read_bytes(path, "run the pipeline (make run) or set MLOPS_MODEL_DIR"), path)
+
+
+def read_files(model_dir: Path | str) -> ModelFiles:
+    """The bytes of the model in `model_dir` the service would serve; StartupError if any is missing."""
+    model_dir = Path(model_dir)
+    raw = read_bytes(model_dir / METADATA_FILE, "run the pipeline (make run) or set MLOPS_MODEL_DIR")
+    metadata = parse_metadata(raw, model_dir / METADATA_FILE)
+    name = model_file(metadata)
+    model = read_bytes(model_dir / name, "rerun `dvc repro export`")
+    signature_path = model_dir / SIGNATURE_FILE
+    signature = signature_path.read_bytes() if signature_path.is_file() else None
+    return ModelFiles(model_dir, metadata, {METADATA_FILE: raw, name: model}, signature)
+
+
 class OnnxPredictor:
-    def __init__(self, model: Path | bytes, metadata: dict[str, Any]):
+    def __init__(self, model: Path | bytes, metadata: dict[str, Any], where: str = "the ONNX model"):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -55,7 +107,7 @@ class OnnxPredictor:
         try:
             self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own error types for a bad file
-            where = model if isinstance(model, Path) else "the ONNX model"
+            where = model if isinstance(model, Path) else where
             raise StartupError(f"{where} could not be loaded ({first_line(exc)}): rerun `dvc repro export`") from None
         expected = metadata.get("inputs") or []
         actual = [(i.name, i.type) for i in self.session.get_inputs()]
@@ -83,12 +135,12 @@ class OnnxPredictor:
 
 
 class SklearnPredictor:
-    def __init__(self, path: Path, metadata: dict[str, Any]):
+    def __init__(self, model: bytes, metadata: dict[str, Any], where: str = "the skops model"):
         from mlops.errors import MlopsError
         from mlops.io import load_model  # skops with a check of the types in the file: never pickle
 
         try:
-            self.model = load_model(path)
+            self.model = load_model(model, where)
         except MlopsError as exc:
             raise StartupError(str(exc)) from None
         self.columns = [feature["name"] for feature in metadata["schema"]["features"]]
@@ -103,16 +155,15 @@ class SklearnPredictor:
         return [str(label) for label in self.model.predict(frame)], self.model.predict_proba(frame)
 
 
-def load(model_dir: Path | str) -> tuple[dict[str, Any], OnnxPredictor | SklearnPredictor]:
-    """(metadata, predictor) for the model in `model_dir`; StartupError if it cannot be served."""
-    model_dir = Path(model_dir)
-    metadata = read_metadata(model_dir)
-    if metadata["runtime"] == "sklearn":
-        return metadata, SklearnPredictor(model_dir / SKOPS_FILE, metadata)
-    path = model_dir / ONNX_FILE
-    if not path.is_file():
-        raise StartupError(f"{path} not found: rerun `dvc repro export`")
-    return metadata, OnnxPredictor(path, metadata)
+def load(source: Path | str | ModelFiles) -> tuple[dict[str, Any], OnnxPredictor | SklearnPredictor]:
+    """(metadata, predictor) for the model read from a directory, or from bytes read already; StartupError if it
+    cannot be served."""
+    files = source if isinstance(source, ModelFiles) else read_files(source)
+    name = model_file(files.metadata)
+    where = str(files.directory / name)
+    if name == SKOPS_FILE:
+        return files.metadata, SklearnPredictor(files.files[name], files.metadata, where)
+    return files.metadata, OnnxPredictor(files.files[name], files.metadata, where)
 
 
 def example_row(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -153,19 +204,14 @@ def first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def check(model_dir: Path | str) -> str | None:
-    """Why the model in `model_dir` cannot be served, or None when it loads and passes its self-test."""
-    try:
-        metadata, predictor = load(model_dir)
-    except StartupError as exc:
-        return str(exc)
-    return self_test(metadata, predictor)
+_served: ModelFiles | None = None  # set in the gunicorn master; every worker forked after inherits it
 
 
-if __name__ == "__main__":  # `python -m mlops.serving.runtime MODEL_DIR`: the start-up check gunicorn_conf.py runs
-    import sys
+def serve_files(files: ModelFiles) -> None:
+    global _served  # the one model of this process and of the workers forked from it
+    _served = files
 
-    problem = check(sys.argv[1])
-    if problem:
-        print(f"mlops serve: error: {problem}", file=sys.stderr)
-    raise SystemExit(1 if problem else 0)
+
+def served_files() -> ModelFiles | None:
+    """The model the gunicorn master read and checked, in the master and every worker it forked since; else None."""
+    return _served

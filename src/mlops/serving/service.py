@@ -62,11 +62,16 @@ def as_rows(columns: dict[str, list]) -> list[dict[str, Any]]:
 
 
 class PredictionService:
-    """The model loaded once, with everything a prediction request needs; StartupError if it cannot be served."""
+    """The model loaded once, with everything a prediction request needs; StartupError if it cannot be served.
 
-    def __init__(self, model_dir: str | Path | None = None):
-        model_dir = Path(model_dir or os.environ.get("MLOPS_MODEL_DIR") or DEFAULT_MODEL_DIR)
-        self.metadata, self.predictor = runtime.load(model_dir)
+    The model comes from `files` when given, else from `model_dir` when given, else from what the
+    gunicorn master read at start-up (`runtime.served_files`), else from MLOPS_MODEL_DIR.
+    """
+
+    def __init__(self, model_dir: str | Path | None = None, files: runtime.ModelFiles | None = None):
+        source = files or model_dir or runtime.served_files()
+        source = source or Path(os.environ.get("MLOPS_MODEL_DIR") or DEFAULT_MODEL_DIR)
+        self.metadata, self.predictor = runtime.load(source)
         self.max_rows = env_int("MLOPS_MAX_BATCH_ROWS", int(self.metadata.get("max_batch_rows") or 10_000))
         self.max_body = env_int("MLOPS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
         self.validator = Validator(self.metadata, self.max_rows)

@@ -1,0 +1,323 @@
+"""The gunicorn worker the service runs: gunicorn's threaded worker, made safe against slow clients.
+
+A sync worker reads a request while it does nothing else, so two clients that send a byte
+every few seconds stall a two-worker service. Here:
+- threads receive requests: a slow client holds one thread, not the worker;
+- a request's headers and body must arrive within MLOPS_READ_TIMEOUT seconds of its first
+  byte, or the client gets 408 and the connection closes; answers must be read as promptly;
+- the whole body is received before the application runs (as a buffering proxy would), and
+  the application runs one request at a time per worker, as under the sync worker: the model
+  work is CPU-bound, and one parse at a time keeps a worker's memory to one request's;
+- bodies over SMALL_BODY bytes share a per-worker budget of BODY_BUDGET_BODIES largest
+  bodies (MLOPS_MAX_BODY_BYTES each): past it, 503 with Retry-After, so many large bodies
+  sent at once cannot exhaust memory;
+- a request that runs longer than MLOPS_TIMEOUT stops the worker's heartbeat, and the master
+  replaces the worker, as it replaces a stuck sync worker;
+- on SIGTERM the worker also serves the connections the kernel had already queued for it:
+  a connection made before the signal gets its answer, not a reset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import threading
+import time
+
+import orjson
+from gunicorn import util
+from gunicorn.http.body import LengthReader
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkExtension, InvalidChunkSize, NoMoreData
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+READ_TIMEOUT_VARIABLE = "MLOPS_READ_TIMEOUT"
+DEFAULT_READ_TIMEOUT = 10.0
+SMALL_BODY = 64 * 1024  # bodies up to this size are always received: at most threads x 64 KiB
+BODY_BUDGET_BODIES = 2  # bytes of larger bodies a worker holds at once, in largest bodies
+REFUSED_LINGER = 0.5  # seconds a refused client's connection waits to close: it may be an attacker
+CHUNK = 8192  # what one read takes from the socket: the budget counts bytes as they arrive
+
+
+def setting(environ, name: str, default: int | float, most: int | float) -> int | float:
+    """A number from the environment (`default` when unset), above 0 and at most `most`.
+
+    Whole if `default` is; a ValueError that names the variable otherwise.
+    """
+    text = (environ.get(name) or "").strip() or str(default)
+    kind = type(default)
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value <= most:
+        whole = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name}={text!r} must be {whole} above 0 and at most {most}")
+    return value
+
+
+def read_timeout(environ) -> float:
+    return setting(environ, READ_TIMEOUT_VARIABLE, DEFAULT_READ_TIMEOUT, 3600)
+
+
+class ReadTimeout(Exception):
+    """The client did not send its whole request within the read deadline."""
+
+
+class Busy(Exception):
+    """The worker holds as many large bodies as its budget allows."""
+
+
+class MalformedBody(Exception):
+    """A chunked body's framing is broken (a chunk size that is not hexadecimal, a missing terminator)."""
+
+
+class ClientSocket:
+    """A connection's socket whose reads share one deadline per request.
+
+    Only the request's reads are bounded (`arm` ... `disarm`); a write that the client does
+    not read within the same number of seconds ends as a broken pipe, which gunicorn closes
+    quietly. Everything else is the socket's own.
+    """
+
+    def __init__(self, sock, seconds: float):
+        self._sock = sock
+        self.seconds = seconds
+        self.armed = False
+        self.deadline: float | None = None
+        self.linger = 2.0  # seconds a graceful close waits for the client to finish sending (gunicorn's)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def setblocking(self, flag: bool) -> None:
+        if self._sock.fileno() != -1:  # gunicorn's own close comes after `Worker.handle` closed it
+            self._sock.setblocking(flag)
+
+    def arm(self) -> None:
+        """Start a request: its deadline runs from the first byte read."""
+        self.armed, self.deadline = True, None
+
+    def disarm(self) -> None:
+        self.armed = False
+
+    def recv(self, size: int) -> bytes:
+        if not self.armed:
+            return self._sock.recv(size)
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + self.seconds
+        remaining = self.deadline - now
+        if remaining <= 0:
+            raise ReadTimeout
+        self._sock.settimeout(remaining)
+        try:
+            return self._sock.recv(size)
+        except TimeoutError:
+            raise ReadTimeout from None
+
+    def sendall(self, data) -> None:
+        self._sock.settimeout(self.seconds)
+        try:
+            self._sock.sendall(data)
+        except TimeoutError:
+            raise BrokenPipeError(errno.EPIPE, "the client did not read the answer in time") from None
+
+
+class OneAtATime:
+    """The WSGI app run by one thread at a time, its answer collected before the next runs.
+
+    The answer is written to the client after the lock is released, so a client that reads
+    slowly holds its own thread only. `busy_since` tells how long the running request has run.
+    Other attributes are the app's (the gunicorn hooks read the Flask app's extensions).
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.busy_since: float | None = None
+
+    def __getattr__(self, name):
+        return getattr(self.app, name)
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.busy_since = time.monotonic()
+            try:
+                result = self.app(environ, start_response)
+                try:
+                    return list(result)
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+            finally:
+                self.busy_since = None
+
+
+class BodyBudget:
+    """Bytes of large request bodies a worker holds at once."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+        self.lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self.lock:
+            if self.held + size > self.limit:
+                return False
+            self.held += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        with self.lock:
+            self.held -= size
+
+
+class Worker(ThreadWorker):
+    """gunicorn's gthread worker with read deadlines, buffered bodies and a draining shutdown."""
+
+    def init_process(self):
+        self.read_timeout = read_timeout(os.environ)
+        super().init_process()
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.max_body = getattr(self.wsgi, "config", {}).get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024
+        self.body_budget = BodyBudget(BODY_BUDGET_BODIES * self.max_body)
+        self.wsgi = OneAtATime(self.wsgi)
+
+    def notify(self):
+        """Skip the heartbeat while one request has run longer than the timeout: the master then
+        replaces this worker, as it replaces a sync worker stuck in a request."""
+        since = getattr(getattr(self, "wsgi", None), "busy_since", None)
+        if since is not None and time.monotonic() - since > self.cfg.timeout:
+            return
+        super().notify()
+
+    def handle(self, conn):
+        if not isinstance(conn.sock, ClientSocket):
+            conn.sock = ClientSocket(conn.sock, self.read_timeout)
+        conn.sock.arm()
+        try:
+            result = super().handle(conn)
+        finally:
+            conn.sock.disarm()
+        if result is False:
+            # Closed here, not by gunicorn in the main loop: a graceful close waits for the client
+            # to stop sending, and a slow client would keep the loop from accepting meanwhile.
+            conn.sock.setblocking(True)
+            util.close_graceful(conn.sock, timeout=conn.sock.linger)
+        return result
+
+    def handle_request(self, req, conn):
+        held = self.receive_body(req, conn)
+        conn.sock.disarm()
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            if held:
+                self.body_budget.give_back(held)
+
+    def receive_body(self, req, conn) -> int:
+        """Read the whole body into memory before the app runs; return the budget bytes it holds.
+
+        A body declared larger than the app accepts is left unread (the app answers 413); a
+        chunked one is read until it passes the limit, enough for the app to refuse it, and
+        the connection then closes, its rest unread.
+        """
+        reader = req.body.reader
+        declared = reader.length if isinstance(reader, LengthReader) else None
+        if declared == 0:
+            return 0
+        if declared is not None and declared > self.max_body:
+            req._expected_100_continue = False  # the client hears 413 at once, and keeps its body
+            return 0
+        if req._expected_100_continue:  # the client waits for this before it sends the body
+            conn.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            req._expected_100_continue = False
+        buffer, held = io.BytesIO(), 0
+        try:
+            while data := req.body.read(CHUNK):
+                buffer.write(data)
+                size = buffer.tell()
+                if size > SMALL_BODY and size > held:
+                    if not self.body_budget.take(size - held):
+                        raise Busy
+                    held = size
+                if size > self.max_body:
+                    req.force_close()
+                    break
+            if declared is not None and buffer.tell() < declared:
+                raise NoMoreData(b"")  # the client closed before its body was complete
+        except (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension) as exc:
+            if held:
+                self.body_budget.give_back(held)
+            raise MalformedBody(str(exc)) from exc  # gunicorn would take it for a socket error: no answer
+        except BaseException:
+            if held:
+                self.body_budget.give_back(held)
+            raise
+        buffer.seek(0)
+        req.body = buffer
+        return held
+
+    def handle_error(self, req, client, addr, exc):
+        ip, path = (addr or ("",))[0], getattr(req, "path", None) or ""
+        if isinstance(exc, (ReadTimeout, Busy, MalformedBody)):
+            client.linger = REFUSED_LINGER
+        if isinstance(exc, ReadTimeout):
+            self.log.warning("request from %s not received within %g s: 408", ip, self.read_timeout)
+            message = f"the request was not received within {self.read_timeout:g} s"
+            write_error(client, path, "408 Request Timeout", "request_timeout", message)
+        elif isinstance(exc, MalformedBody):
+            message = f"the chunked body is malformed ({exc}): send well-formed chunks, or a Content-Length"
+            write_error(client, path, "400 Bad Request", "invalid_body", message)
+        elif isinstance(exc, Busy):
+            self.log.warning("request from %s refused: the worker holds its budget of large bodies: 503", ip)
+            message = "too many large requests are being received at once: retry"
+            write_error(client, path, "503 Service Unavailable", "busy", message, retry_after=1)
+        else:
+            super().handle_error(req, client, addr, exc)
+
+    def set_accept_enabled(self, enabled):
+        if enabled or self.alive:
+            super().set_accept_enabled(enabled)
+            return
+        # Shutting down: serve what the kernel has queued, then close the listening sockets, so
+        # that once every process has closed them a new connection is refused, not queued and reset.
+        self.accept_queued()
+        super().set_accept_enabled(False)
+        for listener in self.sockets:
+            listener.close()
+
+    def accept_queued(self):
+        """On shutdown: take every connection the kernel has queued, to serve it before exiting."""
+        for listener in self.sockets:
+            listener.setblocking(False)
+            while True:
+                try:
+                    sock, client = listener.accept()
+                except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                    break
+                self.nr_conns += 1
+                sock.setblocking(True)
+                self.enqueue_req(TConn(self.cfg, sock, client, listener.getsockname()))
+
+
+def write_error(sock, path: str, status: str, code: str, message: str, retry_after: int | None = None) -> None:
+    """A JSON error in the app's form for the path, then the connection closes."""
+    from mlops.serving.app import PLAIN_ERROR_PREFIXES  # here: the master never imports the app
+
+    error = message if path.startswith(PLAIN_ERROR_PREFIXES) else {"code": code, "message": message, "details": None}
+    body = orjson.dumps({"error": error})
+    head = f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    if retry_after is not None:
+        head += f"Retry-After: {retry_after}\r\n"
+    with contextlib.suppress(OSError):  # the client has gone: nothing to tell
+        sock.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
