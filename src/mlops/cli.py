@@ -38,7 +38,10 @@ TOOLS: dict[str, tuple[str, str]] = {
         "mlops.release.smoke",
         "post the test split to a running service and check it predicts what the pipeline did",
     ),
-    "sign": ("mlops.release.sign", "sign the model files the service loads (models/model.sig): key pair or Sigstore"),
+    "sign": (
+        "mlops.release.sign",
+        "sign the model files the service loads (in model.sig): key pair or Sigstore",
+    ),
     "verify": ("mlops.release.verify", "check the model files against their signature and the configured signer"),
     "promote": ("mlops.release.promote", "point a registry alias (default: champion) at the exported model's version"),
     "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),

@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from .conftest import REPO
+from tests.conftest import REPO_ROOT
+
 from .test_monitor_workflow import WORKFLOW, run_steps
 
 GATE = "Check that there are prediction logs to monitor"
@@ -27,7 +28,7 @@ GATE = "Check that there are prediction logs to monitor"
 def test_a_scheduled_run_without_prediction_logs_says_so_and_checks_nothing(tmp_path, event, log_url, batch, check):
     project = tmp_path / "project"
     project.mkdir()
-    shutil.copy(REPO / "params.yaml", project / "params.yaml")
+    shutil.copy(REPO_ROOT / "params.yaml", project / "params.yaml")
     if batch:
         (project / "data/production").mkdir(parents=True)
         (project / "data/production/batch.csv").write_text("a,b\n1,2\n")
