@@ -131,9 +131,16 @@ def github(tmp_path):
         api.close()
 
 
+def provenance_step() -> dict:
+    """deploy.yml's step that verifies the image's attestation (another verifies the model's signature)."""
+    steps = workflow("deploy.yml")["jobs"]["deploy"]["steps"]
+    (step,) = [s for s in steps if s.get("name", "").startswith("Verify the image's build provenance")]
+    return step
+
+
 def verify(tmp_path: Path, env: dict, image: str) -> subprocess.CompletedProcess:
     """deploy.yml's verification step, run as the runner runs it."""
-    (step,) = [s for s in workflow("deploy.yml")["jobs"]["deploy"]["steps"] if s.get("name", "").startswith("Verify")]
+    step = provenance_step()
     path = f"{shims(tmp_path / 'bin')}:{env['PATH']}"
     run_env = {**env, "PATH": path, "IMAGE": image, "GITHUB_REPOSITORY": REPOSITORY, "GH_ENTERPRISE_TOKEN": "token"}
     return subprocess.run(["bash", "-e", "-c", step["run"]], env=run_env, capture_output=True, text=True, timeout=60)
@@ -184,7 +191,7 @@ def test_a_read_only_token_cannot_store_an_attestation(tmp_path, github):
 
 def test_deploy_stops_with_a_clear_error_where_gh_cannot_verify(tmp_path):
     """Debian's gh 2.23, as on this machine and some self-hosted runners, has no `gh attestation`."""
-    (step,) = [s for s in workflow("deploy.yml")["jobs"]["deploy"]["steps"] if s.get("name", "").startswith("Verify")]
+    step = provenance_step()
     real = shutil.which("gh", path="/usr/bin:/usr/local/bin")
     assert real, "gh (Debian's gh package) is needed: .ci/apt-packages.txt"
     if subprocess.run([real, "attestation", "--help"], capture_output=True).returncode == 0:

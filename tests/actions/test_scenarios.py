@@ -243,7 +243,7 @@ def test_3_a_pull_request_gets_one_comment_updated_in_place_on_its_next_push(wor
 
 def corrupt_first_feature(folder) -> None:
     """Point data.source at a copy of the data whose first feature is far out of every range."""
-    from mlops.pipeline.ingest import load_source
+    from mlops.dataset import load_source
 
     params = load_params(folder / "params.yaml")
     frame = load_source(params.data.source, params.data.target)
@@ -334,7 +334,7 @@ def test_5b_a_branch_run_stops_first_while_a_write_credential_is_a_repository_se
 
 def project_data(folder):
     """The project's params and its source data, a file path read from the project copy."""
-    from mlops.pipeline.ingest import SKLEARN_PREFIX, load_source
+    from mlops.dataset import SKLEARN_PREFIX, load_source
 
     params = load_params(folder / "params.yaml")
     source = params.data.source

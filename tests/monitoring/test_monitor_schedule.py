@@ -39,6 +39,8 @@ def test_a_scheduled_run_without_prediction_logs_says_so_and_checks_nothing(tmp_
         "vars.AWS_ENDPOINT_URL": "",
         "secrets.AWS_ACCESS_KEY_ID": "",
         "secrets.AWS_SECRET_ACCESS_KEY": "",
+        "secrets.AWS_READ_ACCESS_KEY_ID": "",  # detect reads with the read-only key
+        "secrets.AWS_READ_SECRET_ACCESS_KEY": "",
     }
     outputs = run_steps("detect", [GATE], project, {"PATH": os.environ["PATH"]}, known)
     assert outputs["logs.outputs.check"] == check

@@ -79,6 +79,8 @@ def test_the_monitor_steps_fetch_logs_join_labels_find_drift_and_build_a_pushed_
         "vars.AWS_ENDPOINT_URL": "",
         "secrets.AWS_ACCESS_KEY_ID": "",
         "secrets.AWS_SECRET_ACCESS_KEY": "",
+        "secrets.AWS_READ_ACCESS_KEY_ID": "",  # detect reads with the read-only key
+        "secrets.AWS_READ_SECRET_ACCESS_KEY": "",
         "inputs.shift": "",
     }
     detect = run_steps(

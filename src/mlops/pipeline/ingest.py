@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from mlops import paths
 from mlops.config import Params
-from mlops.dataset import SKLEARN_PREFIX, load_source  # noqa: F401 (SKLEARN_PREFIX: tests/actions still import it from here; to go when they import mlops.dataset)
+from mlops.dataset import load_source
 from mlops.io import write_table
 
 

@@ -246,10 +246,13 @@ class Worker(ThreadWorker):
             while data := req.body.read(CHUNK):
                 buffer.write(data)
                 size = buffer.tell()
-                if size > SMALL_BODY and size > held:
-                    if not self.body_budget.take(size - held):
+                # A body past the limit counts as the limit: the app refuses it, and two of them at
+                # once (one answered, its budget not yet given back, and the next) fit the budget.
+                counted = min(size, self.max_body)
+                if counted > SMALL_BODY and counted > held:
+                    if not self.body_budget.take(counted - held):
                         raise Busy
-                    held = size
+                    held = counted
                 if size > self.max_body:
                     req.force_close()
                     break
