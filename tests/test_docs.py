@@ -65,11 +65,15 @@ def test_every_test_a_doc_names_exists():
         for path, function in re.findall(r"`(tests/[\w/.-]+\.py)(?:::(\w+))?`", doc.read_text()):
             named.append((doc.name, path, function))
     assert len(named) > 20  # the pattern still finds the references
+    # A project made with copier leaves the template's own proofs out (copier.yml's _exclude),
+    # while the docs it keeps still name them: there, only the tests it has are checked.
+    generated = (REPO_ROOT / ".copier-answers.yml").is_file()
     missing = []
     for doc, path, function in named:
         file = REPO_ROOT / path
         if not file.is_file():
-            missing.append(f"{doc}: {path}")
+            if not generated:
+                missing.append(f"{doc}: {path}")
         elif function and not re.search(rf"^def {function}\(", file.read_text(), flags=re.MULTILINE):
             missing.append(f"{doc}: {path}::{function}")
     assert not missing
