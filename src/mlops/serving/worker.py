@@ -258,13 +258,11 @@ class Worker(ThreadWorker):
                     break
             if declared is not None and buffer.tell() < declared:
                 raise NoMoreData(b"")  # the client closed before its body was complete
-        except (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension) as exc:
+        except BaseException as exc:
             if held:
                 self.body_budget.give_back(held)
-            raise MalformedBody(str(exc)) from exc  # gunicorn would take it for a socket error: no answer
-        except BaseException:
-            if held:
-                self.body_budget.give_back(held)
+            if isinstance(exc, (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension)):
+                raise MalformedBody(str(exc)) from exc  # gunicorn would take it for a socket error: no answer
             raise
         buffer.seek(0)
         req.body = buffer
