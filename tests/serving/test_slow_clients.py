@@ -22,7 +22,8 @@ from types import SimpleNamespace
 import pytest
 
 from mlops import http
-from mlops.serving.worker import ClientSocket, OneAtATime, ReadTimeout, Worker, read_timeout
+from mlops.serving.connection import ClientSocket, ReadTimeout
+from mlops.serving.worker import OneAtATime, Worker, read_timeout
 from tests.conftest import REPO_ROOT
 
 READ_TIMEOUT = 4

@@ -140,6 +140,8 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    if getattr(worker, "peers", None) is not None:
+        worker.peers.leave(worker.pid)
 
 
 def on_exit(server):
