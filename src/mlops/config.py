@@ -26,6 +26,10 @@ from mlops import metrics, paths
 from mlops.errors import MlopsError
 
 
+# A Prometheus duration as params.yaml's canary.window takes it: 90s, 10m, 1h.
+DURATION = r"^[1-9][0-9]*[smh]$"
+
+
 def registered_estimator(name: str) -> str:
     """A name in model.ESTIMATORS, the one list of estimators (model is imported here, not at start-up:
     it imports scikit-learn, which commands that fail before reading params never need)."""
@@ -157,6 +161,28 @@ class ServeParams(Section):
     )
 
 
+class CanaryParams(Section):
+    """A new release first takes a share of the traffic; `mlops canary check` then promotes it or rolls it back."""
+
+    percent: int = Field(default=10, ge=1, le=50, description="share of requests the canary takes at first")
+    window: str = Field(default="10m", pattern=DURATION, description="how far back the check looks: 90s, 10m, 1h")
+    min_requests: int = Field(default=100, ge=1, description="each side must have answered this many in the window")
+    max_error_rate_increase: float = Field(
+        default=0.01, ge=0, lt=1, description="roll back when the canary's 5xx share is this much above the stable's"
+    )
+    max_p99_ratio: float = Field(default=1.5, ge=1, description="roll back when its p99 latency is this many times...")
+    min_p99_increase: float = Field(
+        default=0.025, ge=0, description="...the stable's and at least this many seconds more (both must hold)"
+    )
+    max_mix_shift: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="roll back when a class's share of the predictions moves this much "
+        "(regression: the mean prediction, by this part of the stable's 10-90% range)",
+    )
+
+
 class Params(Section):
     seed: int
     n_jobs: int = Field(default=-1, ge=-1, description="CPU cores for training and evaluation; -1: all")
@@ -169,6 +195,7 @@ class Params(Section):
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     serve: ServeParams = ServeParams()
     checks: ChecksParams = Field(default_factory=ChecksParams)
+    canary: CanaryParams = Field(default_factory=CanaryParams)
 
     @model_validator(mode="before")
     @classmethod
