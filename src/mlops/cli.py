@@ -38,16 +38,16 @@ TOOLS: dict[str, tuple[str, str]] = {
         "mlops.release.smoke",
         "post the test split to a running service and check it predicts what the pipeline did",
     ),
+    "canary": (
+        "mlops.release.canary",
+        "a new release on a share of the traffic: its pods, KServe's patch, and the check that promotes or rolls back",
+    ),
     "sign": (
         "mlops.release.sign",
         "sign the model files the service loads (in model.sig): key pair or Sigstore",
     ),
     "verify": ("mlops.release.verify", "check the model files against their signature and the configured signer"),
     "promote": ("mlops.release.promote", "point a registry alias (default: champion) at the exported model's version"),
-    "canary": (
-        "mlops.release.canary",
-        "a new release on a share of the traffic: its pods, KServe's patch, and the check that promotes or rolls back",
-    ),
     "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
     "feedback": ("mlops.monitoring.feedback", "join late labels to the logged predictions; report what cannot be used"),
     "retrain-data": (
