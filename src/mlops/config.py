@@ -25,7 +25,6 @@ from pydantic_core import PydanticCustomError
 from mlops import metrics, paths
 from mlops.errors import MlopsError
 
-
 # A Prometheus duration as params.yaml's canary.window takes it: 90s, 10m, 1h.
 DURATION = r"^[1-9][0-9]*[smh]$"
 
@@ -264,6 +263,18 @@ def check_metrics(info: ValidationInfo, names: list[str], key: str, allowed: dic
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:
+    return validated(Params, read_params(path), path)
+
+
+def load_canary(path: Path | str = paths.PARAMS) -> CanaryParams:
+    """params.yaml's canary section alone: a release's tools need no estimator, nor scikit-learn to check one."""
+    raw = read_params(path)
+    if not isinstance(raw, dict):
+        validated(Params, raw, path)  # says what the whole file should be
+    return validated(CanaryParams, raw.get("canary") or {}, path, ("canary",))
+
+
+def read_params(path: Path | str) -> Any:
     path = Path(path)
     if not path.is_file():
         raise MlopsError(f"{path} not found: run commands from the repository root")
@@ -271,11 +282,17 @@ def load_params(path: Path | str = paths.PARAMS) -> Params:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise MlopsError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    return raw
+
+
+def validated(model: type[BaseModel], raw: Any, path: Path | str, where: tuple[str, ...] = ()):
+    """`raw` as `model`, or MlopsError naming each bad key (under `where`) and what is wrong with it."""
     try:
-        return Params.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}" for error in exc.errors()
+            f"{'.'.join(str(part) for part in (*where, *error['loc'])) or '(top level)'}: {error['msg']}"
+            for error in exc.errors()
         )
         raise MlopsError(f"{path}: {problems}") from exc
 

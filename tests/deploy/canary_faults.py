@@ -2,7 +2,7 @@
 
 gunicorn serves `tests.deploy.canary_faults:create_app()` with the service's own config; the
 environment says what is wrong with it:
-  CANARY_FAULT_DELAY=0.3        every /predict request takes 0.3 s longer (inside the service's timing)
+  CANARY_FAULT_DELAY=0.25       every /predict request takes 0.25 s longer (inside the service's timing)
   CANARY_FAULT_ERROR_EVERY=4    every 4th /predict request of a worker fails with a 500
 Anything else is the service as it is: its metrics count what its clients see.
 """

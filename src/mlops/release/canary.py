@@ -163,7 +163,7 @@ def mix_signal(stable: Figures, canary: Figures, most: float) -> Signal:
     canary_mix, stable_mix = shares(canary.mix), shares(stable.mix)
     if not canary_mix or not stable_mix:
         return Signal("prediction mix", False, "no predictions counted")
-        gaps = {key: canary_mix.get(key, 0.0) - stable_mix.get(key, 0.0) for key in sorted(stable_mix | canary_mix)}
+    gaps = {key: canary_mix.get(key, 0.0) - stable_mix.get(key, 0.0) for key in sorted(stable_mix | canary_mix)}
     key = max(gaps, key=lambda k: abs(gaps[k]))
     return Signal(
         "prediction mix",
@@ -286,9 +286,9 @@ def duration_seconds(window: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlops.config import load_params
+    from mlops.config import load_canary
 
-    limits = load_params(args.params).canary
+    limits = load_canary(args.params)
     if args.action == "replicas":
         print(canary_replicas(args.stable, limits.percent))
         return 0
