@@ -176,12 +176,9 @@ def test_the_kserve_patch_fits_kserves_own_model_of_the_inference_service(kserve
     service["spec"]["predictor"].update(patch["spec"]["predictor"])
     manifest = tmp_path / "canary.yaml"
     manifest.write_text(yaml.safe_dump(service))
-    result = check(kserve_python, manifest)
+    result = check(kserve_python, manifest)  # it refuses a field KServe does not know (test_kserve.py)
     assert result.returncode == 0, result.stdout + result.stderr
     assert service["spec"]["predictor"]["canaryTrafficPercent"] == LIMITS.percent
-    misplaced = {**service, "spec": {**service["spec"], "canaryTrafficPercent": 10}}  # the checker has teeth
-    manifest.write_text(yaml.safe_dump(misplaced))
-    assert "has no field 'canaryTrafficPercent'" in check(kserve_python, manifest).stdout
 
 
 # ---------------------------------------------------------------- the canary Deployment (deploy/k8s)
