@@ -38,6 +38,10 @@ TOOLS: dict[str, tuple[str, str]] = {
         "mlops.release.smoke",
         "post the test split to a running service and check it predicts what the pipeline did",
     ),
+    "canary": (
+        "mlops.release.canary",
+        "a new release on a share of the traffic: its pods, KServe's patch, and the check that promotes or rolls back",
+    ),
     "sign": (
         "mlops.release.sign",
         "sign the model files the service loads (in model.sig): key pair or Sigstore",

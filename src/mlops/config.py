@@ -25,6 +25,9 @@ from pydantic_core import PydanticCustomError
 from mlops import metrics, paths
 from mlops.errors import MlopsError
 
+# A Prometheus duration as params.yaml's canary.window takes it: 90s, 10m, 1h.
+DURATION = r"^[1-9][0-9]*[smh]$"
+
 
 def registered_estimator(name: str) -> str:
     """A name in model.ESTIMATORS, the one list of estimators (model is imported here, not at start-up:
@@ -157,6 +160,28 @@ class ServeParams(Section):
     )
 
 
+class CanaryParams(Section):
+    """A new release first takes a share of the traffic; `mlops canary check` then promotes it or rolls it back."""
+
+    percent: int = Field(default=10, ge=1, le=50, description="share of requests the canary takes at first")
+    window: str = Field(default="10m", pattern=DURATION, description="how far back the check looks: 90s, 10m, 1h")
+    min_requests: int = Field(default=100, ge=1, description="each side must have answered this many in the window")
+    max_error_rate_increase: float = Field(
+        default=0.01, ge=0, lt=1, description="roll back when the canary's 5xx share is this much above the stable's"
+    )
+    max_p99_ratio: float = Field(default=1.5, ge=1, description="roll back when its p99 latency is this many times...")
+    min_p99_increase: float = Field(
+        default=0.025, ge=0, description="...the stable's and at least this many seconds more (both must hold)"
+    )
+    max_mix_shift: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="roll back when a class's share of the predictions moves this much "
+        "(regression: the mean prediction, by this part of the stable's 10-90% range)",
+    )
+
+
 class Params(Section):
     seed: int
     n_jobs: int = Field(default=-1, ge=-1, description="CPU cores for training and evaluation; -1: all")
@@ -169,6 +194,7 @@ class Params(Section):
     monitor: MonitorParams = Field(default_factory=MonitorParams)
     serve: ServeParams = ServeParams()
     checks: ChecksParams = Field(default_factory=ChecksParams)
+    canary: CanaryParams = Field(default_factory=CanaryParams)
 
     @model_validator(mode="before")
     @classmethod
@@ -237,6 +263,18 @@ def check_metrics(info: ValidationInfo, names: list[str], key: str, allowed: dic
 
 
 def load_params(path: Path | str = paths.PARAMS) -> Params:
+    return validated(Params, read_params(path), path)
+
+
+def load_canary(path: Path | str = paths.PARAMS) -> CanaryParams:
+    """params.yaml's canary section alone: a release's tools need no estimator, nor scikit-learn to check one."""
+    raw = read_params(path)
+    if not isinstance(raw, dict):
+        validated(Params, raw, path)  # says what the whole file should be
+    return validated(CanaryParams, raw.get("canary") or {}, path, ("canary",))
+
+
+def read_params(path: Path | str) -> Any:
     path = Path(path)
     if not path.is_file():
         raise MlopsError(f"{path} not found: run commands from the repository root")
@@ -244,11 +282,17 @@ def load_params(path: Path | str = paths.PARAMS) -> Params:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise MlopsError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    return raw
+
+
+def validated(model: type[BaseModel], raw: Any, path: Path | str, where: tuple[str, ...] = ()):
+    """`raw` as `model`, or MlopsError naming each bad key (under `where`) and what is wrong with it."""
     try:
-        return Params.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}" for error in exc.errors()
+            f"{'.'.join(str(part) for part in (*where, *error['loc'])) or '(top level)'}: {error['msg']}"
+            for error in exc.errors()
         )
         raise MlopsError(f"{path}: {problems}") from exc
 

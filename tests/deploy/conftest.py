@@ -174,14 +174,21 @@ def assert_locked_down(pod: dict) -> None:
 
 
 @pytest.fixture(scope="session")
-def service_app(tmp_path_factory):
-    """The prediction service's Flask app around a small synthetic model."""
-    from mlops.serving.app import create_app
+def deploy_project(tmp_path_factory):
+    """A project folder with a small synthetic model exported (models/) and its test split."""
     from tests.serving.conftest import build_project
 
     root = tmp_path_factory.mktemp("deploy-project")
     build_project(root)
-    return create_app(root / "models")
+    return root
+
+
+@pytest.fixture(scope="session")
+def service_app(deploy_project):
+    """The prediction service's Flask app around a small synthetic model."""
+    from mlops.serving.app import create_app
+
+    return create_app(deploy_project / "models")
 
 
 def route_matches(app, path: str, method: str) -> bool:

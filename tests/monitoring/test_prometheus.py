@@ -99,19 +99,24 @@ def wait_for(check, timeout: float = 60.0, what: str = "condition"):
 
 
 @contextlib.contextmanager
-def running_prometheus(tmp_path: Path, target: str):
-    """A Prometheus scraping `target` every second with the repository's rules."""
+def running_prometheus(tmp_path: Path, target: str, scrape_configs: list[dict] | None = None):
+    """A Prometheus scraping `target` every second with the repository's rules (or, given
+    `scrape_configs`, those jobs)."""
     port = free_port()
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
     for rule_file in RULES:
         shutil.copy(rule_file, rules_dir)
     config = tmp_path / "prometheus.yml"
+    jobs = scrape_configs or [{"job_name": "mlops-service", "static_configs": [{"targets": [target]}]}]
     config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"rule_files: ['{rules_dir}/*.yml']\n"
-        "scrape_configs:\n"
-        f"  - job_name: mlops-service\n    static_configs: [{{targets: ['{target}']}}]\n"
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [f"{rules_dir}/*.yml"],
+                "scrape_configs": jobs,
+            }
+        )
     )
     command = [
         PROMETHEUS,

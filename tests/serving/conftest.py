@@ -180,10 +180,11 @@ def client(make_app):
 class Server:
     """The service under gunicorn on a free loopback port, given in `port_variable` (PORT, AIP_HTTP_PORT, ...).
 
-    `entrypoint`: start it as the image does, `python -m mlops.serving serve`.
+    `entrypoint`: start it as the image does, `python -m mlops.serving serve`; `app`: another
+    application for gunicorn's config to serve (module:factory()).
     """
 
-    def __init__(self, model_dir, workdir, workers: int = 2, port_variable="PORT", entrypoint=False, **env):
+    def __init__(self, model_dir, workdir, workers: int = 2, port_variable="PORT", entrypoint=False, app=None, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.stdout, self.stderr = workdir / "stdout.log", workdir / "stderr.log"
@@ -197,7 +198,7 @@ class Server:
         command = (
             ["-m", "mlops.serving", "serve"]
             if entrypoint
-            else ["-m", "gunicorn", "-c", "python:mlops.serving.gunicorn_conf"]
+            else ["-m", "gunicorn", "-c", "python:mlops.serving.gunicorn_conf", *([app] if app else [])]
         )
         with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
             self.process = subprocess.Popen(
