@@ -30,6 +30,15 @@ NOT_CONCEPT = frozenset({"log_loss"})
 DEFAULT_METRIC = {"classification": "f1", "regression": "rmse"}
 DEFAULT_CONCEPT_METRICS = {"classification": ("accuracy", "balanced_accuracy"), "regression": ("rmse", "mae")}
 
+# A predictions table (evaluate's, crossval's, the drift check's) holds each class's probability in a column
+# named with this prefix and the class: `probability_columns`.
+PROBABILITY_PREFIX = "proba_"
+
+
+def probability_columns(classes) -> list[str]:
+    """The column of each class's predicted probability, in the order of `classes`: proba_<class>."""
+    return [f"{PROBABILITY_PREFIX}{label}" for label in classes]
+
 
 def direction(metric: str) -> int:
     """+1 when a larger value of the metric is better, -1 when a smaller one is."""

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops import exported
 from mlops.errors import MlopsError
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -123,7 +124,7 @@ def brief(exc: BaseException) -> str:
 
 
 def verify_if_required(model, environ: Mapping[str, str] | None = None) -> None:
-    """Verify a `runtime.ModelFiles` when the environment names what to trust; nothing otherwise."""
+    """Verify a `exported.ModelFiles` when the environment names what to trust; nothing otherwise."""
     trust = Trust.from_env(environ)
     if trust is not None:
         verify(model.files, model.signature, trust, str(model.directory))
@@ -141,13 +142,12 @@ def sign(
     from model_signing import signing
 
     from mlops.io import atomic_path
-    from mlops.serving import runtime
 
     try:
-        model = runtime.read_files(model_dir)
-    except runtime.StartupError as exc:
+        model = exported.read_files(model_dir)
+    except exported.StartupError as exc:
         raise MlopsError(str(exc)) from None
-    destination = model_dir / runtime.SIGNATURE_FILE
+    destination = model_dir / exported.SIGNATURE_FILE
     try:
         config = signing.Config()
         if sigstore:

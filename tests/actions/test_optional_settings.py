@@ -12,8 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,22 +19,11 @@ import pytest
 from mlops.config import load_params
 from mlops.http import free_port
 from tests.actions.test_scenarios import manifest, pipeline_output, set_param
+from tests.waiting import wait_for_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
 BIN = Path(sys.executable).parent
-
-
-def wait_for(url: str, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 600  # a start-up limit on a busy machine, not a speed check
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start") from None
-            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +45,9 @@ def servers(world, tmp_path_factory):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
     )  # fmt: skip
     try:
-        wait_for(f"http://127.0.0.1:{s3_port}/", s3, "moto's S3 server")
-        wait_for(f"http://127.0.0.1:{mlflow_port}/health", tracking, "mlflow server")
+        # 600 s: a start-up limit on a busy machine, not a speed check
+        wait_for_url(f"http://127.0.0.1:{s3_port}/", 600, "moto's S3 server", s3)
+        wait_for_url(f"http://127.0.0.1:{mlflow_port}/health", 600, "mlflow server", tracking)
         import boto3
 
         endpoint = f"http://127.0.0.1:{s3_port}"

@@ -23,8 +23,8 @@ import yaml
 
 from tests.actions import provenance
 from tests.actions.test_standins import stand_in_api
+from tests.conftest import REPO_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = "example/ml-template"
 DIGEST = "sha256:" + "ab" * 32
 

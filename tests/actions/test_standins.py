@@ -12,8 +12,7 @@ from pathlib import Path
 import yaml
 
 from tests.actions import standins
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT as ROOT
 
 
 def run_cache(

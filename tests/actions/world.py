@@ -31,8 +31,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +40,7 @@ from mlops.http import free_port
 from tests.actions import standins
 from tests.actions.github_api import GitHubAPI, State
 from tests.conftest import REPO_ROOT, copy_repository
+from tests.waiting import wait_for_url
 
 REPOSITORY = "example/ml-template"
 TOKEN = "ghs_standin0000000000000000000000000000"
@@ -171,15 +170,7 @@ class World:
             ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self.registry_url = f"127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{self.registry_url}/v2/", timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.registry.poll() is not None:
-                    raise RuntimeError("docker-registry did not start") from None
-                time.sleep(0.2)
+        wait_for_url(f"http://{self.registry_url}/v2/", 30, "docker-registry", self.registry)
         registries = self.root / "registries.conf"
         registries.write_text(
             'unqualified-search-registries = []\n\n[[registry]]\nprefix = "ghcr.io"\n'

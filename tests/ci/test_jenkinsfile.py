@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mlops.http import free_port
 from tests.ci.jenkinsfile import Pipeline, Stage, parse
 from tests.conftest import REPO_ROOT
 from tests.deploy.conftest import clone_at, git, more_trees, npm_tool, synthetic_origin
@@ -146,12 +146,6 @@ def workspace(origin, tmp_path: Path, branch: str, change=None) -> tuple[Path, d
         "DOCKER_RECORD": str(tmp_path / "docker"),
     }
     return work, env
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def assert_train_outputs(work: Path) -> None:

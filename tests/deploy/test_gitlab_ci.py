@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops.report import WATERMARK
 from tests.deploy.conftest import clone_at, git, more_trees, npm_tool, synthetic_origin
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,7 @@ def test_a_merge_request_validates_trains_and_gets_one_note_with_the_report(gitl
     assert call["options"]["driver"] == "gitlab"
     assert call["options"]["target"] == "pr/3"
     assert call["options"]["repo"] == variables["CI_PROJECT_URL"]
-    assert call["options"]["watermark-title"] == "mlops-model-report"
+    assert call["options"]["watermark-title"] == WATERMARK
     posted = (tmp_path / "cml" / "comment-0.md").read_text()
     assert posted == (work / "reports/pr/report.md").read_text()
     assert "n_estimators" in posted  # the report names the parameter the request changed

@@ -2,7 +2,6 @@
 
 import json
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from mlops.http import free_port
 from tests.conftest import copy_repository, env_for
 
 pytestmark = pytest.mark.slow
@@ -139,9 +139,7 @@ def test_an_unreachable_tracking_server_fails_train_at_once_and_keeps_the_last_g
     root, env, _ = repo
     outputs = [root / "models/model.skops", root / "models/training.json"]
     before = [path.read_bytes() for path in outputs]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        uri = f"http://127.0.0.1:{probe.getsockname()[1]}"  # closed once the socket is
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     started = time.perf_counter()
     result = subprocess.run(
         ["dvc", "repro", "--force", "--single-item", "train"],

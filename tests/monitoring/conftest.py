@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from mlops import paths
+from mlops.metrics import probability_columns
 from mlops.pipeline.prepare import prepare
 from tests.unit.conftest import MINIMAL_PARAMS
 
@@ -60,7 +61,7 @@ def write_project(root, train, test, schema, model) -> None:
         return
     proba = model.predict_proba(features)
     predicted = pd.Series(model.predict(features)).astype(str)
-    predictions = pd.DataFrame(proba, columns=[f"proba_{c}" for c in model.classes_])
+    predictions = pd.DataFrame(proba, columns=probability_columns(model.classes_))
     write_table(predictions.assign(actual=truth, predicted=predicted), root / paths.PREDICTIONS)
     write_json(root / paths.METRICS, compute_metrics(truth, predicted, proba, schema.classes))
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from mlops.http import free_port
+from tests.waiting import wait_for_url
 
 from .test_prometheus import running_process
 
@@ -27,15 +26,7 @@ def s3_server(log_path: Path) -> Iterator[dict[str, str]]:
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     with running_process(command, log_path) as process:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise AssertionError(f"moto server did not start: {log_path.read_text()[-2000:]}") from None
-                time.sleep(0.3)
+        wait_for_url(f"{url}/moto-api/", 60, lambda: f"moto's server: {log_path.read_text()[-2000:]}", process)
         yield {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": url}
 
 

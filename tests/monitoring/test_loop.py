@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -20,12 +19,13 @@ from mlops.http import free_port
 from mlops.io import read_table
 from mlops.monitoring.prediction_log import read_records
 from mlops.paths import RAW
-from tests.conftest import REPO_ROOT, copy_repository, env_for
+from tests.conftest import copy_repository, env_for
 from tests.unit.conftest import MINIMAL_PARAMS
+from tests.waiting import wait_for_url
 
 from . import synthetic
 from .s3_server import make_bucket, s3_server
-from .test_prometheus import running_process, wait_for
+from .test_prometheus import gunicorn_command, running_process, wait_for
 
 SOURCE = "data/source/events.csv"
 TRAFFIC_ROWS = 300
@@ -70,13 +70,9 @@ def serve_and_replay(project: Path, logs: Path, env: dict[str, str], tmp_path: P
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "multiproc"),
         "MLOPS_PREDICTION_LOG_DIR": str(logs),
     }
-    gunicorn = [
-        sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "src/mlops/serving/gunicorn_conf.py"),
-        "--bind", f"127.0.0.1:{port}", "mlops.serving.app:create_app()",
-    ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    with running_process(gunicorn, tmp_path / "gunicorn.log", cwd=project, env=service_env):
-        wait_for(lambda: urllib.request.urlopen(f"{url}/health", timeout=2).status == 200, 60, "the service")
+    with running_process(gunicorn_command(port), tmp_path / "gunicorn.log", cwd=project, env=service_env):
+        wait_for_url(f"{url}/health", 60, "the service")
         replay = ["simulate", "--url", url, "--rows", str(TRAFFIC_ROWS), "--batch-size", "50", "--shift", "load=1"]
         run([sys.executable, "-m", "mlops", *replay], project, env)
         wait_for(lambda: len(read_records(logs)[0]) >= TRAFFIC_ROWS, 30, "every row in the prediction log")

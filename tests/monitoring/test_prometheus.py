@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +23,7 @@ from mlops import http
 from mlops.http import free_port
 from mlops.schema import Schema
 from tests.conftest import REPO_ROOT
+from tests.waiting import wait_for_url, wait_until
 
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool not found: apt-get install prometheus")
@@ -86,16 +86,16 @@ def get_json(url: str) -> dict:
     return http.request(url, timeout=5).json()
 
 
-def wait_for(check, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError, KeyError, IndexError):
-            last = check()
-            if last:
-                return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last answer: {last!r}")
+def gunicorn_command(port: int) -> list[str]:
+    """The service under gunicorn, with the project's configuration, on the loopback at `port`."""
+    config = str(REPO_ROOT / "src/mlops/serving/gunicorn_conf.py")
+    app = "mlops.serving.app:create_app()"
+    return [sys.executable, "-m", "gunicorn", "-c", config, "--bind", f"127.0.0.1:{port}", app]
+
+
+def wait_for(check, seconds: float = 60.0, what: str = "the condition"):
+    """`check()`'s first truthy value: a server not up yet, or an answer without the data yet, is not yet."""
+    return wait_until(check, seconds, what, interval=0.5, ignore=(OSError, ValueError, KeyError, IndexError))
 
 
 @contextlib.contextmanager
@@ -158,10 +158,10 @@ def firing(api: str) -> set[str]:
 @needs_prometheus
 def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_path):
     """Stand-in exporter: the contract's metric names from prometheus_client, plus the drift
-    gauges from `drift_gauge.metrics_text`, appended to /metrics as the real service does."""
+    gauges of `drift_gauge.DriftCollector` in the same registry, as the real service has them."""
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-    from mlops.monitoring.drift_gauge import metrics_text
+    from mlops.monitoring.drift_gauge import DriftCollector
 
     registry = CollectorRegistry()
     requests = Counter("mlops_requests", "Requests", ["route", "status"], registry=registry)
@@ -169,11 +169,12 @@ def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_pa
     predictions = Counter("mlops_predictions", "Predicted rows", ["class"], registry=registry)
     Gauge("mlops_model_info", "Model", ["name", "version"], registry=registry).labels("clf", "7").set(1)
     report = tmp_path / "drift.json"
+    registry.register(DriftCollector(report))
     mix = training_mix_classes()
 
     class Exporter(BaseHTTPRequestHandler):
         def do_GET(self):
-            body = generate_latest(registry) + metrics_text(report).encode()
+            body = generate_latest(registry)
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.end_headers()
@@ -249,13 +250,9 @@ def test_prometheus_reads_the_real_service_request_counter_and_latency(tmp_path)
         "MLOPS_DRIFT_REPORT": str(project / "reports/drift/drift.json"),
     }
     (tmp_path / "multiproc").mkdir()
-    gunicorn = [
-        sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "src/mlops/serving/gunicorn_conf.py"),
-        "--bind", f"127.0.0.1:{port}", "mlops.serving.app:create_app()",
-    ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    with running_process(gunicorn, tmp_path / "gunicorn.log", cwd=project, env=service_env):
-        wait_for(lambda: http.request(f"{url}/health", timeout=2).status == 200, 60, "the service")
+    with running_process(gunicorn_command(port), tmp_path / "gunicorn.log", cwd=project, env=service_env):
+        wait_for_url(f"{url}/health", 60, "the service")
         (tmp_path / "prom").mkdir()
         with running_prometheus(tmp_path / "prom", f"127.0.0.1:{port}") as api:
             replay = [*mlops, "simulate", "--url", url, "--rows", "60", "--batch-size", "20"]

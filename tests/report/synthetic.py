@@ -23,7 +23,7 @@ from mlops import paths
 from mlops.config import ReportParams
 from mlops.dataset import row_keys
 from mlops.io import write_json, write_table
-from mlops.metrics import compute_metrics, regression_metrics
+from mlops.metrics import compute_metrics, probability_columns, regression_metrics
 from mlops.pipeline.crossval import fold_plan, plan_id
 from mlops.pipeline.evaluate import curves, per_class, regression_plots
 from mlops.pipeline.prepare import prepare
@@ -86,7 +86,7 @@ def write_run(
     truth, guess = test["label"], pd.Series(predicted)
     write_json(root / paths.METRICS, compute_metrics(truth, guess, proba, CLASSES))
     write_json(root / paths.PER_CLASS, per_class(truth, guess, CLASSES))
-    frame = pd.DataFrame(proba, columns=[f"proba_{label}" for label in CLASSES])
+    frame = pd.DataFrame(proba, columns=probability_columns(CLASSES))
     write_table(frame.assign(actual=truth, predicted=guess), root / paths.PREDICTIONS)
     write_table(pd.DataFrame({"actual": truth, "predicted": guess}), root / paths.PLOTS_DIR / "confusion_matrix.csv")
     roc, pr = curves(truth, proba, CLASSES)
@@ -131,7 +131,7 @@ def write_crossval(root: Path, frame: pd.DataFrame, model: Model, settings: Repo
         predicted, proba = model.predict(part, salt=repeat * 100 + fold + 1)
         for name, value in compute_metrics(part["label"], pd.Series(predicted), proba, CLASSES).items():
             metrics.setdefault(name, []).append(value)
-        block = pd.DataFrame(proba, columns=[f"proba_{label}" for label in CLASSES])
+        block = pd.DataFrame(proba, columns=probability_columns(CLASSES))
         blocks.append(
             block.assign(key=keys[test], repeat=repeat, fold=fold, actual=part["label"].to_numpy(), predicted=predicted)
         )

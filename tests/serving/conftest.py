@@ -11,14 +11,13 @@ import math
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from mlops.http import free_port
+from tests.waiting import wait_for_url
 
 TARGET = "label"
 
@@ -206,18 +205,7 @@ class Server:
             )  # fmt: skip
 
     def wait_ready(self, seconds: float = 90, path: str = "/ready") -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"gunicorn exited {self.process.returncode}: {self.stderr.read_text()}")
-            try:
-                with urllib.request.urlopen(self.url + path, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"not ready after {seconds}s: {self.stderr.read_text()}")
+        wait_for_url(self.url + path, seconds, lambda: f"gunicorn ready: {self.stderr.read_text()}", self.process)
 
     def workers(self) -> list[int]:
         found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout

@@ -3,13 +3,14 @@
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from mlops.serving.runtime import StartupError
+from mlops.exported import StartupError
 
 
 def post(client, path, body, **kwargs):
@@ -237,3 +238,50 @@ def test_the_onnx_service_imports_no_training_libraries(model_dir):
     )
     result = subprocess.run([sys.executable, "-c", code, str(model_dir)], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"the service imported {result.stdout.strip()}"
+
+
+def test_a_route_and_its_operation_are_declared_in_one_call(client):
+    """routes.Routes: a protocol adds its view and its OpenAPI operation together; path parameters come
+    from the rule, documented with the served model's name and version."""
+    from flask import Flask
+
+    from mlops.serving.openapi import Schemas, ok
+    from mlops.serving.routes import Routes
+
+    service = client.application.extensions["mlops"]["service"]
+    app = Flask("protocol")
+    routes = Routes(app, Schemas(service))
+
+    @routes.get("/things/<name>/versions/<version>", "a thing", {"200": ok("the thing")})
+    def thing(name: str, version: str):
+        return {"name": name, "version": version}
+
+    assert [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint == "thing"] == [
+        "/things/<name>/versions/<version>"
+    ]
+    operation = routes.paths["/things/{name}/versions/{version}"]["get"]
+    assert [(p["name"], p["in"], p["schema"]["enum"]) for p in operation["parameters"]] == [
+        ("name", "path", [service.name]),
+        ("version", "path", [service.version]),
+    ]
+    assert operation["summary"] == "a thing" and "requestBody" not in operation
+    assert app.test_client().get("/things/a/versions/1").get_json() == {"name": "a", "version": "1"}
+
+
+@pytest.mark.parametrize("path", ["/predict", "/invocations", "/v1/models/nope:predict", "/v2/models/nope/infer"])
+def test_the_worker_writes_an_error_in_the_form_the_app_answers_on_that_path(client, path):
+    """One form per protocol (RequestError.body): the worker's own answers (busy, timeout) and the app's agree."""
+    from mlops.serving.worker import write_error
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        write_error(ours, path, "503 Service Unavailable", "busy", "try again")
+        answer = theirs.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    written = json.loads(body)["error"]
+    answered = post(client, path, "{").get_json()["error"]  # the app's own error on the same path
+    if type(answered) is str:  # KServe's and V2's form
+        assert written == "try again"
+    else:
+        assert written == {"code": "busy", "message": "try again", "details": None} and set(answered) == set(written)

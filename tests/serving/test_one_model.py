@@ -19,6 +19,7 @@ import time
 import pytest
 
 from mlops import http
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +27,12 @@ pytestmark = pytest.mark.slow
 def replaced(server, pid: int, seconds: float = 30) -> int:
     """The pid of the worker that replaced `pid`, once the master has started it."""
     others = set(server.workers()) - {pid}
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def replacement() -> int | None:
         workers = set(server.workers())
-        if pid not in workers and len(workers) == 2:
-            return (workers - others).pop()
-        time.sleep(0.1)
-    raise AssertionError(f"worker {pid} was not replaced: {server.workers()}\n{server.stderr.read_text()}")
+        return (workers - others).pop() if pid not in workers and len(workers) == 2 else None
+
+    return wait_until(replacement, seconds, lambda: f"worker {pid} replaced: {server.stderr.read_text()}")
 
 
 def served_by(server) -> set[int]:
@@ -96,23 +96,25 @@ def test_sighup_serves_the_files_on_disk_only_when_they_pass_the_checks(serve, m
     server.process.send_signal(signal.SIGHUP)
     wait_for_new_workers(server, after)
     assert {http.request(server.url + "/predict", body).json()["model_version"] for _ in range(10)} == {"8"}
-    deadline = time.monotonic() + 10  # the master forgets the old workers' metrics once it has reaped them
-    while 'version="7"' in (metrics := http.request(server.url + "/metrics").body.decode()):
-        assert time.monotonic() < deadline, "the old workers' model version is still on /metrics"
-        time.sleep(0.2)
+
+    def without_the_old_version() -> str | None:  # the master forgets the old workers' metrics once it reaped them
+        text = http.request(server.url + "/metrics").body.decode()
+        return text if 'version="7"' not in text else None
+
+    metrics = wait_until(without_the_old_version, 10, "the old workers' model version gone from /metrics")
     assert 'mlops_model_info{name="test-model",version="8"} 1.0' in metrics
 
 
 def wait_for_new_workers(server, before: list[int], seconds: float = 60) -> list[int]:
     """The workers that replaced all of `before`, once they answer."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    def replacements() -> list[int] | None:
         workers = server.workers()
-        if len(workers) == 2 and not set(workers) & set(before):
-            server.wait_ready()
-            return workers
-        time.sleep(0.1)
-    raise AssertionError(f"workers {before} were not replaced: {server.workers()}\n{server.stderr.read_text()}")
+        return workers if len(workers) == 2 and not set(workers) & set(before) else None
+
+    workers = wait_until(replacements, seconds, lambda: f"workers {before} replaced: {server.stderr.read_text()}")
+    server.wait_ready()
+    return workers
 
 
 def test_a_worker_that_cannot_start_never_takes_the_healthy_one_down(serve, records, tmp_path):

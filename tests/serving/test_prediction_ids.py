@@ -8,13 +8,13 @@ import json
 import os
 import re
 import signal
-import time
 
 import pytest
 
 from mlops import http
 from mlops.monitoring.prediction_log import read_records
 from mlops.serving.responses import PREDICTION_ID_HEADER
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 VERTEX_PREDICT = "/vertex/predict"
@@ -83,10 +83,7 @@ def test_a_read_only_log_directory_fails_no_prediction_and_is_counted_across_wor
 
     original = server.workers()
     os.kill(original[0], signal.SIGTERM)  # gunicorn starts a new worker; the counter keeps the old one's rows
-    deadline = time.monotonic() + 60
-    while not (len(server.workers()) == 2 and original[0] not in server.workers()):
-        assert time.monotonic() < deadline, "the worker was not replaced"
-        time.sleep(0.2)
+    wait_until(lambda: len(server.workers()) == 2 and original[0] not in server.workers(), 60, "a new worker")
     for _ in range(10):
         assert http.request(server.url + "/predict", {"instances": records}).status == 200
     until_counted(server, 20 * len(records))
@@ -95,8 +92,5 @@ def test_a_read_only_log_directory_fails_no_prediction_and_is_counted_across_wor
 
 def until_counted(server, rows: int) -> None:
     """The writer threads count failures as they come to them: wait (bounded) for all of them."""
-    deadline = time.monotonic() + 60
-    while (counted := dropped_on_metrics(server)["write_failed"]) < rows:
-        assert time.monotonic() < deadline, f"{counted} of {rows} dropped rows counted"
-        time.sleep(0.2)
-    assert counted == rows
+    wait_until(lambda: dropped_on_metrics(server)["write_failed"] >= rows, 60, f"{rows} dropped rows counted")
+    assert dropped_on_metrics(server)["write_failed"] == rows

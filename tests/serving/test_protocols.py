@@ -258,7 +258,7 @@ def test_a_vertex_route_the_service_has_keeps_its_meaning(make_app, records):
 
 
 def test_a_vertex_route_that_is_not_a_path_stops_the_start(make_app):
-    from mlops.serving.runtime import StartupError
+    from mlops.exported import StartupError
 
     with pytest.raises(StartupError, match="AIP_PREDICT_ROUTE='predict' must be a URL path"):
         make_app(AIP_PREDICT_ROUTE="predict")
@@ -301,3 +301,30 @@ def test_the_entrypoint_takes_serve_and_nothing_else():
     assert (
         result.stderr.strip() == "mlops serve: error: SAGEMAKER_BIND_TO_PORT='none' is not a port number (1 to 65535)"
     )
+
+
+def test_v2_takes_each_field_its_published_schema_has_and_no_other(client, records):
+    """The V2 request shape is declared once (open_inference.REQUEST_FIELDS and TENSOR): /openapi.json
+    publishes it and the service checks bodies with it."""
+    spec = client.get("/openapi.json").get_json()
+    schema = spec["paths"]["/v2/models/{name}/infer"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    full = {
+        "id": "request-1",
+        "parameters": {},
+        "inputs": [{**item, "parameters": {}} for item in v2_inputs(records[:2])],
+        "outputs": [{"name": "label"}],
+        "model_name": MODEL,
+    }
+    assert set(schema["properties"]) == set(full) and schema["additionalProperties"] is False
+    infer = f"/v2/models/{MODEL}/infer"
+    assert post(client, infer, full).status_code == 200
+    for field in set(full) - set(schema["required"]):
+        assert post(client, infer, {key: value for key, value in full.items() if key != field}).status_code == 200
+    assert "unknown field(s) ['extra']" in plain_error(post(client, infer, {**full, "extra": {}}), 400)
+    tensor = schema["properties"]["inputs"]["items"]
+    assert set(tensor["properties"]) == set(full["inputs"][0])
+    for key in tensor["required"]:
+        inputs = [{k: v for k, v in item.items() if k != key} for item in full["inputs"]]
+        assert f"missing ['{key}']" in plain_error(post(client, infer, {**full, "inputs": inputs}), 400)
+    inputs = [{**full["inputs"][0], "extra": 1}, *full["inputs"][1:]]
+    assert "unknown ['extra']" in plain_error(post(client, infer, {**full, "inputs": inputs}), 400)

@@ -3,6 +3,9 @@ is better and which need probabilities all agree with it."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ from mlops import metrics
 from mlops.metrics import compute_metrics, label_metrics, regression_metrics
 from mlops.report import statistics
 from mlops.report.statistics import Predictions
+from tests.unit.test_paths import string_constants
 
 
 def classified(rows: int = 60) -> tuple[pd.Series, pd.Series, np.ndarray]:
@@ -62,3 +66,17 @@ def test_a_concept_drift_check_may_name_every_metric_of_its_task_but_log_loss():
     for task, defaults in metrics.DEFAULT_CONCEPT_METRICS.items():
         assert set(defaults) <= set(metrics.concept_metrics(task))
         assert metrics.DEFAULT_METRIC[task] in metrics.TASK_METRICS[task]
+
+
+def test_one_module_spells_the_probability_column_names():
+    """proba_<class> is spelled in mlops.metrics alone; every table of predictions takes its names from there."""
+    assert metrics.probability_columns(["no", "yes"]) == ["proba_no", "proba_yes"]
+    package = Path(metrics.__file__).parent
+    spelled = [
+        f"{module.relative_to(package)}:{node.lineno}"
+        for module in sorted(package.rglob("*.py"))
+        if module != Path(metrics.__file__)
+        for node in string_constants(ast.parse(module.read_text(encoding="utf-8")))
+        if "proba_" in node.value
+    ]
+    assert spelled == []

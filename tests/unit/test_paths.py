@@ -58,6 +58,16 @@ def test_the_drift_gauge_reads_where_mlops_drift_writes():
     assert drift_gauge.DEFAULT_REPORT == paths.DRIFT_REPORT
 
 
+def test_the_service_reads_the_files_the_export_stage_writes():
+    """The service cannot import mlops.paths either: mlops.exported names the same files."""
+    from mlops import exported
+
+    directory = Path(exported.DEFAULT_MODEL_DIR)
+    assert directory / exported.METADATA_FILE == paths.MODEL_METADATA
+    assert directory / exported.ONNX_FILE == paths.ONNX_MODEL
+    assert directory / exported.SKOPS_FILE == paths.MODEL  # serve.runtime sklearn serves the trained model
+
+
 def string_constants(tree: ast.AST):
     """The string literals of a module, without its docstrings (those describe, they do not choose)."""
     docstrings = {

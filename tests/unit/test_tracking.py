@@ -6,6 +6,7 @@ import pytest
 
 from mlops import tracking
 from mlops.errors import MlopsError
+from mlops.http import free_port
 
 
 def _store(tmp_path, name, monkeypatch):
@@ -49,14 +50,8 @@ def test_a_training_run_from_another_store_gets_a_linked_evaluation_run_instead_
     assert run.data.tags["mlops.model_version"] == "3" and run.data.tags["mlops.registered_model"] == "clf"
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]  # nothing listens once the socket is closed
-
-
 def test_an_unreachable_tracking_server_is_one_error_naming_the_uri_at_once(monkeypatch):
-    uri = f"http://127.0.0.1:{_closed_port()}"
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     with pytest.raises(MlopsError, match=rf"the MLflow tracking server {uri} is not reachable \(Connection refused\)"):
         tracking.check_reachable()

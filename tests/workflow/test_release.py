@@ -8,11 +8,11 @@ wiring a run cannot show: the order of the steps, which digest each one names, w
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT as ROOT
+
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 

@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import REPO_ROOT as ROOT
 from tests.workflow.github_expressions import EXPRESSION, condition, expressions, render, secret_flows
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = Path(os.environ.get("WORKFLOWS_DIR") or ROOT / ".github/workflows")
 DEFAULT = "main"
 

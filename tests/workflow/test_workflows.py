@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO_ROOT as ROOT
+
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.\-]+/[\w.\-/]+@[0-9a-f]{40}$")
 
@@ -90,6 +91,13 @@ def test_cml_is_pinned_without_vega_and_updates_one_comment():
     script = "\n".join(step.get("run", "") for step in job["steps"])
     assert "cml comment update" in script and "--watermark-title=" in script and '--target="pr/$pr"' in script
     assert not any(step.get("uses", "").startswith("actions/checkout@") for step in job["steps"])
+
+
+def test_both_ci_systems_update_the_comment_that_carries_the_one_watermark():
+    from mlops.report import WATERMARK
+
+    for path in (".github/workflows/pr-report.yml", ".gitlab-ci.yml"):
+        assert re.findall(r'--watermark-title="([^"]*)"', (ROOT / path).read_text()) == [WATERMARK], path
 
 
 def test_the_comment_job_reads_no_secret():

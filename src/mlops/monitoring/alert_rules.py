@@ -30,20 +30,16 @@ HISTOGRAM = "mlops_prediction_value"  # the service's histogram of predicted val
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--train", default=str(paths.TRAIN), help="training split (default: %(default)s)")
-    parser.add_argument("--schema", default=str(paths.SCHEMA), help="(default: %(default)s)")
-    parser.add_argument(
-        "--predictions",
-        default=str(paths.PREDICTIONS),
-        help="regression: the model's test-split predictions (default: %(default)s)",
+    options = (  # (flag, default path, what it is for)
+        ("--train", paths.TRAIN, "training split"),
+        ("--schema", paths.SCHEMA, ""),
+        ("--predictions", paths.PREDICTIONS, "regression: the model's test-split predictions"),
+        ("--metadata", paths.MODEL_METADATA, "regression: the served model's prediction buckets"),
+        ("--params", paths.PARAMS, "for monitor.psi_threshold"),
+        ("--output", paths.PROMETHEUS_RULES, ""),
     )
-    parser.add_argument(
-        "--metadata",
-        default=str(paths.MODEL_METADATA),
-        help="regression: the served model's prediction buckets (default: %(default)s)",
-    )
-    parser.add_argument("--params", default=str(paths.PARAMS), help="for monitor.psi_threshold (default: %(default)s)")
-    parser.add_argument("--output", default=str(paths.PROMETHEUS_RULES), help="(default: %(default)s)")
+    for flag, default, purpose in options:
+        parser.add_argument(flag, default=str(default), help=f"{purpose} (default: %(default)s)".lstrip())
 
 
 def class_shares(labels) -> dict[str, float]:

@@ -11,7 +11,14 @@ from typing import Any
 from mlops import paths
 from mlops.errors import MlopsError
 from mlops.io import read_json
-from mlops.metrics import LOWER_IS_BETTER, PROBABILITY_METRICS, compute_metrics, label_metrics, regression_metrics
+from mlops.metrics import (
+    LOWER_IS_BETTER,
+    PROBABILITY_METRICS,
+    compute_metrics,
+    label_metrics,
+    probability_columns,
+    regression_metrics,
+)
 
 
 def concept_check(joined, schema, params, training_metrics_path: Path = paths.METRICS) -> dict[str, Any]:
@@ -23,7 +30,7 @@ def concept_check(joined, schema, params, training_metrics_path: Path = paths.ME
         return {"skipped": f"{rows} labelled rows, fewer than monitor.concept_min_rows={params.concept_min_rows}"}
     if schema.regression:
         return regression_concept_check(joined, schema, params, training_metrics_path) | {"rows": rows}
-    proba_columns = [f"proba_{label}" for label in schema.classes]
+    proba_columns = probability_columns(schema.classes)
     y_true, y_pred = joined[schema.target].astype(str), joined["prediction"].astype(str)
     if all(column in joined.columns for column in proba_columns):
         metrics = compute_metrics(y_true, y_pred, joined[proba_columns].to_numpy(np.float64), schema.classes)

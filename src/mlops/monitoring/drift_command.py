@@ -16,6 +16,7 @@ from typing import Any
 
 from mlops import paths
 from mlops.errors import MlopsError
+from mlops.metrics import probability_columns
 from mlops.monitoring.concept import concept_check
 
 EXIT_DRIFT = 3
@@ -94,8 +95,8 @@ def load_current(path: Path, schema):
     if all(
         isinstance(r.get("probabilities"), list) and len(r["probabilities"]) == len(schema.classes) for r in records
     ):
-        for index, label in enumerate(schema.classes):
-            frame[f"proba_{label}"] = [float(r["probabilities"][index]) for r in records]
+        for index, column in enumerate(probability_columns(schema.classes)):
+            frame[column] = [float(r["probabilities"][index]) for r in records]
     return frame, skipped
 
 
@@ -106,10 +107,9 @@ def features_of(frame, schema, source):
         raise MlopsError(f"{source}: {exc} (the schema is {paths.SCHEMA})") from exc
 
 
-def probability_columns(classes: list[str]) -> list[str]:
-    """For two classes one probability says it all; otherwise one per class."""
-    chosen = classes[-1:] if len(classes) == 2 else classes
-    return [f"proba_{label}" for label in chosen]
+def checked_probability_columns(classes: list[str]) -> list[str]:
+    """The probabilities the drift check compares: for two classes one says it all; otherwise one per class."""
+    return probability_columns(classes[-1:] if len(classes) == 2 else classes)
 
 
 def add_model_predictions(frame, features, model_path: Path, classes: list[str], regression: bool = False) -> bool:
@@ -124,9 +124,9 @@ def add_model_predictions(frame, features, model_path: Path, classes: list[str],
         return True
     frame["prediction"] = [str(label) for label in model.predict(features)]
     probabilities = model.predict_proba(features)
-    for index, label in enumerate(str(c) for c in model.classes_):
-        if label in classes:
-            frame[f"proba_{label}"] = probabilities[:, index]
+    for index, (label, column) in enumerate(zip(model.classes_, probability_columns(model.classes_), strict=True)):
+        if str(label) in classes:
+            frame[column] = probabilities[:, index]
     return True
 
 
@@ -189,8 +189,9 @@ def analyse(args: argparse.Namespace) -> dict[str, Any]:
         if schema.regression:  # a number: KS test and PSI over the reference's quantile bins, as a feature
             prediction_kinds = {"prediction": "numeric"}
         else:
+            checked = checked_probability_columns(schema.classes)
             prediction_kinds = {"prediction": "categorical"} | {
-                c: "numeric" for c in probability_columns(schema.classes) if c in current and c in ref_predictions
+                c: "numeric" for c in checked if c in current and c in ref_predictions
             }
     else:
         notes.append("prediction drift not checked: no predictions on the reference or the current side")

@@ -22,7 +22,7 @@ from mlops.config import Params
 from mlops.dataset import row_keys
 from mlops.errors import MlopsError
 from mlops.io import read_table, write_json, write_table
-from mlops.metrics import compute_metrics, regression_metrics
+from mlops.metrics import compute_metrics, probability_columns, regression_metrics
 from mlops.schema import Schema
 
 
@@ -132,7 +132,7 @@ def classification_fold(model, features, actual, schema: Schema, metrics: dict[s
     predicted = np.asarray(model.predict(features)).astype(str)
     for name, value in compute_metrics(pd.Series(actual), pd.Series(predicted), proba, classes).items():
         metrics.setdefault(name, []).append(value)
-    block = pd.DataFrame(proba.round(6), columns=[f"proba_{label}" for label in classes])
+    block = pd.DataFrame(proba.round(6), columns=probability_columns(classes))
     block.insert(0, "predicted", predicted)
     return block
 

@@ -16,7 +16,7 @@ import json
 from mlops import paths, tracking
 from mlops.config import Params
 from mlops.io import load_model, read_json, read_table, write_json, write_table
-from mlops.metrics import compute_metrics, positive_class, regression_metrics
+from mlops.metrics import compute_metrics, positive_class, probability_columns, regression_metrics
 from mlops.model import use_cores
 from mlops.schema import Schema
 
@@ -176,7 +176,7 @@ def evaluate_classification(model, features, y_true, seed: int, importance_rows:
     write_table(roc, paths.PLOTS_DIR / "roc.csv")
     write_table(pr, paths.PLOTS_DIR / "precision_recall.csv")
     write_table(importance, paths.PLOTS_DIR / "feature_importance.csv")
-    predictions = pd.DataFrame(proba.round(6), columns=[f"proba_{label}" for label in classes])
+    predictions = pd.DataFrame(proba.round(6), columns=probability_columns(classes))
     write_table(predictions.assign(actual=y_true, predicted=y_pred), paths.PREDICTIONS)
     draw_figures(confusion, roc, pr, importance, classes)
     return metrics

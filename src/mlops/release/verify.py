@@ -31,15 +31,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def verified(model_dir: Path):
-    """The model files in `model_dir` (runtime.ModelFiles), verified, when the environment asks; else None."""
-    from mlops import signing
-    from mlops.serving import runtime
+    """The model files in `model_dir` (exported.ModelFiles), verified, when the environment asks; else None."""
+    from mlops import exported, signing
 
     if signing.Trust.from_env() is None:
         return None
     try:
-        model = runtime.read_files(model_dir)
-    except runtime.StartupError as exc:
+        model = exported.read_files(model_dir)
+    except exported.StartupError as exc:
         raise MlopsError(str(exc)) from None
     signing.verify_if_required(model)
     return model

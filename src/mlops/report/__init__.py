@@ -24,6 +24,11 @@ from pathlib import Path
 from mlops import paths
 from mlops.errors import MlopsError
 
+# The title of CML's watermark on the pull-request comment: the comment a new report replaces. The comment
+# jobs (.github/workflows/pr-report.yml, .gitlab-ci.yml) run none of this code, so they write it out;
+# tests/workflow/test_workflows.py checks they write this one.
+WATERMARK = "mlops-model-report"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", metavar="REV", help="compare with what is committed at REV (e.g. origin/main)")

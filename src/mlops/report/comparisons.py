@@ -11,7 +11,7 @@ import numpy as np
 
 from mlops.config import ReportParams
 from mlops.errors import MlopsError
-from mlops.metrics import direction
+from mlops.metrics import direction, probability_columns
 from mlops.report import statistics
 from mlops.report.results import Calibration, Evidence, Slice, Slices, TestComparison
 from mlops.report.runs import Run
@@ -56,7 +56,7 @@ def as_predictions(frame, classes: list[str], rows=None) -> Predictions:
     predicted = frame["predicted"].astype(str).map(index).to_numpy()
     if np.isnan(actual.astype(float)).any() or np.isnan(predicted.astype(float)).any():
         raise MlopsError("a prediction names a class the schema does not have: rerun the pipeline")
-    proba = frame[[f"proba_{label}" for label in classes]].to_numpy(dtype=float)
+    proba = frame[probability_columns(classes)].to_numpy(dtype=float)
     return Predictions(actual.astype(int), predicted.astype(int), proba, row, count)
 
 

@@ -19,6 +19,7 @@ from mlops import paths
 from mlops.config import ReportParams
 from mlops.dataset import load_source, row_keys
 from mlops.errors import MlopsError
+from mlops.metrics import PROBABILITY_PREFIX, probability_columns
 from mlops.report import statistics
 from mlops.report.comparisons import as_predictions, compare_test
 from mlops.report.results import HeldOut, Retrained
@@ -52,11 +53,12 @@ def scored(model_dir, frame, schema: Schema, row_key: np.ndarray):
     """One model's predictions on `frame`, in the report's form: actual, predicted, proba_<class>, key."""
     import pandas as pd
 
+    from mlops.exported import StartupError
     from mlops.serving import runtime
 
     try:
         metadata, predictor = runtime.load(model_dir)
-    except runtime.StartupError as exc:
+    except StartupError as exc:
         raise MlopsError(str(exc)) from None
     own = Schema.from_dict(metadata["schema"])
     features = own.features_frame(frame)
@@ -64,7 +66,7 @@ def scored(model_dir, frame, schema: Schema, row_key: np.ndarray):
     out = pd.DataFrame({"actual": schema.target_series(frame).to_numpy(), "predicted": predicted})
     if proba is not None:
         classes = [str(label) for label in metadata["classes"]]
-        out = pd.concat([out, pd.DataFrame(np.asarray(proba), columns=[f"proba_{c}" for c in classes])], axis=1)
+        out = pd.concat([out, pd.DataFrame(np.asarray(proba), columns=probability_columns(classes))], axis=1)
     return out.assign(key=row_key)
 
 
@@ -73,7 +75,7 @@ def held_out(name: str, frame, row_key, offered: int, pr: Run, base: Run, schema
     classes = [] if schema.regression else schema.classes
     new = scored(pr.root / paths.ONNX_MODEL.parent, frame, schema, row_key)
     old = scored(base.root / paths.ONNX_MODEL.parent, frame, schema, row_key)
-    missing = set(old.filter(like="proba_").columns) ^ set(new.filter(like="proba_").columns)
+    missing = set(old.filter(like=PROBABILITY_PREFIX).columns) ^ set(new.filter(like=PROBABILITY_PREFIX).columns)
     if missing:
         raise MlopsError(f"the two models predict different classes ({', '.join(sorted(missing))})")
     metrics = [name for name in pr.metrics if name in statistics.SCORED]

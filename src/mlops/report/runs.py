@@ -200,6 +200,7 @@ def onnx_latency(model: Path, test: Path, schema_path: Path, repeats: int = 200)
 
     import numpy as np
 
+    from mlops.exported import read_metadata
     from mlops.io import read_table
     from mlops.schema import Schema
     from mlops.serving import runtime
@@ -208,7 +209,7 @@ def onnx_latency(model: Path, test: Path, schema_path: Path, repeats: int = 200)
     row = schema.features_frame(read_table(test).head(1))
     columns = {name: row[name].tolist() for name in row.columns}
     try:
-        metadata = runtime.read_metadata(model.parent)
+        metadata = read_metadata(model.parent)
         predictor = runtime.OnnxPredictor(model, metadata)
         for _ in range(20):
             predictor.predict(columns)

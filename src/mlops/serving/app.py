@@ -26,14 +26,20 @@ from pathlib import Path
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from mlops.monitoring import drift_gauge
+from mlops.exported import StartupError
 from mlops.serving import invocations, kserve_v1, open_inference, openapi, vertex
 from mlops.serving.metrics import CONTENT_TYPE
-from mlops.serving.responses import json_response, read_json_body
-from mlops.serving.runtime import StartupError
+from mlops.serving.openapi import Schemas, json_body, ok, prediction_response
+from mlops.serving.responses import json_response, read_instances
+from mlops.serving.routes import Routes
 from mlops.serving.service import PredictionService
 from mlops.serving.validation import RequestError
 
+# The protocol adapters: each module's register(routes, service) adds its routes with their OpenAPI
+# operations; PLAIN_ERRORS, when it has one, is the path under which its errors are {"error": "..."}.
+# Vertex AI's comes last: it leaves alone a route the others have.
+ADAPTERS = (invocations, kserve_v1, open_inference, vertex)
+PLAIN_ERROR_PREFIXES = tuple(adapter.PLAIN_ERRORS for adapter in ADAPTERS if hasattr(adapter, "PLAIN_ERRORS"))
 HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
@@ -41,14 +47,15 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
-PLAIN_ERROR_PREFIXES = (kserve_v1.ERROR_PREFIX, open_inference.ERROR_PREFIX)
+
+
+def error_body(path: str, error: RequestError) -> dict:
+    """The error's body in the form of the protocol that serves `path`."""
+    return error.body(plain=path.startswith(PLAIN_ERROR_PREFIXES))
 
 
 def error_response(status: int, code: str, message: str, details=None) -> Response:
-    path = request.path
-    if path.startswith(PLAIN_ERROR_PREFIXES):
-        return json_response({"error": message}, status)
-    return json_response({"error": {"code": code, "message": message, "details": details}}, status)
+    return json_response(error_body(request.path, RequestError(status, code, message, details)), status)
 
 
 def worker_app() -> Flask:
@@ -95,16 +102,19 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
             metrics.observe_request(route, str(response.status_code), time.perf_counter() - started)
         return response
 
-    @app.post("/predict")
+    routes = Routes(app, Schemas(service))
+    schemas = routes.schemas
+    predict_body = json_body(schemas.instances_body())
+    predicted = {"200": prediction_response("predictions", {"$ref": "#/components/schemas/Prediction"})}
+    what = "the number" if service.regression else "the class and class probabilities"
+
+    @routes.post("/predict", f"Predict {what} of each row", {**predicted, **schemas.errors}, predict_body)
     def predict_route() -> Response:
-        body = read_json_body(service.validator.max_json_values)
-        if type(body) is not dict or "instances" not in body or len(body) != 1:
-            raise RequestError(
-                400,
-                "invalid_request",
-                'the body must be {"instances": [...]}: a list of {column: value} objects or rows',
-            )
-        prediction = service.predict(service.validator.instances(body["instances"]))
+        instances = read_instances(
+            service.validator,
+            'the body must be {"instances": [...]}: a list of {column: value} objects or rows',
+        )
+        prediction = service.predict(instances)
         if service.regression:
             answer = {"predictions": prediction.predictions}
         else:
@@ -117,37 +127,41 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
             {**answer, "model_version": version, "prediction_ids": prediction.ids}, prediction_id=prediction.id
         )
 
-    @app.get("/health")
+    @routes.get("/health", "Liveness: the process answers", {"200": ok("alive")})
     def health() -> Response:
         return json_response({"status": "ok"})
 
-    @app.get("/ready")
+    ready_answers = {"200": ok("ready"), "503": openapi.error_response("not ready")}
+
+    @routes.get("/ready", "Readiness: the model is loaded and passed a self-test prediction", ready_answers)
     def ready() -> Response:
         service.check_ready()
         return json_response({"status": "ready", "model": metadata["name"], "model_version": version})
 
-    @app.get("/metadata")
+    about = "The model: task, version, commit, dataset hash, metrics, input schema, classes"
+
+    @routes.get("/metadata", about, {"200": ok("model metadata")})
     def metadata_route() -> Response:
         return json_response(public_metadata)
 
-    @app.get("/metrics")
+    text = {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+    @routes.get("/metrics", "Prometheus metrics", {"200": text})
     def metrics_route() -> Response:
-        body = metrics.exposition() + drift_gauge.metrics_text().encode()
-        return Response(body, mimetype=None, content_type=CONTENT_TYPE)
+        return Response(metrics.exposition(), mimetype=None, content_type=CONTENT_TYPE)
 
-    invocations.register(app, service)
-    kserve_v1.register(app, service)
-    open_inference.register(app, service)
-    vertex.register(app, service)
-    spec = json.dumps(openapi.document(service, app))
+    for adapter in ADAPTERS:
+        adapter.register(routes, service)
 
-    @app.get("/openapi.json")
+    @routes.get("/openapi.json", "This document", {"200": ok("OpenAPI 3.1 document")})
     def openapi_route() -> Response:
         return Response(spec, mimetype="application/json")
 
+    spec = json.dumps(openapi.document(service, schemas, routes.paths))  # every route is declared by now
+
     @app.errorhandler(RequestError)
     def request_error(exc: RequestError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return json_response(error_body(request.path, exc), exc.status)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -36,6 +36,7 @@ import time
 
 from gunicorn.glogging import Logger
 
+from mlops.exported import StartupError, configured_model_dir
 from mlops.serving import runtime, startup
 from mlops.serving.ports import listen_port
 from mlops.serving.worker import read_timeout, setting
@@ -97,12 +98,12 @@ def on_starting(server):
     Workers build their model from the bytes read here, never from the disk: a worker restarted
     later serves the same model whatever the files hold by then (SIGHUP reads them again).
     """
-    model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
+    model_dir = configured_model_dir()
     # The check builds the model in a forked child: an onnxruntime session created here would be
     # inherited by every forked worker, whose exit then hangs in onnxruntime's teardown.
     try:
         runtime.serve_files(startup.prepare(model_dir))
-    except runtime.StartupError as exc:
+    except StartupError as exc:
         print(f"mlops serve: error: {exc}", file=sys.stderr)
         sys.exit(1)
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -117,11 +118,11 @@ def on_starting(server):
 def on_reload(server):
     """SIGHUP, before gunicorn replaces the workers: the new ones serve the files on disk if they pass the
     start-up checks; if not, they serve the model of the old ones and the log says why."""
-    model_dir = os.environ.get("MLOPS_MODEL_DIR") or "models"
+    model_dir = configured_model_dir()
     current = runtime.served_files()
     try:
         files = startup.prepare(model_dir)
-    except runtime.StartupError as exc:
+    except StartupError as exc:
         server.log.error("reload: still serving model %s: %s", current.version if current else "?", exc)
         return
     runtime.serve_files(files)

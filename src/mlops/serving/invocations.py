@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
-from flask import Flask, Response, request
+from flask import Response, request
 
+from mlops.serving.openapi import Schemas, json_body, prediction_response
 from mlops.serving.responses import (
     PREDICTION_ID_HEADER,
     json_response,
@@ -23,6 +25,7 @@ from mlops.serving.responses import (
     read_json_body,
     unquoted,
 )
+from mlops.serving.routes import Routes
 from mlops.serving.service import PredictionService
 from mlops.serving.validation import MAX_PROBLEMS, RequestError
 
@@ -32,8 +35,16 @@ CSV_STRUCTURE = b",\n"
 CSV_DELETE = keeping(CSV_STRUCTURE)
 
 
-def register(app: Flask, service: PredictionService) -> None:
-    @app.post("/invocations")
+def register(routes: Routes, service: PredictionService) -> None:
+    schemas = routes.schemas
+    body = {
+        **json_body(invocation_schema(schemas)),
+        CSV: {"schema": {"type": "string"}, "description": "rows without a header, values in schema order"},
+    }
+    summary = "Predict (MLflow scoring protocol, as used by MLflow clients and SageMaker)"
+    answers = {"200": prediction_response("predictions", schemas.labels), **schemas.errors}
+
+    @routes.post("/invocations", summary, answers, body)
     def invocations() -> Response:
         if request.mimetype == CSV:
             columns = csv_columns(read_body(), service)
@@ -46,9 +57,36 @@ def register(app: Flask, service: PredictionService) -> None:
             return answer
         return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)
 
-    @app.get("/ping")
+    readiness = {"200": {"description": "ready"}, "503": {"description": "not ready"}}
+
+    @routes.get("/ping", "200 when the model is ready (SageMaker health check)", readiness)
     def ping() -> Response:
         return Response("", status=200 if service.ready else 503, mimetype="text/plain")
+
+
+def invocation_schema(schemas: Schemas) -> dict[str, Any]:
+    """The JSON body: exactly one of MLflow's input forms (MLFLOW_KEYS), with optional params."""
+    split = {
+        "type": "object",
+        "required": ["columns", "data"],
+        "properties": {
+            "columns": {"type": "array", "items": {"enum": schemas.names}, "uniqueItems": True},
+            "data": {"type": "array", "items": {"type": "array"}, "minItems": 1},
+        },
+    }
+    forms = dict(zip(MLFLOW_KEYS, (split, schemas.records, schemas.instances, schemas.instances), strict=True))
+    return {
+        "description": "the MLflow scoring protocol; exactly one of these keys",
+        "oneOf": [
+            {
+                "type": "object",
+                "required": [key],
+                "properties": {key: schema, "params": {"type": "object"}},
+                "additionalProperties": False,
+            }
+            for key, schema in forms.items()
+        ],
+    }
 
 
 def json_columns(body, service: PredictionService) -> dict[str, list]:

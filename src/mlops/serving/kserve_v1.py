@@ -7,13 +7,15 @@ X-Prediction-Id header. Errors are {"error": "..."}, as KServe answers them.
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Response
 
-from mlops.serving.responses import json_response, read_json_body
+from mlops.serving.openapi import json_body, ok, plain_error, prediction_response
+from mlops.serving.responses import json_response, read_instances
+from mlops.serving.routes import Routes
 from mlops.serving.service import PredictionService
 from mlops.serving.validation import RequestError
 
-ERROR_PREFIX = "/v1/models"  # errors under this path are {"error": "..."} (Vertex routes may sit under /v1/)
+PLAIN_ERRORS = "/v1/models"  # errors under this path are {"error": "..."} (Vertex routes may sit under /v1/)
 
 
 def check_name(service: PredictionService, name: str) -> None:
@@ -21,25 +23,33 @@ def check_name(service: PredictionService, name: str) -> None:
         raise RequestError(404, "model_not_found", f"no model {name!r} here; this server serves {service.name!r}")
 
 
-def register(app: Flask, service: PredictionService) -> None:
-    @app.get("/")
+def register(routes: Routes, service: PredictionService) -> None:
+    schemas = routes.schemas
+
+    @routes.get("/", "KServe V1 liveness", {"200": ok("alive")})
     def v1_live() -> Response:
         return json_response({"status": "alive"})
 
-    @app.get("/v1/models")
+    @routes.get("/v1/models", "KServe V1: the models served", {"200": ok("model names")})
     def v1_models() -> Response:
         return json_response({"models": [service.name]})
 
-    @app.get("/v1/models/<name>")
+    @routes.get(
+        "/v1/models/<name>", "KServe V1: is the model ready", {"200": ok("ready"), "503": plain_error("not ready")}
+    )
     def v1_model(name: str) -> Response:
         check_name(service, name)
         return json_response({"name": service.name, "ready": service.ready}, 200 if service.ready else 503)
 
-    @app.post("/v1/models/<name>:predict")
+    @routes.post(
+        "/v1/models/<name>:predict",
+        "KServe V1 prediction",
+        {"200": prediction_response("predictions", schemas.labels), **schemas.plain_errors},
+        json_body(schemas.instances_body("parameters")),
+    )
     def v1_predict(name: str) -> Response:
         check_name(service, name)
-        body = read_json_body(service.validator.max_json_values)
-        if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
-            raise RequestError(400, "invalid_request", 'the body must be {"instances": [...]}')
-        prediction = service.predict(service.validator.instances(body["instances"]))
+        prediction = service.predict(
+            read_instances(service.validator, 'the body must be {"instances": [...]}', "parameters")
+        )
         return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)

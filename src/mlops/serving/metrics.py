@@ -12,6 +12,7 @@ import os
 from collections import Counter as Tally
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.registry import Collector
 
 # Latency buckets in seconds: fine-grained around the expected 1-5 ms.
 BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -19,9 +20,13 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class Metrics:
-    def __init__(self, name: str, version: str, buckets: tuple[float, ...] = ()):
+    def __init__(
+        self, name: str, version: str, buckets: tuple[float, ...] = (), collectors: tuple[Collector, ...] = ()
+    ):
+        """`collectors`: more metrics, read at each scrape in this process (say, the drift gauges)."""
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
+        self.collectors = collectors
         self.requests = Counter(
             "mlops_requests", "HTTP requests by route and status", ["route", "status"], registry=self.registry
         )
@@ -95,9 +100,17 @@ class Metrics:
 
     def exposition(self) -> bytes:
         if not self.multiprocess:
-            return generate_latest(self.registry)
-        from prometheus_client import multiprocess
+            registry = self.registry
+        else:
+            from prometheus_client import multiprocess
 
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry) + b"".join(map(exposition, self.collectors))
+
+
+def exposition(collector: Collector) -> bytes:
+    """One collector's metrics in Prometheus text format."""
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return generate_latest(registry)

@@ -24,13 +24,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Response, request
 
+from mlops.serving.openapi import PREDICTION_ID, json_body, ok, plain_error, prediction_response
 from mlops.serving.responses import json_response, read_json_body
+from mlops.serving.routes import Routes
 from mlops.serving.service import Prediction, PredictionService
 from mlops.serving.validation import RequestError
 
-ERROR_PREFIX = "/v2"  # errors under this path are {"error": "..."}
+PLAIN_ERRORS = "/v2"  # errors under this path are {"error": "..."}
 FLOATS = {"FP16", "FP32", "FP64"}
 INTEGERS = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
 NUMERIC_TYPES = FLOATS | INTEGERS
@@ -44,9 +46,64 @@ VALUE_TYPES = {
 }
 OUTPUTS = ("label", "probabilities")
 REGRESSION_OUTPUTS = ("prediction",)
+# The request's shape, once: /openapi.json publishes these schemas and `decode` takes their keys,
+# the required ones and the types of the request's scalar fields from them.
+TENSOR = {
+    "type": "object",
+    "required": ["name", "shape", "datatype", "data"],
+    "properties": {
+        "name": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
+        "datatype": {"enum": sorted(DATATYPES)},
+        "parameters": {"type": "object"},
+        "data": {"type": "array"},
+    },
+}
+OUTPUT = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
 # "model_name": KServe's client sends it in the body too (the protocol has it in the URL only).
-REQUEST_KEYS = {"id", "parameters", "inputs", "outputs", "model_name"}
-INPUT_KEYS = {"name", "shape", "datatype", "parameters", "data"}
+REQUEST_FIELDS = {
+    "id": {"type": "string"},
+    "parameters": {"type": "object"},
+    "inputs": {"type": "array", "items": TENSOR, "minItems": 1},
+    "outputs": {"type": "array", "items": OUTPUT},
+    "model_name": {"type": "string"},
+}
+JSON_TYPES = {"string": (str, "a string"), "object": (dict, "an object")}  # for the checks of id and parameters
+
+
+def request_schema(service: PredictionService) -> dict[str, Any]:
+    """The request's JSON Schema, its names narrowed to this model's: REQUEST_FIELDS and TENSOR."""
+    outputs = REGRESSION_OUTPUTS if service.regression else OUTPUTS
+    output = {**OUTPUT, "properties": {"name": {"enum": list(outputs)}}}
+    return {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            **REQUEST_FIELDS,
+            "outputs": {"type": "array", "items": output},
+            "model_name": {"enum": [service.name]},
+        },
+        "additionalProperties": False,
+    }
+
+
+def response_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["model_name", "id", "outputs"],
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "prediction_id": PREDICTION_ID["schema"] | {"description": PREDICTION_ID["description"]}
+                },
+            },
+            "outputs": {"type": "array", "items": {**TENSOR, "properties": {**TENSOR["properties"], "parameters": {}}}},
+        },
+    }
 
 
 def bad(message: str, status: int = 400, code: str = "invalid_request") -> RequestError:
@@ -121,8 +178,8 @@ def check_values(values: list, datatype: str, where: str) -> list:
 def decode_input(item: Any, index: int) -> tuple[str, list[int], str, Any]:
     if type(item) is not dict:
         raise bad(f"inputs[{index}] must be an object with name, shape, datatype and data")
-    missing = [key for key in ("name", "shape", "datatype", "data") if key not in item]
-    unknown = sorted(str(key) for key in item if key not in INPUT_KEYS)
+    missing = [key for key in TENSOR["required"] if key not in item]
+    unknown = sorted(str(key) for key in item if key not in TENSOR["properties"])
     if missing or unknown:
         raise bad(f"inputs[{index}]: missing {missing}, unknown {unknown}; it takes name, shape, datatype, data")
     name, shape, datatype, parameters = item["name"], item["shape"], item["datatype"], item.get("parameters")
@@ -137,24 +194,34 @@ def decode_input(item: Any, index: int) -> tuple[str, list[int], str, Any]:
     return name, shape, datatype, item["data"]
 
 
-def decode(body: Any, service: PredictionService) -> tuple[dict[str, list], list[str]]:
-    """(validated columns, requested output names) from an inference request body."""
+def check_request(body: Any, service: PredictionService) -> None:
+    """A 400 unless `body` is an object of REQUEST_FIELDS with a non-empty list of inputs."""
     if type(body) is not dict or type(body.get("inputs")) is not list or not body["inputs"]:
         raise bad('the body must be {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
-    unknown = sorted(str(key) for key in body if key not in REQUEST_KEYS)
+    unknown = sorted(str(key) for key in body if key not in REQUEST_FIELDS)
     if unknown:
         raise bad(f"unknown field(s) {unknown}; a request has id, parameters, inputs, outputs")
     if "model_name" in body and body["model_name"] != service.name:
         raise bad(f"model_name {body['model_name']!r} is not the model in the URL, {service.name!r}")
-    if "id" in body and type(body["id"]) is not str:
-        raise bad("id must be a string")
-    if "parameters" in body and type(body["parameters"]) is not dict:
-        raise bad("parameters must be an object")
+    for key in ("id", "parameters"):
+        kind, what = JSON_TYPES[REQUEST_FIELDS[key]["type"]]
+        if key in body and type(body[key]) is not kind:
+            raise bad(f"{key} must be {what}")
+
+
+def decode(body: Any, service: PredictionService) -> tuple[dict[str, list], list[str]]:
+    """(validated columns, requested output names) from an inference request body."""
+    check_request(body, service)
     outputs = requested_outputs(body.get("outputs"), service)
-    validator = service.validator
     inputs = [decode_input(item, index) for index, item in enumerate(body["inputs"])]
-    if len(inputs) == 1 and len(inputs[0][1]) == 2 and inputs[0][0] not in validator.columns:
+    if len(inputs) == 1 and len(inputs[0][1]) == 2 and inputs[0][0] not in service.validator.columns:
         return decode_tensor(*inputs[0], service), outputs
+    return decode_columns(inputs, service), outputs
+
+
+def decode_columns(inputs: list[tuple[str, list[int], str, Any]], service: PredictionService) -> dict[str, list]:
+    """One input per column, each [N] or [N, 1], all of N rows."""
+    validator = service.validator
     columns: dict[str, list] = {}
     rows = None
     for name, shape, datatype, data in inputs:
@@ -167,23 +234,25 @@ def decode(body: Any, service: PredictionService) -> tuple[dict[str, list], list
         if rows is not None and shape[0] != rows:
             raise bad(f"input {name!r} has {shape[0]} rows, the inputs before it {rows}: all must have as many")
         rows = shape[0]
-        numeric = validator.numeric[validator.position[name]]
-        if datatype not in (NUMERIC_TYPES if numeric else CATEGORICAL_TYPES):
-            kind, allowed = ("numeric", NUMERIC_TYPES) if numeric else ("categorical", CATEGORICAL_TYPES)
-            raise bad(f"input {name!r}: a {kind} column takes datatype {' or '.join(sorted(allowed))}, not {datatype}")
+        check_datatype(name, datatype, validator.numeric[validator.position[name]])
         where = f"input {name!r}"
         columns[name] = check_values(flatten(data, shape, where), datatype, where)
     names = [name for name, *_ in inputs]
     missing = [name for name in validator.columns if name not in names]
     extra = [name for name in names if name not in validator.column_set]
     if missing or extra:
-        all_numeric = all(validator.numeric)
-        tensor = f", or one [N, {len(validator.columns)}] tensor" if all_numeric else ""
+        tensor = f", or one [N, {len(validator.columns)}] tensor" if all(validator.numeric) else ""
         raise bad(
             f"inputs: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, unknown {extra[:5]}: "
             f"send one input per column, named as the column{tensor} (GET /v2/models/{service.name})"
         )
-    return service.validator.from_columns(columns, "inputs"), outputs
+    return validator.from_columns(columns, "inputs")
+
+
+def check_datatype(name: str, datatype: str, numeric: bool) -> None:
+    if datatype not in (NUMERIC_TYPES if numeric else CATEGORICAL_TYPES):
+        kind, allowed = ("numeric", NUMERIC_TYPES) if numeric else ("categorical", CATEGORICAL_TYPES)
+        raise bad(f"input {name!r}: a {kind} column takes datatype {' or '.join(sorted(allowed))}, not {datatype}")
 
 
 def decode_tensor(name: str, shape: list[int], datatype: str, data: Any, service: PredictionService) -> dict[str, list]:
@@ -236,33 +305,43 @@ def encode(service: PredictionService, prediction: Prediction, outputs: list[str
     }
 
 
-def register(app: Flask, service: PredictionService) -> None:
-    @app.get("/v2")
+def register(routes: Routes, service: PredictionService) -> None:
+    schemas = routes.schemas
+    readiness = {"200": ok("ready"), "503": plain_error("not ready")}
+    described = {"200": ok("inputs and outputs")}
+
+    @routes.get("/v2", "Open Inference Protocol: server metadata", {"200": ok("server metadata")})
     def v2_server() -> Response:
         return json_response({"name": "mlops-serving", "version": "2", "extensions": []})
 
-    @app.get("/v2/health/live")
+    @routes.get("/v2/health/live", "Open Inference Protocol: liveness", {"200": ok("live")})
     def v2_live() -> Response:
         return json_response({"live": True})
 
-    @app.get("/v2/health/ready")
+    @routes.get("/v2/health/ready", "Open Inference Protocol: readiness", readiness)
     def v2_ready() -> Response:
         return json_response({"ready": service.ready}, 200 if service.ready else 503)
 
-    @app.get("/v2/models/<name>")
-    @app.get("/v2/models/<name>/versions/<version>")
+    @routes.get("/v2/models/<name>", "Open Inference Protocol: model metadata", described)
+    @routes.get("/v2/models/<name>/versions/<version>", "Open Inference Protocol: model metadata", described)
     def v2_metadata(name: str, version: str | None = None) -> Response:
         check_model(service, name, version)
         return json_response(model_metadata(service))
 
-    @app.get("/v2/models/<name>/ready")
-    @app.get("/v2/models/<name>/versions/<version>/ready")
+    @routes.get("/v2/models/<name>/ready", "Open Inference Protocol: model readiness", readiness)
+    @routes.get("/v2/models/<name>/versions/<version>/ready", "Open Inference Protocol: model readiness", readiness)
     def v2_model_ready(name: str, version: str | None = None) -> Response:
         check_model(service, name, version)
         return json_response({"name": service.name, "ready": service.ready}, 200 if service.ready else 503)
 
-    @app.post("/v2/models/<name>/infer")
-    @app.post("/v2/models/<name>/versions/<version>/infer")
+    infer = (
+        "Open Inference Protocol inference",
+        {"200": prediction_response("outputs", response_schema()), **schemas.plain_errors},
+        json_body(request_schema(service)),
+    )
+
+    @routes.post("/v2/models/<name>/infer", *infer)
+    @routes.post("/v2/models/<name>/versions/<version>/infer", *infer)
     def v2_infer(name: str, version: str | None = None) -> Response:
         check_model(service, name, version)
         if "Inference-Header-Content-Length" in request.headers:

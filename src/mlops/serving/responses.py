@@ -135,6 +135,15 @@ def read_json_body(max_values: int, untyped_ok: bool = False) -> Any:
     return parsed
 
 
+def read_instances(validator, message: str, *other: str) -> dict[str, list]:
+    """The validated columns of an {"instances": [...]} body (/predict, KServe V1, Vertex AI); the `other` keys
+    (say "parameters") are accepted and ignored; any other body is a 400 saying `message`."""
+    body = read_json_body(validator.max_json_values)
+    if type(body) is not dict or "instances" not in body or not body.keys() <= {"instances", *other}:
+        raise RequestError(400, "invalid_request", message)
+    return validator.instances(body["instances"])
+
+
 def lone_surrogate(value: Any) -> str | None:
     """The first lone surrogate (U+D800 to U+DFFF) in any string or key of a parsed JSON value, else None.
 

@@ -1,9 +1,9 @@
 """Load the exported model and run it.
 
-`read_files(model_dir)` reads the bytes the service serves, once: metadata.json and the model
-file of its runtime, onnxruntime's model.onnx (the default) or, when the export stage chose
-`serve.runtime: sklearn`, the skops-saved scikit-learn pipeline (imports scikit-learn and
-pandas, only then), with the signature beside them when there is one. `load` builds the
+`mlops.exported.read_files(model_dir)` reads the bytes the service serves, once: metadata.json
+and the model file of its runtime, onnxruntime's model.onnx (the default) or, when the export
+stage chose `serve.runtime: sklearn`, the skops-saved scikit-learn pipeline (imports scikit-learn
+and pandas, only then), with the signature beside them when there is one. `load` builds the
 predictor from those bytes, never from the disk again.
 
 In gunicorn the master reads and checks the files once (mlops/serving/startup.py) and keeps
@@ -18,80 +18,13 @@ for a regression model (metadata task: regression) (predicted numbers, None).
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-METADATA_FILE = "metadata.json"
-ONNX_FILE = "model.onnx"
-SKOPS_FILE = "model.skops"
-SIGNATURE_FILE = "model.sig"  # `mlops sign` writes it: a Sigstore bundle over metadata.json and the model file
-REQUIRED_KEYS = ("name", "version", "schema", "classes", "runtime", "unknown_categories")
-
-
-class StartupError(Exception):
-    """The service cannot start (e.g. the model cannot be served): one line saying why and what to do."""
-
-
-@dataclass(frozen=True)
-class ModelFiles:
-    """A model as read once from its directory: what the service serves, whatever the disk holds later."""
-
-    directory: Path
-    metadata: dict[str, Any]
-    files: dict[str, bytes]  # metadata.json and the runtime's model file: what the signature covers
-    signature: bytes | None  # model.sig, when there is one
-
-    @property
-    def version(self) -> str:
-        return str(self.metadata["version"])
-
-
-def model_file(metadata: dict[str, Any]) -> str:
-    """The file the service loads besides metadata.json: model.skops for serve.runtime sklearn, else model.onnx."""
-    return SKOPS_FILE if metadata["runtime"] == "sklearn" else ONNX_FILE
-
-
-def parse_metadata(raw: bytes, path: Path) -> dict[str, Any]:
-    try:
-        metadata = json.loads(raw)
-    except ValueError as exc:
-        raise StartupError(f"{path} is not valid JSON ({exc}): rerun `dvc repro export`") from None
-    missing = [key for key in REQUIRED_KEYS if not isinstance(metadata, dict) or key not in metadata]
-    if missing:
-        raise StartupError(f"{path} lacks {', '.join(missing)}: rerun `dvc repro export`")
-    return metadata
-
-
-def read_bytes(path: Path, missing: str) -> bytes:
-    """The file's bytes; StartupError saying `missing` (what to do) when it is not there."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise StartupError(f"{path} not found: {missing}") from None
-    except OSError as exc:
-        raise StartupError(f"{path} could not be read ({exc.strerror})") from None
-
-
-def read_metadata(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / METADATA_FILE
-    return parse_metadata(read_bytes(path, "run the pipeline (make run) or set MLOPS_MODEL_DIR"), path)
-
-
-def read_files(model_dir: Path | str) -> ModelFiles:
-    """The bytes of the model in `model_dir` the service would serve; StartupError if any is missing."""
-    model_dir = Path(model_dir)
-    raw = read_bytes(model_dir / METADATA_FILE, "run the pipeline (make run) or set MLOPS_MODEL_DIR")
-    metadata = parse_metadata(raw, model_dir / METADATA_FILE)
-    name = model_file(metadata)
-    model = read_bytes(model_dir / name, "rerun `dvc repro export`")
-    signature_path = model_dir / SIGNATURE_FILE
-    signature = signature_path.read_bytes() if signature_path.is_file() else None
-    return ModelFiles(model_dir, metadata, {METADATA_FILE: raw, name: model}, signature)
+from mlops.exported import SKOPS_FILE, ModelFiles, StartupError, model_file, read_files
 
 
 class OnnxPredictor:

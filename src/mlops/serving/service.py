@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from mlops.exported import ModelFiles, StartupError, configured_model_dir
+from mlops.monitoring.drift_gauge import DriftCollector
 from mlops.monitoring.prediction_log import DROP_REASONS, PredictionLog, row_id
 from mlops.serving import runtime
 from mlops.serving.metrics import Metrics
-from mlops.serving.runtime import StartupError
 from mlops.serving.validation import RequestError, Validator
 
 log = logging.getLogger("mlops.serving")
-DEFAULT_MODEL_DIR = "models"
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
@@ -68,9 +68,9 @@ class PredictionService:
     gunicorn master read at start-up (`runtime.served_files`), else from MLOPS_MODEL_DIR.
     """
 
-    def __init__(self, model_dir: str | Path | None = None, files: runtime.ModelFiles | None = None):
+    def __init__(self, model_dir: str | Path | None = None, files: ModelFiles | None = None):
         source = files or model_dir or runtime.served_files()
-        source = source or Path(os.environ.get("MLOPS_MODEL_DIR") or DEFAULT_MODEL_DIR)
+        source = source or configured_model_dir()
         self.metadata, self.predictor = runtime.load(source)
         self.max_rows = env_int("MLOPS_MAX_BATCH_ROWS", int(self.metadata.get("max_batch_rows") or 10_000))
         self.max_body = env_int("MLOPS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
@@ -84,7 +84,7 @@ class PredictionService:
         expected = self.validator.expected
         self.watch = RangeWatch(expected, self.validator.missing) if expected else None
         buckets = tuple(self.metadata.get("prediction_buckets") or ())
-        self.metrics = Metrics(str(self.metadata["name"]), self.version, buckets)
+        self.metrics = Metrics(str(self.metadata["name"]), self.version, buckets, (DriftCollector(),))
         # None unless MLOPS_PREDICTION_LOG_DIR is set
         self.prediction_log = PredictionLog.from_env(on_drop=self.metrics.count_log_dropped)
         if self.prediction_log is not None:

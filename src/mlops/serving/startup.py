@@ -1,6 +1,6 @@
 """What the gunicorn master does with the model before any worker starts, and again on SIGHUP.
 
-`prepare(model_dir)` reads the model files once (runtime.read_files), verifies their
+`prepare(model_dir)` reads the model files once (mlops.exported.read_files), verifies their
 signature when a key or signer is configured (mlops/signing.py), and builds the service
 around them in a forked child, self-test included: the files come back only if a worker
 could serve them.
@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 from mlops import signing  # light: the signing library itself is imported only when a key or signer is set
-from mlops.serving import runtime
-from mlops.serving.runtime import ModelFiles, StartupError, first_line
+from mlops.exported import ModelFiles, StartupError, read_files
+from mlops.serving.runtime import first_line
 
 
 def check(files: ModelFiles) -> str | None:
@@ -67,7 +67,7 @@ def _check_in_child(files: ModelFiles, scratch: str) -> str | None:
 
 def prepare(model_dir: Path | str) -> ModelFiles:
     """The model in `model_dir` read once, its signature verified when one is required, checked: ready to serve."""
-    files = runtime.read_files(model_dir)
+    files = read_files(model_dir)
     try:
         signing.verify_if_required(files)
     except signing.SignatureError as exc:

@@ -27,7 +27,11 @@ class RequestError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
 
-    def body(self) -> dict[str, Any]:
+    def body(self, plain: bool = False) -> dict[str, Any]:
+        """The answer's body: {"error": {"code", "message", "details"}}, or `plain`ly {"error": message} as
+        KServe and the Open Inference Protocol have it."""
+        if plain:
+            return {"error": self.message}
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 

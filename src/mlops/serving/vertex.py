@@ -6,19 +6,21 @@ once the model is loaded and passed its self-test, else 503. The prediction rout
 {"instances": [...], "parameters": {...}} (parameters are accepted and ignored) and answers
 {"predictions": [class per row]}, with the request's prediction id in the X-Prediction-Id
 header (Vertex's `predict` method returns only the body; `rawPredict` returns the answer as the
-service gave it). A route the service already has (say /ready or /predict) is left as it is.
+service gave it). A route the service already has (say /ready or /predict) is left as it is:
+this adapter registers last.
 """
 
 from __future__ import annotations
 
 import os
 
-from flask import Flask, Response
+from flask import Response
 
-from mlops.serving.responses import json_response, read_json_body
-from mlops.serving.runtime import StartupError
+from mlops.exported import StartupError
+from mlops.serving.openapi import error_response, json_body, ok, prediction_response
+from mlops.serving.responses import json_response, read_instances
+from mlops.serving.routes import Routes
 from mlops.serving.service import PredictionService
-from mlops.serving.validation import RequestError
 
 HEALTH_ROUTE = "AIP_HEALTH_ROUTE"
 PREDICT_ROUTE = "AIP_PREDICT_ROUTE"
@@ -31,26 +33,25 @@ def route(environ, name: str) -> str:
     return value
 
 
-def register(app: Flask, service: PredictionService, environ=os.environ) -> None:
+def register(routes: Routes, service: PredictionService, environ=os.environ) -> None:
     health_route, predict_route = route(environ, HEALTH_ROUTE), route(environ, PREDICT_ROUTE)
-    taken = {rule.rule for rule in app.url_map.iter_rules()}
+    taken, schemas = routes.taken(), routes.schemas
+
+    def health() -> Response:
+        service.check_ready()
+        return json_response({"status": "ready"})
+
+    def predict() -> Response:
+        instances = read_instances(
+            service.validator, 'the body must be {"instances": [...], "parameters": {...}}', "parameters"
+        )
+        prediction = service.predict(instances)
+        return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)
 
     if health_route and health_route not in taken:
-
-        def health() -> Response:
-            if not service.ready:
-                raise RequestError(503, "model_not_ready", service.problem)
-            return json_response({"status": "ready"})
-
-        app.add_url_rule(health_route, "vertex_health", health, methods=["GET"])
-
+        responses = {"200": ok("ready"), "503": error_response("not ready")}
+        routes.add("GET", health_route, health, "Vertex AI health", responses, endpoint="vertex_health")
     if predict_route and predict_route not in taken:
-
-        def predict() -> Response:
-            body = read_json_body(service.validator.max_json_values)
-            if type(body) is not dict or "instances" not in body or set(body) - {"instances", "parameters"}:
-                raise RequestError(400, "invalid_request", 'the body must be {"instances": [...], "parameters": {...}}')
-            prediction = service.predict(service.validator.instances(body["instances"]))
-            return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)
-
-        app.add_url_rule(predict_route, "vertex_predict", predict, methods=["POST"])
+        responses = {"200": prediction_response("predictions", schemas.labels), **schemas.errors}
+        body = json_body(schemas.instances_body("parameters"))
+        routes.add("POST", predict_route, predict, "Vertex AI prediction", responses, body, "vertex_predict")

@@ -38,6 +38,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from mlops.serving.balance import Peers
 from mlops.serving.connection import ClientSocket, ReadTimeout, request_arrived
+from mlops.serving.validation import RequestError
 
 READ_TIMEOUT_VARIABLE = "MLOPS_READ_TIMEOUT"
 DEFAULT_READ_TIMEOUT = 10.0
@@ -340,10 +341,9 @@ class Worker(ThreadWorker):
 
 def write_error(sock, path: str, status: str, code: str, message: str, retry_after: int | None = None) -> None:
     """A JSON error in the app's form for the path, then the connection closes."""
-    from mlops.serving.app import PLAIN_ERROR_PREFIXES  # here: the master never imports the app
+    from mlops.serving.app import error_body  # here: the master never imports the app
 
-    error = message if path.startswith(PLAIN_ERROR_PREFIXES) else {"code": code, "message": message, "details": None}
-    body = orjson.dumps({"error": error})
+    body = orjson.dumps(error_body(path, RequestError(int(status.split()[0]), code, message)))
     head = f"HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: application/json\r\n"
     if retry_after is not None:
         head += f"Retry-After: {retry_after}\r\n"
