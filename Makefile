@@ -68,9 +68,9 @@ $(BIN)/.installed: $(REQUIREMENTS) pyproject.toml | $(BIN)/python
 
 venv: $(BIN)/.installed ## Create .venv and install the pinned requirements (done by the other targets when needed)
 
-run: venv ## Run the whole pipeline (DVC reruns only what changed) and print the metrics
+run: venv ## Run the whole pipeline (DVC reruns only what changed); print the primary metric, the checks, the metrics
 	dvc repro
-	@echo; dvc metrics show
+	@echo; mlops checks --show; echo; dvc metrics show
 
 serve: venv ## Serve the last pipeline run's model on 127.0.0.1:8080 (PORT overrides; docs/serving.md)
 	gunicorn -c python:mlops.serving.gunicorn_conf

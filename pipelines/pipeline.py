@@ -135,17 +135,33 @@ def crossval(params: str, project_dir: str, prepared: Input[Dataset], cv: Output
 
 
 @component
+def checks(
+    params: str,
+    project_dir: str,
+    prepared: Input[Dataset],
+    reports: Input[Artifact],
+    cv: Input[Artifact],
+    checked: Output[Artifact],
+):
+    from mlops.pipeline.workspace import run_stage
+
+    run_stage("checks", params, project_dir, [prepared.path, reports.path, cv.path], checked.path)
+
+
+@component
 def export(
     params: str,
     project_dir: str,
     prepared: Input[Dataset],
     model: Input[Model],
     reports: Input[Artifact],
+    checked: Input[Artifact],
     serving_model: Output[Model],
 ):
     from mlops.pipeline.workspace import run_stage
 
-    run_stage("export", params, project_dir, [prepared.path, model.path, reports.path], serving_model.path)
+    inputs = [prepared.path, model.path, reports.path, checked.path]
+    run_stage("export", params, project_dir, inputs, serving_model.path)
 
 
 STAGES = dvc_stages()

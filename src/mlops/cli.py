@@ -27,6 +27,10 @@ STAGES = {
     "train": "fit the model and track it in MLflow",
     "evaluate": "score the model on the test split: metrics, plots, figures",
     "crossval": "repeated k-fold cross-validation on all prepared rows: per-fold scores for the report's verdict",
+    "checks": (
+        "hold the model to `checks:` in params.yaml on the cross-validation folds: beat the trivial baseline, "
+        "predict every class (stops the pipeline before export when one fails)"
+    ),
     "export": "convert the model to ONNX, check it matches, write what the service needs",
 }
 
@@ -70,9 +74,21 @@ TOOLS: dict[str, tuple[str, str]] = {
 # The stages that log to MLflow.
 TRACKED_STAGES = ("train", "evaluate")
 
-# Extra options of a stage: flag -> help. Passed to the stage's main() as keyword arguments.
+# Extra options of a stage: flag -> (help, argparse keywords). Passed to the stage's main() as keyword arguments.
 STAGE_OPTIONS = {
-    "validate": {"--data": f"check this CSV or Parquet file instead (results in {paths.BATCH_VALIDATION_DIR}/)"},
+    "validate": {
+        "--data": (
+            f"check this CSV or Parquet file instead (results in {paths.BATCH_VALIDATION_DIR}/)",
+            {"metavar": "PATH"},
+        )
+    },
+    "checks": {
+        "--show": (
+            f"print the primary metric, the decision and the checks of the last run ({paths.CHECKS}) again, "
+            "checking nothing; exit 1 if one failed",
+            {"action": "store_true"},
+        )
+    },
 }
 
 TELEMETRY_OFF = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "GX_ANALYTICS_ENABLED": "false"}
@@ -107,8 +123,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     for name, help_text in STAGES.items():
         stage = commands.add_parser(name, help=help_text, description=help_text)
         stage.add_argument("--params", default=str(paths.PARAMS), help="parameters file (default: %(default)s)")
-        for flag, flag_help in STAGE_OPTIONS.get(name, {}).items():
-            stage.add_argument(flag, metavar="PATH", help=flag_help)
+        for flag, (flag_help, keywords) in STAGE_OPTIONS.get(name, {}).items():
+            stage.add_argument(flag, help=flag_help, **keywords)
         stage.set_defaults(handler=run_stage)
     for name, (module_name, help_text) in TOOLS.items():
         tool = commands.add_parser(name, help=help_text, description=help_text)

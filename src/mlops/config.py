@@ -62,6 +62,11 @@ class PrepareParams(Section):
 class TrainParams(Section):
     estimator: EstimatorName
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    class_weight: Literal["balanced", "none"] = Field(
+        default="balanced",
+        description="classification: balanced weighs each class by the inverse of its share, so a rare class "
+        "counts as much as a common one; none weighs every row alike (regression ignores it)",
+    )
 
 
 class EvaluateParams(Section):
@@ -128,14 +133,25 @@ class MonitorParams(Section):
 
 
 class ChecksParams(Section):
-    """What the project tests (tests/project/) demand of the model beyond its metrics."""
+    """What a model must do before it ships: the `checks` stage (and the project tests) hold it to these,
+    on the cross-validation folds of the `crossval` stage."""
 
-    min_class_recall: float = Field(
-        default=0.8, ge=0, le=1, description="every class: at least this recall on the test split"
+    beat_baseline: bool = Field(
+        default=True,
+        description="the primary metric (report.metric) beats the trivial baseline's on the same folds: the "
+        "majority class with the class shares as probabilities, or the mean for regression",
     )
-    min_r2: float = Field(
-        default=0.0, le=1, description="regression: at least this R² on the test split (0: better than the mean)"
+    baseline_margin: float = Field(
+        default=0.01,
+        ge=0,
+        description="by at least this much: a score (higher is better) by this many points, an error (lower is "
+        "better) by this fraction of the baseline's",
     )
+    every_class_predicted: bool = Field(default=True, description="classification: no class has a recall of 0")
+    min_class_recall: float | None = Field(
+        default=None, ge=0, le=1, description="classification: every class has at least this recall (unset: no floor)"
+    )
+    min_r2: float | None = Field(default=None, le=1, description="regression: at least this R² (unset: no floor)")
 
 
 class ServeParams(Section):

@@ -26,8 +26,10 @@ PROBABILITY_METRICS = ("roc_auc", "log_loss")
 # log loss is neither, so monitor.concept_metrics may not name it.
 NOT_CONCEPT = frozenset({"log_loss"})
 
-# The defaults, per data.task, of report.metric and of monitor.concept_metrics.
-DEFAULT_METRIC = {"classification": "f1", "regression": "rmse"}
+# The defaults, per data.task, of report.metric (the primary metric: `make run`, the checks and the report
+# lead with it) and of monitor.concept_metrics. Balanced accuracy, the mean of the classes' recalls: a model
+# that always answers the majority class scores 1 / (number of classes) however rare the others are.
+DEFAULT_METRIC = {"classification": "balanced_accuracy", "regression": "rmse"}
 DEFAULT_CONCEPT_METRICS = {"classification": ("accuracy", "balanced_accuracy"), "regression": ("rmse", "mae")}
 
 # A predictions table (evaluate's, crossval's, the drift check's) holds each class's probability in a column

@@ -6,11 +6,15 @@ It renames the identifiers the template ships with, wherever they are written:
 - the serving image (`IMAGE` in the Makefile, the Dockerfile's title label, the docs, the image
   that deploy/vertex, deploy/sagemaker and deploy/azureml run): NAME-serving;
 - the monitoring stack's service image (deploy/compose.yaml): NAME-service;
+- the project (`name` in pyproject.toml): NAME, and wherever deploy/ and the Kubeflow pipeline
+  name the project: SageMaker's model, endpoint configuration and batch job (NAME-batch),
+  Vertex AI's model, Azure ML's endpoint, the Kubernetes `part-of` label, the pipeline's name
+  (pipelines/pipeline.py and the compiled pipelines/pipeline.yaml);
 - README's title: NAME.
 Comments and everything else in those files stay as they are, and so do other names: the
-endpoints and models of deploy/ (set by whoever deploys there), the Kubeflow pipeline's name,
-the Python package's. Running it again with the
-same name changes nothing.
+Python package's (`mlops`, what the code imports) and the template's own test images. dvc.lock
+keeps the names the last run used until the next `make run`. Running it again with the same name
+changes nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ class Identifier:
     declaration: str
     used_in: tuple[Path, ...]
     new_value: str  # str.format with {name}
+    suffixes: tuple[str, ...] = ()  # names made of the value and one of these, renamed with it (-batch)
+
+    def whole(self, old: str) -> re.Pattern:
+        """`old` as a whole identifier (not followed or preceded by more of a name), or with a suffix."""
+        suffix = "|".join(map(re.escape, self.suffixes))
+        return re.compile(rf"(?<![\w.-]){re.escape(old)}(?=(?:{suffix})?(?![\w-]))")
 
 
 IDENTIFIERS = (
@@ -63,6 +73,25 @@ IDENTIFIERS = (
         r"^(\s*image:\s*)([^\s:]+)(?=:local\b)",
         (Path("deploy/compose.yaml"),),  # the log-dir step runs the same image
         "{name}-service",
+    ),
+    Identifier(
+        "project",
+        Path("pyproject.toml"),
+        r'^(name = ")([^"]+)',
+        (
+            Path("deploy/sagemaker/model.json"),
+            Path("deploy/sagemaker/endpoint-config.json"),
+            Path("deploy/sagemaker/transform-job.json"),
+            Path("deploy/vertex/model.json"),
+            Path("deploy/azureml/endpoint.yml"),
+            Path("deploy/azureml/deployment.yml"),
+            Path("deploy/k8s/base/kustomization.yaml"),
+            Path("pipelines/pipeline.py"),
+            Path("pipelines/pipeline.yaml"),
+            Path("docs/deploy.md"),
+        ),
+        "{name}",
+        suffixes=("-batch",),
     ),
     Identifier("README title", Path("README.md"), r"\A(# )(.+)", (), "{name}"),
 )
@@ -93,10 +122,9 @@ def rename(name: str, root: Path | str = ".") -> list[str]:
         if old == new:
             continue
         declared_in.write_text(text[: found.start(2)] + new + text[found.end(2) :], encoding="utf-8")
+        whole = identifier.whole(old)
         for path in (root / used for used in identifier.used_in):
             if path.is_file():
-                # Whole identifiers only: `old` not followed or preceded by more of a name.
-                whole = re.compile(rf"(?<![\w.-]){re.escape(old)}(?![\w-])")
                 path.write_text(whole.sub(new, path.read_text(encoding="utf-8")), encoding="utf-8")
         changed.append(f"{identifier.what}: {old} -> {new}")
     return changed

@@ -44,7 +44,7 @@ def test_the_committed_ir_is_what_the_pipeline_compiles_to(tmp_path):
 def test_the_ir_has_every_dvc_stage_reading_what_dvc_yaml_says():
     spec = yaml.safe_load((REPO_ROOT / "pipelines/pipeline.yaml").read_text())
     tasks = spec["root"]["dag"]["tasks"]
-    assert sorted(tasks) == sorted(STAGES) and len(STAGES) == 7
+    assert sorted(tasks) == sorted(STAGES) and len(STAGES) == 8
     # Each task waits for the stages whose files it reads (as dvc.yaml's deps say).
     upstream = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
     assert upstream["validate"] == {"ingest"}
@@ -52,7 +52,8 @@ def test_the_ir_has_every_dvc_stage_reading_what_dvc_yaml_says():
     assert upstream["train"] == {"ingest", "prepare"}
     assert upstream["evaluate"] == {"prepare", "train"}
     assert upstream["crossval"] == {"prepare"}
-    assert upstream["export"] == {"prepare", "train", "evaluate"}
+    assert upstream["checks"] == {"prepare", "evaluate", "crossval"}
+    assert upstream["export"] == {"prepare", "train", "evaluate", "checks"}  # only a model that passed its checks
     for name in STAGES:  # every step runs the project's stage code, not a copy of it
         executor = spec["deploymentSpec"]["executors"][f"exec-{name}"]["container"]
         assert f'run_stage("{name}"' in executor["command"][-1]
@@ -61,7 +62,7 @@ def test_the_ir_has_every_dvc_stage_reading_what_dvc_yaml_says():
 def test_the_pipeline_takes_its_stages_and_their_inputs_from_dvc_yaml(pipeline):
     assert list(pipeline.STAGES) == STAGES
     assert pipeline.UPSTREAM["crossval"] == ["prepare"]  # crossval's deps are prepare's outs
-    assert pipeline.UPSTREAM["export"] == ["prepare", "train", "evaluate"]
+    assert pipeline.UPSTREAM["export"] == ["prepare", "train", "evaluate", "checks"]
 
 
 def test_a_stage_without_a_component_stops_the_compile(pipeline):

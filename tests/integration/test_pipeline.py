@@ -50,6 +50,71 @@ def test_every_stage_runs_from_scratch_and_the_model_is_good(repo):
         assert (root / f"reports/figures/{figure}.png").read_bytes().startswith(b"\x89PNG")
 
 
+def test_a_fresh_copy_changes_no_tracked_file_but_dvc_lock(repo):
+    """What the run writes to git-tracked files (metrics, plots, the crossval plan, figures) is the same
+    on every run; what is not (the crossval timing, the checks' result) stays in DVC's cache."""
+    root, _, _ = repo
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert changed == [" M dvc.lock"]
+
+
+def test_the_checks_passed_and_the_metrics_files_hold_only_metrics(repo):
+    root, env, _ = repo
+    checks = json.loads((root / "reports/checks.json").read_text())
+    assert checks["passed"] and checks["metric"] == "balanced_accuracy"
+    assert checks["model"]["balanced_accuracy"] > checks["baseline"]["balanced_accuracy"] + 0.3
+    shown = dvc(root, env, "metrics", "show", "--json")
+    for bookkeeping in ("cv_seed", "plan", "seconds", "fits", "passed"):
+        assert f'"{bookkeeping}"' not in shown
+
+
+def test_a_model_that_fails_its_checks_stops_before_export_and_the_service_keeps_the_last_good_model(repo):
+    root, env, _ = repo
+    served = [root / "models/model.onnx", root / "models/metadata.json"]
+    before = [path.read_bytes() for path in served]
+    params_file = root / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["checks"]["baseline_margin"] = 0.6  # balanced accuracy above 1.1: no model passes
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        failed = subprocess.run(["dvc", "repro"], cwd=root, env=env, capture_output=True, text=True, timeout=600)
+        assert failed.returncode != 0
+        assert stages_run(failed.stdout) == ["checks"]
+        lines = [line for line in failed.stderr.splitlines() if line.startswith("mlops checks:")]
+        assert lines[0].startswith("mlops checks: FAILED beats the baseline: balanced_accuracy 0.9")
+        assert "or lower checks.baseline_margin in params.yaml" in lines[0]
+        assert lines[1].startswith("mlops checks: error: the model failed 1 of 2 checks")
+        assert "Traceback" not in failed.stderr
+        assert [path.read_bytes() for path in served] == before
+        assert json.loads((root / "reports/checks.json").read_text())["passed"] is False
+        # train.yml's step, with the real dvc: the runner reproduces without dvc.lock (restored from the
+        # run-cache), the checks fail again, the step fails and tells the report steps so.
+        script = yaml.safe_load((root / ".github/workflows/train.yml").read_text())["jobs"]["pipeline"]["steps"]
+        (run,) = [entry["run"] for entry in script if entry.get("name") == "Run the pipeline"]
+        lock = (root / "dvc.lock").read_text()
+        output = root.parent / "github-output"
+        step = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", run],
+            cwd=root,
+            env={**env, "GITHUB_OUTPUT": str(output), "DVC_REMOTE_URL": ""},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert step.returncode != 0 and output.read_text() == "checks=failed\n", step.stdout + step.stderr
+        assert "Running stage 'train'" not in step.stdout  # restored from the run-cache
+        (root / "dvc.lock").write_text(lock)
+    finally:
+        params_file.write_text(original)
+    passed = dvc(root, env, "repro")
+    assert stages_run(passed) == []  # the passing checks come back from the run-cache; export's inputs are unchanged
+    assert "Stage 'checks' is cached - skipping run" in passed
+    assert json.loads((root / "reports/checks.json").read_text())["passed"] is True
+
+
 def test_dvc_metrics_plots_and_dag_work(repo):
     root, env, _ = repo
     assert "accuracy" in dvc(root, env, "metrics", "show")

@@ -72,7 +72,10 @@ def test_every_stage_runs_and_writes_the_regression_metrics_plots_and_model(adop
     assert metadata["task"] == "regression" and metadata["classes"] == [] and metadata["parity"] is not None
     assert len(metadata["prediction_buckets"]) == 9
     scores = json.loads((root / "reports/cv/scores.json").read_text())
-    assert set(scores["metrics"]) == set(metrics) and scores["fits"] == 10
+    assert set(scores) == {"metrics"} and set(scores["metrics"]) == set(metrics)  # the metrics file: metrics only
+    assert json.loads((root / "reports/cv/plan.json").read_text())["fits"] == 10
+    checks = json.loads((root / "reports/checks.json").read_text())
+    assert checks["passed"] and checks["metric"] == "rmse" and checks["model"]["rmse"] < checks["baseline"]["rmse"]
 
 
 def test_dvc_metrics_and_plots_show_the_regression_charts(adopted):

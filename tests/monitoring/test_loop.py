@@ -47,6 +47,7 @@ def synthetic_project(root: Path, env: dict[str, str]) -> None:
     params["serve"] = {"runtime": "onnx"}  # dvc.yaml's export stage reads this section
     params["report"] = {"cv_folds": 2, "cv_repeats": 1, "cv_seed": 0, "cv_max_rows": 1000}  # and crossval this one
     params["evaluate"] = {"importance_rows": 1000}  # and evaluate this one
+    params["checks"] = {"beat_baseline": True}  # and checks this one
     params["monitor"] = {"concept_min_rows": 50, "retrain": {"max_production_rows": 60, "max_age_days": 30}}
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run([*mlops, "expectations", "infer", "--data", SOURCE], root, env)

@@ -63,5 +63,8 @@ def trained(params, raw, suite_schema) -> Trained:
 
     data = params.data
     train, test, schema = prepare(raw, data.target, params.prepare.test_size, params.seed, suite_schema, data.task)
-    model = fit(train, schema, params.train.estimator, params.train.hyperparameters, params.seed)
+    settings = params.train
+    model = fit(
+        train, schema, settings.estimator, settings.hyperparameters, params.seed, class_weight=settings.class_weight
+    )
     return Trained(model, schema, train, test)

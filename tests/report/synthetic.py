@@ -22,14 +22,14 @@ import yaml
 from mlops import paths
 from mlops.config import ReportParams
 from mlops.dataset import row_keys
-from mlops.io import write_json, write_table
+from mlops.io import write_cv_scores, write_json, write_table
 from mlops.metrics import compute_metrics, probability_columns, regression_metrics
 from mlops.pipeline.crossval import fold_plan, plan_id
 from mlops.pipeline.evaluate import curves, per_class, regression_plots
 from mlops.pipeline.prepare import prepare
 
 CLASSES = ["no", "yes"]
-SETTINGS = ReportParams(bootstrap=1000)
+SETTINGS = ReportParams(bootstrap=1000, metric="f1")  # the goldens read f1 (the default is balanced accuracy)
 
 
 def dataset(rows: int = 600, seed: int = 0, segments: dict[str, float] | None = None, extra_columns: int = 0):
@@ -110,7 +110,8 @@ def write_common(root: Path, data, target: str, train_rows: int, test_rows: int,
     (root / paths.DVC_LOCK).write_text(yaml.safe_dump(lock))
     write_json(
         root / paths.PR_REPORT_DIR / "facts.json",
-        {"commit": commit, "model_bytes": 2_400_000, "onnx_bytes": 610_000, "train_seconds": 0.42,
+        {"commit": commit, "branch": "main", "run_url": "https://github.com/example/repo/actions/runs/1",
+         "model_bytes": 2_400_000, "onnx_bytes": 610_000, "train_seconds": 0.42,
          "train_rows": train_rows, "test_rows": test_rows, "dataset_rows": len(data), "model_version": "3",
          "onnx_latency_ms_p50": 0.021, "onnx_latency_ms_p95": 0.034},
     )  # fmt: skip
@@ -137,12 +138,12 @@ def write_crossval(root: Path, frame: pd.DataFrame, model: Model, settings: Repo
         )
     test_rows = len(used) // settings.cv_folds
     write_table(pd.concat(blocks, ignore_index=True), root / paths.CV_PREDICTIONS)
-    write_json(
-        root / paths.CV_SCORES,
+    write_cv_scores(
         {"plan": plan_id(keys[used], settings.cv_folds, settings.cv_repeats, settings.cv_seed, settings.cv_max_rows),
          "folds": settings.cv_folds, "repeats": settings.cv_repeats, "cv_seed": settings.cv_seed, "rows": len(used),
          "rows_available": len(frame), "train_rows": len(used) - test_rows, "test_rows": test_rows,
          "fits": len(plan), "seconds": 1.5, "metrics": metrics},
+        root,
     )  # fmt: skip
 
 
@@ -216,12 +217,12 @@ def write_regression_run(
         )
     test_rows = len(used) // s.cv_folds
     write_table(pd.concat(blocks, ignore_index=True), root / paths.CV_PREDICTIONS)
-    write_json(
-        root / paths.CV_SCORES,
+    write_cv_scores(
         {"plan": plan_id(keys[used], s.cv_folds, s.cv_repeats, s.cv_seed, s.cv_max_rows), "folds": s.cv_folds,
          "repeats": s.cv_repeats, "cv_seed": s.cv_seed, "rows": len(used), "rows_available": len(frame),
          "train_rows": len(used) - test_rows, "test_rows": test_rows, "fits": len(plan), "seconds": 1.5,
          "metrics": metrics},
+        root,
     )  # fmt: skip
     write_common(root, data, "value", len(train), len(test), commit, (True, "**Data validation passed**."))
     return root

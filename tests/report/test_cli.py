@@ -93,7 +93,7 @@ def git(*args, cwd):
 
 
 COMMITTED = ["params.yaml", "dvc.lock", "reports/metrics.json", "reports/per_class.json", "reports/plots",
-             "reports/cv/scores.json"]  # fmt: skip
+             "reports/cv/scores.json", "reports/cv/plan.json"]  # fmt: skip
 
 
 def test_a_git_baseline_is_fetched_in_a_shallow_clone_and_its_cv_scores_give_the_verdict(made, tmp_path):
@@ -125,10 +125,14 @@ def test_a_git_baseline_is_fetched_in_a_shallow_clone_and_its_cv_scores_give_the
         assert main(["report", "--baseline", "origin/main"]) == 0
     finally:
         os.chdir(cwd)
-    assert base.label == f"main@{main_commit[:7]}" and source == "metrics committed at origin/main"
+    assert base.label == f"main@{main_commit[:7]}" and source == "metrics committed on main"
     markdown = (clone / "reports/pr/report.md").read_text()
     assert "over 5×2 paired folds of 600 rows: better" in markdown
-    assert "per-row test predictions are not at hand" in markdown  # only the artifact carries them
+    assert f"Baseline: main@{main_commit[:7]} (metrics committed on main)." in markdown
+    # Only a run carries per-row predictions: the sections that need them say how to get one.
+    assert "per-row test predictions are not at hand: git holds its metrics, not them" in markdown
+    assert "has no out-of-fold predictions (reports/cv/predictions.parquet): git holds" in markdown
+    assert f"`git worktree add ../baseline {main_commit[:12]} && cd ../baseline && dvc repro`" in markdown
 
 
 def test_report_html_renders_in_headless_chromium(made, tmp_path):
@@ -161,3 +165,72 @@ def test_onnx_single_row_latency_is_measured_through_the_service_runtime(tmp_pat
     prepared = tmp_path / "data/prepared"
     facts = runs.onnx_latency(tmp_path / "models/model.onnx", prepared / "test.parquet", prepared / "schema.json", 50)
     assert 0 < facts["onnx_latency_ms_p50"] <= facts["onnx_latency_ms_p95"] < 1000, facts
+
+
+# ---------------------------------------------------------------- the baseline's name and source, in every mode
+
+
+def baseline_dir(made, tmp_path: Path, *, facts: dict | None, checkout: bool, predictions: bool) -> Path:
+    """main's run copied to a directory: its report's facts.json replaced (or removed), made a git checkout
+    of only its committed files or not, with or without its per-row predictions. Its models/training.json
+    names another commit (the one that trained a model restored from DVC's cache)."""
+    directory = tmp_path / "baseline"
+    shutil.copytree(made["main"], directory)
+    (directory / "models").mkdir(exist_ok=True)
+    (directory / "models/training.json").write_text(json.dumps({"git_commit": "f" * 40}))
+    facts_file = directory / runs.FACTS
+    if facts is None:
+        facts_file.unlink()
+    else:
+        facts_file.write_text(json.dumps(facts))
+    if not predictions:
+        (directory / "data/predictions/test.csv").unlink()
+    if checkout:
+        git("init", "--quiet", "-b", "release", cwd=directory)
+        git("add", ".", cwd=directory)
+        git("commit", "--quiet", "-m", "base", cwd=directory)
+    return directory
+
+
+def test_a_git_checkout_of_committed_files_is_named_by_its_own_commit_and_branch(made, tmp_path):
+    directory = baseline_dir(made, tmp_path, facts=None, checkout=True, predictions=False)
+    base, source = runs.load_baseline([directory], None)
+    head = git("rev-parse", "HEAD", cwd=directory)
+    assert base.label == f"release@{head[:7]}" and base.commit == head
+    assert source == "metrics committed on release"
+
+
+def test_the_ci_artifact_is_named_by_the_commit_and_branch_its_report_recorded(made, tmp_path):
+    facts = {"commit": "d" * 40, "branch": "main", "run_url": "https://github.com/o/r/actions/runs/9"}
+    directory = baseline_dir(made, tmp_path, facts=facts, checkout=False, predictions=True)
+    base, source = runs.load_baseline([directory], None)
+    assert base.label == "main@ddddddd" and source == "the last successful training run on main"
+
+
+def test_a_local_run_directory_is_named_as_such_never_by_the_model_metadata_commit(made, tmp_path):
+    recorded = baseline_dir(made, tmp_path / "a", facts={"commit": "e" * 40}, checkout=False, predictions=True)
+    base, source = runs.load_baseline([recorded], None)
+    assert base.label == "baseline@eeeeeee" and source == f"the pipeline run in {recorded}, at eeeeeee"
+    unknown = baseline_dir(made, tmp_path / "b", facts=None, checkout=False, predictions=True)
+    base, source = runs.load_baseline([unknown], None)
+    assert base.label == "baseline" and base.commit is None  # not training.json's ffffff...
+    assert source == f"the pipeline run in {unknown}; its commit is unknown (no .git, no reports/pr/facts.json there)"
+
+
+def test_the_report_names_a_local_directory_baseline_in_its_header_and_baseline_line(made, tmp_path):
+    work = work_copy(made, tmp_path, "worse")
+    directory = baseline_dir(made, tmp_path, facts={"commit": "e" * 40}, checkout=False, predictions=True)
+    assert run_cli(work, "--baseline-dir", str(directory)) == 0
+    markdown = (work / "reports/pr/report.md").read_text()
+    assert markdown.startswith("## ❌ Model report: worse in f1 against baseline@eeeeeee")
+    assert f"Baseline: baseline@eeeeeee (the pipeline run in {directory}, at eeeeeee)." in markdown
+    assert "committed on main" not in markdown and "main@" not in markdown
+
+
+def test_help_lists_what_a_baseline_directory_holds(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    shown = capsys.readouterr().out
+    assert "A baseline directory (--baseline-dir)" in shown
+    for path, _ in runs.BASELINE_FILES:
+        assert f"  {path}" in shown

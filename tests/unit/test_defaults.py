@@ -13,7 +13,7 @@ from mlops.config import Params, flatten
 from tests.unit.conftest import MINIMAL_PARAMS
 
 # Keys params.yaml shows as a comment: unset by default, or set by data.task.
-COMMENTED = re.compile(r"^(\s*)# ([a-z_]+: [^#]*?)\s*(#.*)?$")
+COMMENTED = re.compile(r"^(\s*)# ([a-z0-9_]+: [^#]*?)\s*(#.*)?$")
 
 
 def shown(text: str) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def test_a_value_that_differs_from_its_default_is_reported():
         "params.yaml report.max_drop: 0.02, but config.py's default is 0.01; change both "
         "(the default applies wherever the key is left out)"
     ]
-    commented = text.replace("# metric: f1 ", "# metric: roc_auc ")
+    commented = text.replace("# metric: balanced_accuracy ", "# metric: roc_auc ")
     assert [line.split(":")[0] for line in disagreements(commented)] == ["params.yaml report.metric"]
     dropped = re.sub(r"(?m)^  bins: 10 .*\n", "", text)
     assert disagreements(dropped) == ["params.yaml does not show monitor.bins (default 10)"]

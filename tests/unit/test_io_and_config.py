@@ -55,6 +55,7 @@ def test_params_load(tmp_path):
     assert flatten(params.model_dump(include={"train"})) == {
         "train.estimator": "random_forest",
         "train.hyperparameters.n_estimators": 10,
+        "train.class_weight": "balanced",  # the default: a rare class weighs as much as a common one
     }
 
 

@@ -48,6 +48,9 @@ def test_only_identifiers_change_and_no_template_name_is_left_where_it_was_one(r
     assert changed == {
         *("params.yaml", "Makefile", "Dockerfile", "README.md", "docs/container.md", "deploy/compose.yaml"),
         *("deploy/vertex/model.json", "deploy/sagemaker/model.json", "deploy/azureml/environment.yml"),
+        *("pyproject.toml", "deploy/sagemaker/endpoint-config.json", "deploy/sagemaker/transform-job.json"),
+        *("deploy/azureml/endpoint.yml", "deploy/azureml/deployment.yml", "deploy/k8s/base/kustomization.yaml"),
+        *("pipelines/pipeline.py", "pipelines/pipeline.yaml", "docs/deploy.md"),
     }
     for name in changed:
         for old in ("mlops-template-serving", "mlops-template-service", "mlops-template-classifier"):
@@ -55,6 +58,31 @@ def test_only_identifiers_change_and_no_template_name_is_left_where_it_was_one(r
     # Comments survive: the file is edited, not rewritten from the parsed YAML.
     assert after["params.yaml"].splitlines()[0] == before["params.yaml"].splitlines()[0]
     assert after["params.yaml"].count("#") == before["params.yaml"].count("#")
+
+
+# Where the template's name may stay after a rename, and why: the record of the last run (until the
+# next `make run`), docs that describe the template itself or a run of it, the template's own tests.
+ALLOWED = (
+    "dvc.lock",  # the parameters the last run used; the next run records the new names
+    "docs/upgrading.md",  # copier's project_name, which names the template's default
+    "docs/example-pr-comment.md",  # a comment the template's own pipeline wrote
+    "docs/benchmarks.md",  # measured runs of the template
+    "docs/container.md",  # the template's test base image (tests/container), not the project's
+    "tests/",
+)
+
+
+def test_no_file_but_the_allowed_ones_names_the_template_after_a_rename(renamed):
+    root, _, _ = renamed
+    found = subprocess.run(
+        ["git", "grep", "-l", "-I", "mlops-template"], cwd=root, capture_output=True, text=True
+    ).stdout.split()
+    left = [name for name in found if not name.startswith(ALLOWED)]
+    assert left == [], f"mlops rename left the template's name in {left}"
+    assert found, "the allowed places were expected to keep it (the test would pass on a tree without the name)"
+    assert 'name = "churn-model"' in (root / "pyproject.toml").read_text()
+    assert '"TransformJobName": "churn-model-batch"' in (root / "deploy/sagemaker/transform-job.json").read_text()
+    assert '@dsl.pipeline(name="churn-model"' in (root / "pipelines/pipeline.py").read_text()
 
 
 def test_a_second_run_changes_nothing_and_another_name_renames_again(renamed):

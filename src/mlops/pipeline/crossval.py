@@ -1,8 +1,11 @@
 """Stage `crossval`: repeated k-fold cross-validation of the model on all prepared rows.
 
-Writes reports/cv/scores.json (every metric on every fold; small, committed) and
-reports/cv/predictions.parquet (each row's out-of-fold prediction in every repeat). The
-pull-request report pairs these fold by fold and row by row with main's files.
+Writes reports/cv/scores.json (every metric on every fold: the only metrics file of the stage;
+small, committed), reports/cv/plan.json (which rows, how many folds: bookkeeping, committed, the
+same on every run of the same data and settings), reports/cv/timing.json (how long it took: DVC's
+cache, not git, since it differs run to run) and reports/cv/predictions.parquet (each row's
+out-of-fold prediction in every repeat). The pull-request report pairs these fold by fold and
+row by row with main's files.
 
 The folds depend only on the rows and `report.cv_*` in params.yaml, never on `seed` or on
 the train/test split: rows are put in a canonical order by a hash of their content before
@@ -21,7 +24,7 @@ from mlops import paths
 from mlops.config import Params
 from mlops.dataset import row_keys
 from mlops.errors import MlopsError
-from mlops.io import read_table, write_json, write_table
+from mlops.io import read_table, write_cv_scores, write_table
 from mlops.metrics import compute_metrics, probability_columns, regression_metrics
 from mlops.schema import Schema
 
@@ -66,13 +69,14 @@ def plan_id(keys, folds: int, repeats: int, seed: int, max_rows: int) -> str:
 
 
 def cross_validate(frame, schema: Schema, params: Params):
-    """(scores: the contents of scores.json, predictions: a frame of out-of-fold predictions)."""
+    """(scores: the contents of scores.json, plan.json and timing.json in one dict, predictions: a frame of
+    out-of-fold predictions)."""
     import numpy as np
     import pandas as pd
 
     from mlops.pipeline.train import fit
 
-    settings = params.report
+    settings, settings_train = params.report, params.train
     keys = row_keys(frame)
     labels = schema.target_series(frame).to_numpy()
     used, plan = fold_plan(
@@ -88,7 +92,10 @@ def cross_validate(frame, schema: Schema, params: Params):
     predictions = []
     started = time.perf_counter()
     for repeat, fold, train, test in plan:
-        model = fit(frame.iloc[train], schema, params.train.estimator, params.train.hyperparameters, params.seed)
+        model = fit(
+            frame.iloc[train], schema, settings_train.estimator, settings_train.hyperparameters, params.seed,
+            class_weight=settings_train.class_weight,
+        )  # fmt: skip
         features = schema.features_frame(frame.iloc[test])
         if schema.regression:
             predicted = np.asarray(model.predict(features), dtype=float)
@@ -114,6 +121,11 @@ def cross_validate(frame, schema: Schema, params: Params):
         "train_rows": len(used) - test_rows,
         "test_rows": test_rows,
         "fits": len(plan),
+        # each fit's rows: the one list in plan.json, so `dvc plots show` draws it as a chart of fold sizes
+        "split": [
+            {"fit": index, "repeat": repeat, "fold": fold, "train_rows": len(train), "test_rows": len(test)}
+            for index, (repeat, fold, train, test) in enumerate(plan)
+        ],
         "seconds": round(seconds, 2),
         "metrics": metrics,
     }
@@ -144,7 +156,7 @@ def main(params: Params) -> None:
     frame = pd.concat([read_table(paths.TRAIN), read_table(paths.TEST)], ignore_index=True)
     scores, predictions = cross_validate(frame, schema, params)
     write_table(predictions, paths.CV_PREDICTIONS)
-    write_json(paths.CV_SCORES, scores)
+    write_cv_scores(scores)
     metric = params.report.metric
     values = scores["metrics"].get(metric) or [float("nan")]
     print(

@@ -12,11 +12,29 @@ from mlops.model import build_model, use_cores
 from mlops.schema import Schema
 
 
-def fit(train_frame, schema: Schema, estimator: str, hyperparameters: dict, seed: int, n_jobs: int | None = None):
-    """Return the fitted pipeline for this training frame, fitted on `n_jobs` cores and saved for one."""
+def fit(
+    train_frame,
+    schema: Schema,
+    estimator: str,
+    hyperparameters: dict,
+    seed: int,
+    n_jobs: int | None = None,
+    class_weight: str = "none",
+):
+    """Return the fitted pipeline for this training frame, fitted on `n_jobs` cores and saved for one.
+
+    class_weight "balanced" (train.class_weight; classification only) weighs each row by the inverse of its
+    class's share, through the estimator's sample weights, which every estimator in model.py takes.
+    """
     model = use_cores(build_model(schema, estimator, hyperparameters, seed), n_jobs)
+    target = schema.target_series(train_frame)
+    weights = {}
+    if class_weight == "balanced" and not schema.regression:
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        weights = {"estimator__sample_weight": compute_sample_weight("balanced", target)}
     try:
-        model.fit(schema.features_frame(train_frame), schema.target_series(train_frame))
+        model.fit(schema.features_frame(train_frame), target, **weights)
     except ValueError as exc:
         raise MlopsError(f"could not fit {estimator}: {str(exc).splitlines()[0]}") from exc
     return use_cores(model, None)  # whoever loads the model chooses its cores
@@ -27,7 +45,10 @@ def main(params: Params) -> None:
     schema = Schema.load(paths.SCHEMA)
     train_frame = read_table(paths.TRAIN)
     started = time.perf_counter()
-    model = fit(train_frame, schema, params.train.estimator, params.train.hyperparameters, params.seed, params.n_jobs)
+    train = params.train
+    model = fit(
+        train_frame, schema, train.estimator, train.hyperparameters, params.seed, params.n_jobs, train.class_weight
+    )
     train_seconds = round(time.perf_counter() - started, 3)
 
     dataset_sha256 = file_sha256(paths.RAW)

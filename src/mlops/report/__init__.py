@@ -5,9 +5,11 @@ GitHub's size), report.html (the whole report, self-contained, figures inlined),
 verdict.json and facts.json (model size, ONNX latency, rows; a later run reads it back
 when this run becomes its baseline).
 
-The baseline is, in order: `--baseline-dir DIR` (the artifact of main's last training run,
-laid out like the repository), else `--baseline REV` (what is committed at REV: metrics,
-cross-validation scores, plots, params, dvc.lock), else none ("no baseline yet").
+The baseline is, in order: `--baseline-dir DIR` (a pipeline run laid out like the repository: the
+artifact of main's last training run, or a worktree where main's pipeline ran; `--help` lists the
+files), else `--baseline REV` (what is committed at REV: metrics, cross-validation scores, plots,
+params, dvc.lock; the sections that need per-row predictions say how to get them), else none
+("no baseline yet"). The report names the baseline's commit and where it came from.
 
 The package: `runs` reads runs, `statistics` measures, `comparisons` compares (into the data of
 `results`), `judge` gives the verdict, `retrained` scores rows neither model trained on, `markdown`
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from mlops import paths
@@ -31,6 +32,8 @@ WATERMARK = "mlops-model-report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mlops.report import runs
+
     parser.add_argument("--baseline", metavar="REV", help="compare with what is committed at REV (e.g. origin/main)")
     parser.add_argument(
         "--baseline-dir",
@@ -40,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="compare with a run's files laid out like the repository (repeatable: the first that has metrics wins)",
     )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = runs.baseline_files_help()
     parser.add_argument("--out", type=Path, default=paths.PR_REPORT_DIR, help="output folder (default: %(default)s)")
     parser.add_argument("--params", default=str(paths.PARAMS), help="parameters file (default: %(default)s)")
 
@@ -59,10 +64,9 @@ def run(args: argparse.Namespace) -> int:
     comparison = judge.compare(pr, base, settings)
     if base is not None:
         comparison.retrained = retrained.compare_retrained(pr, base, settings)
-    server, repo, run_id = (os.environ.get(f"GITHUB_{name}", "") for name in ("SERVER_URL", "REPOSITORY", "RUN_ID"))
     context = {"baseline_source": source}
-    if server and repo and run_id:
-        context["run_url"] = f"{server}/{repo}/actions/runs/{run_id}"
+    if pr.facts.get("run_url"):
+        context["run_url"] = pr.facts["run_url"]
     pictures = html.draw(comparison, args.out)
     pipeline_figures = () if comparison.regression else ("confusion_matrix",)  # html.draw drew regression's
     pictures += [paths.FIGURES_DIR / f"{name}.png" for name in (*pipeline_figures, "feature_importance")]

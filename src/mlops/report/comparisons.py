@@ -25,7 +25,7 @@ def compare_cv(metric: str, new: Run, old: Run, level: float) -> Evidence | None
     a, b = np.asarray(new.cv["metrics"][metric]), np.asarray(old.cv["metrics"][metric])
     ratio = new.cv["test_rows"] / new.cv["train_rows"]
     shape = f"{new.cv['folds']}×{new.cv['repeats']}"
-    if new.cv["plan"] == old.cv["plan"] and len(a) == len(b):
+    if new.cv.get("plan") is not None and new.cv.get("plan") == old.cv.get("plan") and len(a) == len(b):
         interval = statistics.corrected_t(a - b, ratio, level)
         return Evidence(metric, interval, f"{shape} paired folds of {new.cv['rows']} rows", new.cv["rows"],
                         "corrected resampled t-test")  # fmt: skip
@@ -36,7 +36,7 @@ def compare_cv(metric: str, new: Run, old: Run, level: float) -> Evidence | None
         else "the cross-validation settings (report.cv_*) differ from main's"
     )
     interval = statistics.corrected_t_unpaired(a, b, ratio, level)
-    basis = f"{shape} folds of {new.cv['rows']} rows, unpaired with main's {old.cv['rows']}"
+    basis = f"{shape} folds of {new.cv['rows']} rows, unpaired with main's {old.cv.get('rows', 'unknown')}"
     return Evidence(metric, interval, basis, new.cv["rows"], "corrected t-test, unpaired", f"unpaired: {why}")
 
 

@@ -90,6 +90,17 @@ def summary(verdict: Verdict) -> dict[str, Any]:
     return data
 
 
+def how_to_get(base: Run) -> str:
+    """What to do for the baseline's per-row files: they are DVC outputs, in a run's directory, never in git."""
+    commit = base.commit or "main"
+    where = "git holds its metrics, not them (DVC outputs)" if base.root is None else f"{base.root} lacks them"
+    return (
+        f"{where}; pass `--baseline-dir` a run of {base.label}: the artifact `pipeline-output` of its training "
+        f"run, or a worktree where it ran (`git worktree add ../baseline {commit[:12]} && cd ../baseline && "
+        "dvc repro`)"
+    )
+
+
 def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     """Every comparison the report shows; the verdict from the strongest evidence at hand."""
     import pandas as pd
@@ -120,10 +131,7 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
     if pr_test is None:
         test_missing = f"this run has no per-row test predictions ({paths.PREDICTIONS})"
     elif base_test is None:
-        test_missing = (
-            f"{base.label}'s per-row test predictions are not at hand (they travel in the artifact of main's "
-            "training run, not in git)"
-        )
+        test_missing = f"{base.label}'s per-row test predictions are not at hand: {how_to_get(base)}"
     else:
         test = compare_test(pr_test, base_test, classes, list(pr.metrics), settings)
         if not regression:
@@ -131,9 +139,11 @@ def compare(pr: Run, base: Run | None, settings: ReportParams) -> Comparison:
 
     slices, slices_missing = None, ""
     pr_oof, base_oof = pr.table(paths.CV_PREDICTIONS), base.table(paths.CV_PREDICTIONS)
-    if pr_oof is None or base_oof is None or schema is None:
-        slices_missing = f"both runs' out-of-fold predictions ({paths.CV_PREDICTIONS}) are needed"
-    elif not (pr.cv and base.cv) or pr.cv["plan"] != base.cv["plan"]:
+    if pr_oof is None or schema is None:
+        slices_missing = f"this run has no out-of-fold predictions ({paths.CV_PREDICTIONS}): run the crossval stage"
+    elif base_oof is None:
+        slices_missing = f"{base.label} has no out-of-fold predictions ({paths.CV_PREDICTIONS}): {how_to_get(base)}"
+    elif not (pr.cv and base.cv) or pr.cv.get("plan") is None or pr.cv.get("plan") != base.cv.get("plan"):
         slices_missing = "the runs cross-validated different rows or folds, so their rows cannot be paired"
     else:
         prepared = pd.concat([pr.table(paths.TRAIN), pr.table(paths.TEST)], ignore_index=True)

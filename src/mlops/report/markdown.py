@@ -48,13 +48,55 @@ def significance(metric: str, interval: Interval) -> str:
 def headline(comparison: Comparison) -> str:
     verdict, metric = comparison.verdict, comparison.settings.metric
     against = f" against {comparison.base.label}" if comparison.base else ""
+    failed = failed_checks(comparison.pr)
+    if failed:
+        total = len(comparison.pr.checks["checks"])
+        icon, start = "❌", f"failed {len(failed)} of {total} checks, not shipped; "
+    else:
+        icon, start = verdict.icon, ""
     if verdict.status == "invalid":
-        return f"## {verdict.icon} Model report: {verdict.words}"
+        return f"## {icon} Model report: {start}{verdict.words}"
     if verdict.status in ("none", "unknown"):
-        return f"## {verdict.icon} Model report: {metric} {comparison.pr.metrics[metric]:.4f}, {verdict.words}{against}"
+        return f"## {icon} Model report: {start}{metric} {comparison.pr.metrics[metric]:.4f}, {verdict.words}{against}"
     worse = len(comparison.slices.worse) if comparison.slices else 0
-    caveat = f", but {worse} slice{'s' if worse > 1 else ''} got worse" if worse else ""
-    return f"## {verdict.icon} Model report: {verdict.words} in {metric}{against}{caveat}"
+    joint = "and" if verdict.status == "worse" else "but"  # worse on average and in slices too; or despite it
+    caveat = f", {joint} {worse} slice{'s' if worse > 1 else ''} got worse" if worse else ""
+    return f"## {icon} Model report: {start}{verdict.words} in {metric}{against}{caveat}"
+
+
+def failed_checks(run: Run) -> list[dict]:
+    return [check for check in (run.checks or {}).get("checks", []) if not check["passed"]]
+
+
+def checks_section(run: Run) -> str:
+    """The checks stage's result (reports/checks.json): the primary metric against the trivial baseline,
+    each check with what to change when it failed, and the decision threshold; empty without the file."""
+    result = run.checks
+    if not result:
+        return ""
+    metric = result["metric"]
+    failed = failed_checks(run)
+    if failed:
+        intro = (
+            f"❌ **The model failed {len(failed)} of {len(result['checks'])} checks**: the pipeline stopped before "
+            "export, so this model is not exported, and on the default branch not shipped."
+        )
+    else:
+        intro = f"✅ All {len(result['checks'])} checks passed."
+    rows = [
+        ["✅" if check["passed"] else "❌", check["name"], check["detail"], "" if check["passed"] else check["fix"]]
+        for check in result["checks"]
+    ]
+    header = ["", "check (`checks:` in params.yaml)", "measured on the cross-validation folds", "what to change"]
+    lines = [
+        intro,
+        table(header, rows),
+        f"Primary metric **{metric}**: {fmt(result['model'][metric])} cross-validated against "
+        f"{fmt(result['baseline'][metric])} for the trivial baseline ({result['baseline_model']}).",
+    ]
+    if result.get("decision"):
+        lines.append(f"Decision: {result['decision']['rule']}.")
+    return "\n\n".join(lines)
 
 
 def verdict_section(comparison: Comparison, context: dict[str, str]) -> str:
@@ -87,8 +129,9 @@ def cost_line(pr: Run, regression: bool = False) -> str:
     if cv["rows"] < cv["rows_available"]:
         kind = "random" if regression else "stratified"
         sample = f" on a {kind} subsample of {cv['rows']:,} of {cv['rows_available']:,} rows (`report.cv_max_rows`)"
+    took = f" in {cv['seconds']:.1f} s" if "seconds" in cv else ""
     return (
-        f"Cost: this run cross-validated its model in {cv['seconds']:.1f} s, {cv['fits']} fits of "
+        f"Cost: this run cross-validated its model{took}, {cv['fits']} fits of "
         f"{cv['train_rows']:,} rows each{sample}; main's per-fold scores come from main's own run."
     )
 
@@ -244,6 +287,7 @@ def sections(comparison: Comparison, context: dict[str, str]) -> list[tuple[str,
     return [
         ("", headline(comparison), 0),
         ("", verdict_section(comparison, context), 0),
+        ("", checks_section(pr) and "### Checks\n\n" + checks_section(pr), 0),
         ("", "### Cross-validation (the verdict's evidence)\n\n" + cv_section(comparison), 0),
         ("", "### Slices\n\n" + slices_section(comparison), 0),
         ("", "### Test split\n\n" + test_section(comparison), 0),

@@ -15,6 +15,7 @@ from typing import Any
 
 from mlops import paths
 from mlops.dataset import row_keys
+from mlops.io import read_cv_scores
 
 # The plot data a run's report reads: a classifier's three, or a regression model's two, and importance.
 PLOTS = ("confusion_matrix", "roc", "precision_recall", "predicted_vs_actual", "residuals", "feature_importance")
@@ -36,8 +37,9 @@ class Run:
     facts: dict[str, Any] = field(default_factory=dict)
     dataset_md5: str | None = None
     validation: dict[str, Any] | None = None  # {"success": bool | None, "summary": str}
-    cv: dict[str, Any] | None = None  # reports/cv/scores.json
+    cv: dict[str, Any] | None = None  # reports/cv/scores.json, plan.json and timing.json in one dict
     root: Path | None = None  # where the run's binary files are (a directory run), else None
+    checks: dict[str, Any] | None = None  # reports/checks.json: what the checks stage found
 
     def table(self, rel: Path):
         """A CSV or Parquet file of a directory run, or None when the run has none."""
@@ -86,20 +88,21 @@ def parse_csv(text: str | None) -> list[dict[str, str]]:
 
 
 def load_run(read: Reader, label: str, commit: str | None = None, root: Path | None = None) -> Run | None:
-    """A run from its files, or None when it has no metrics (nothing to compare)."""
+    """A run from its files, or None when it has no metrics (nothing to compare). Its commit: `commit`,
+    else the one its report recorded (facts.json); never models/training.json's, which names the commit
+    that trained the model, not the run's (a model restored from DVC's cache was trained elsewhere)."""
     import yaml
 
     metrics_text = read(str(paths.METRICS))
     if not metrics_text:
         return None
-    training = json.loads(read(str(paths.TRAINING_INFO)) or "{}")
     facts = json.loads(read(str(FACTS)) or "{}")
-    commit = commit or facts.get("commit") or training.get("git_commit")
+    commit = commit or facts.get("commit")
+    checks = read(str(paths.CHECKS))
     summary, result = read(str(paths.VALIDATION_SUMMARY)), read(str(paths.VALIDATION_RESULT))
     validation = None
     if summary is not None or result is not None:
         validation = {"success": json.loads(result).get("success") if result else None, "summary": summary or ""}
-    cv_text = read(str(paths.CV_SCORES))
     return Run(
         label=label,
         commit=commit,
@@ -110,8 +113,9 @@ def load_run(read: Reader, label: str, commit: str | None = None, root: Path | N
         facts=facts,
         dataset_md5=dataset_md5(read(str(paths.DVC_LOCK))),
         validation=validation,
-        cv=json.loads(cv_text) if cv_text else None,
+        cv=read_cv_scores(read),
         root=root,
+        checks=json.loads(checks) if checks else None,
     )
 
 
@@ -137,23 +141,73 @@ def holdout_predictions(run: Run):
     return predictions.assign(key=row_keys(test))
 
 
+# What a baseline directory (`mlops report --baseline-dir DIR`) holds, laid out like the repository:
+# (path, what the report makes of it). Only the metrics are required; each other file adds a section.
+BASELINE_FILES = (
+    (paths.METRICS, "the test-split metrics (required)"),
+    (paths.PER_CLASS, "per-class scores"),
+    (paths.CV_SCORES, "per-fold cross-validation scores: the verdict's evidence"),
+    (paths.CV_PLAN, "which rows in which folds: pairs the folds with this run's"),
+    (paths.CV_PREDICTIONS, "out-of-fold predictions: the slices"),
+    (paths.PREDICTIONS, "per-row test predictions: the paired test-split intervals, calibration"),
+    (paths.TEST, "the test split the predictions are for"),
+    (paths.PLOTS_DIR, "plot data: the charts"),
+    (paths.PARAMS, "the parameters: what changed"),
+    (paths.DVC_LOCK, "the data's hash: whether the data changed"),
+    (FACTS, "model size, latency, the run's commit, branch and workflow run (written by its own mlops report)"),
+    (paths.VALIDATION_RESULT, "the data validation result"),
+)
+
+
+def baseline_files_help() -> str:
+    """The lines of `mlops report --help` on what a baseline directory holds."""
+    width = max(len(str(path)) for path, _ in BASELINE_FILES)
+    lines = [f"  {path!s:<{width}}  {what}" for path, what in BASELINE_FILES]
+    return (
+        "A baseline directory (--baseline-dir) is a pipeline run laid out like the repository, such as the\n"
+        "artifact pipeline-output of main's last training run, or a worktree of main where `dvc repro` ran:\n"
+        + "\n".join(lines)
+    )
+
+
 def load_baseline(directories: list[Path], revision: str | None) -> tuple[Run | None, str]:
-    """The first directory run with metrics, else what is committed at `revision`; and where it came from."""
+    """The first directory run with metrics, else what is committed at `revision`; and where it came from,
+    for the report's "Baseline:" line."""
     for directory in directories:
-        checkout = (directory / ".git").exists()
-        commit = git("-C", str(directory), "rev-parse", "HEAD").stdout.strip() if checkout else None
-        run = load_run(dir_reader(directory), "baseline", commit, root=directory)
+        run = load_run(dir_reader(directory), "baseline", root=directory)
         if run:
-            run.label = f"main@{short(run.commit)}"
-            trained = run.facts and not checkout
-            return run, "the last successful training run on main" if trained else "metrics committed on main"
+            source = describe_directory(run, directory)
+            return run, source
     if revision:
         commit = resolve_commit(revision)
         if commit:
-            run = load_run(git_reader(commit), f"main@{short(commit)}", commit)
+            branch = revision.removeprefix("origin/")
+            run = load_run(git_reader(commit), f"{branch}@{short(commit)}", commit)
             if run:
-                return run, f"metrics committed at {revision}"
+                return run, f"metrics committed on {branch}"
     return None, ""
+
+
+def describe_directory(run: Run, directory: Path) -> str:
+    """Name a directory run's commit in its label (`branch@commit`) and return where it came from: a git
+    checkout holding only what is committed, the CI training run whose artifact train.yml downloaded
+    (its report's facts name its commit, branch and workflow run), or a pipeline run elsewhere."""
+    checkout = (directory / ".git").exists()
+    if checkout:
+        run.commit = git("-C", str(directory), "rev-parse", "HEAD").stdout.strip()
+        branch = git("-C", str(directory), "rev-parse", "--abbrev-ref", "HEAD", check=False).stdout.strip()
+        branch = branch if branch and branch != "HEAD" else "baseline"
+    else:
+        branch = run.facts.get("branch") or "baseline"
+    run.label = f"{branch}@{short(run.commit)}" if run.commit else branch
+    ran = run.root is not None and (run.root / paths.PREDICTIONS).is_file()
+    if checkout and not ran:
+        return f"metrics committed on {branch}"
+    if run.facts.get("run_url"):  # its report ran in CI: train.yml downloads main's last successful run
+        return f"the last successful training run on {branch}"
+    if run.commit:
+        return f"the pipeline run in {directory}, at {short(run.commit)}"
+    return f"the pipeline run in {directory}; its commit is unknown (no .git, no {FACTS} there)"
 
 
 def short(commit: str | None) -> str:
@@ -167,8 +221,11 @@ def measure_facts() -> dict[str, Any]:
     """Model size, ONNX single-row latency, timings and row counts of the run in the work tree."""
     training = json.loads(paths.TRAINING_INFO.read_text()) if paths.TRAINING_INFO.is_file() else {}
     metadata = json.loads(paths.MODEL_METADATA.read_text()) if paths.MODEL_METADATA.is_file() else {}
+    server, repo, run_id = (os.environ.get(f"GITHUB_{name}", "") for name in ("SERVER_URL", "REPOSITORY", "RUN_ID"))
     facts: dict[str, Any] = {
         "commit": os.environ.get("MLOPS_REPORT_COMMIT") or training.get("git_commit"),
+        "branch": os.environ.get("GITHUB_REF_NAME") or current_branch(),
+        "run_url": f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None,
         "model_bytes": paths.MODEL.stat().st_size if paths.MODEL.is_file() else None,
         "onnx_bytes": paths.ONNX_MODEL.stat().st_size if paths.ONNX_MODEL.is_file() else None,
         "train_seconds": training.get("train_seconds"),
@@ -179,6 +236,12 @@ def measure_facts() -> dict[str, Any]:
     }
     facts.update(onnx_latency(paths.ONNX_MODEL, paths.TEST, paths.SCHEMA))
     return facts
+
+
+def current_branch() -> str | None:
+    found = git("rev-parse", "--abbrev-ref", "HEAD", check=False)
+    branch = found.stdout.strip() if found.returncode == 0 else ""
+    return branch if branch and branch != "HEAD" else None
 
 
 def count_rows(path: Path) -> int | None:
