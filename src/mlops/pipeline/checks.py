@@ -25,7 +25,7 @@ from mlops import paths
 from mlops.config import ChecksParams, Params
 from mlops.errors import MlopsError
 from mlops.io import read_json, read_table, write_json
-from mlops.metrics import compute_metrics, direction, positive_class, regression_metrics
+from mlops.metrics import compute_metrics, direction, positive_class, probability_columns, regression_metrics
 from mlops.schema import Schema
 
 WEIGHTING = "set train.class_weight: balanced"
@@ -175,7 +175,7 @@ def crossval_folds(predictions, classes: list[str] | None) -> list[Fold]:
     for (repeat, fold), held in predictions.groupby(["repeat", "fold"], sort=True):
         same_repeat = predictions[predictions["repeat"] == repeat]
         train_target = same_repeat.loc[same_repeat["fold"] != fold, "actual"].to_numpy()
-        proba = None if classes is None else held[[f"proba_{label}" for label in classes]].to_numpy()
+        proba = None if classes is None else held[probability_columns(classes)].to_numpy()
         folds.append(Fold(train_target, held["actual"].to_numpy(), held["predicted"].to_numpy(), proba))
     return folds
 
