@@ -3,7 +3,8 @@
 /invocations takes JSON in any of MLflow's input forms, or `text/csv` as SageMaker Batch
 Transform sends it: one row per line, no header, values in schema order, an empty field
 for a missing value (a UTF-8 byte order mark before the first row is skipped, as `mlops validate` and
-pandas skip it). The answer is {"predictions": [...]}, or with `Accept: text/csv` one
+pandas skip it), or an Apache Arrow IPC stream, `application/vnd.apache.arrow.stream`
+(columnar.py). The answer is {"predictions": [...]}, or with `Accept: text/csv` one
 predicted class (or number, for regression) per line. Either way the X-Prediction-Id header
 carries the request's prediction id (the body keeps MLflow's form).
 """
@@ -15,6 +16,7 @@ import io
 
 from flask import Flask, Response, request
 
+from mlops.serving import columnar
 from mlops.serving.responses import (
     PREDICTION_ID_HEADER,
     json_response,
@@ -37,6 +39,8 @@ def register(app: Flask, service: PredictionService) -> None:
     def invocations() -> Response:
         if request.mimetype == CSV:
             columns = csv_columns(read_body(), service)
+        elif request.mimetype == columnar.ARROW_STREAM:
+            columns = columnar.arrow_columns(read_body(), service.validator)
         else:
             columns = json_columns(read_json_body(service.validator.max_json_values), service)
         prediction = service.predict(columns)

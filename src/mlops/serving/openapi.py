@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops.serving import open_inference
+from mlops.serving import binary_tensors, columnar, open_inference
 from mlops.serving.responses import PREDICTION_ID_HEADER
 
 JSON = "application/json"
@@ -107,7 +107,7 @@ def document(service, app) -> dict[str, Any]:
             "invalid JSON, text that is not Unicode, or invalid instances (details name the rows and columns)"
         ),
         "413": error_response("body larger than the limit, or more rows (or values) than the most a request may hold"),
-        "415": error_response("the body is not application/json"),
+        "415": error_response("the body is not of a content type the route takes"),
         "503": error_response("the model is not ready"),
     }
     text = {"text/plain": {"schema": {"type": "string"}}}
@@ -154,6 +154,7 @@ def document(service, app) -> dict[str, Any]:
                                 "schema": {"type": "string"},
                                 "description": "rows without a header, values in schema order",
                             },
+                            **columnar.openapi_content(),
                         },
                     },
                     "responses": {
@@ -356,10 +357,10 @@ def platform_paths(service, app, instances, item, bad_request) -> dict[str, Any]
             }
         }
 
-    infer = post(
-        "Open Inference Protocol inference", infer_request, prediction_response("outputs", infer_response), [name]
+    infer = binary_tensors.with_binary(
+        post("Open Inference Protocol inference", infer_request, prediction_response("outputs", infer_response), [name])
     )
-    infer_versioned = {"post": {**infer["post"], "parameters": [name, version]}}
+    infer_versioned = {"post": {**infer["post"], "parameters": [name, version, *infer["post"]["parameters"][1:]]}}
     paths = {
         "/": get("KServe V1 liveness", {"200": ok("alive")}),
         "/v1/models": get("KServe V1: the models served", {"200": ok("model names")}),
