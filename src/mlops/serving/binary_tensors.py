@@ -188,9 +188,9 @@ def requested(body: dict, outputs: list[str]) -> set[str]:
 
 def encode(tensor: dict) -> bytes:
     """An output tensor's data as the extension sends it."""
-    if tensor["datatype"] == "BYTES":
-        texts = [str(value).encode() for value in tensor["data"]]
-        return b"".join(LENGTH.pack(len(text)) + text for text in texts)
+    if tensor["datatype"] == "BYTES":  # a few distinct labels: each encoded once
+        encoded = {value: LENGTH.pack(len(text)) + text for value in set(tensor["data"]) for text in [value.encode()]}
+        return b"".join([encoded[value] for value in tensor["data"]])
     return np.asarray(tensor["data"], dtype=DTYPES[tensor["datatype"]]).tobytes()
 
 
