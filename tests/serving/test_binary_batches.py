@@ -166,7 +166,7 @@ def good_tensors(**change):
         (good_tensors(), b"", None, 200, ""),
         (good_tensors(), b"", "x", 400, f"{HEADER}: 'x' must be the length"),
         (good_tensors(), b"", "999999", 400, "must be the length in bytes of the JSON"),
-        (good_tensors(), b"\0", None, 400, "64 bytes follow the JSON (Inference-Header-Content-Length), but the inputs' binary_data_size add up to 63"),
+        (good_tensors(), b"\0", None, 400, "but the inputs' binary_data_size add up to 63"),
         (good_tensors(size=({"name": "size", "datatype": "FP32"}, numbers(9.0, 11.0))), b"", None, 400,
          "shape [2] of FP32 takes 8 bytes, binary_data_size says 16"),
         (good_tensors(size=({"name": "size", "datatype": "FP64", "parameters": {"binary_data_size": 99}},
