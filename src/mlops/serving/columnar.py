@@ -8,8 +8,8 @@ column form is (validation.py) and the answer is /invocations' own.
 
 Hostile bodies are refused before pyarrow builds anything large: the stream is read one message
 at a time, and each record batch's row count and compression are read from its header first (a
-compressed body could unpack to far more than the body limit: send uncompressed batches; the
-HTTP layer can compress). Dictionary-encoded and nested fields are refused.
+compressed body could unpack to far more than the body limit: send uncompressed batches).
+Dictionary-encoded and nested fields are refused.
 
 pyarrow is imported on the first Arrow request, never at start-up. The serving image
 (requirements-serve.txt) leaves it out, since it would more than double the image; there this
