@@ -84,7 +84,7 @@ def test_kserve_v1_unknown_model_and_wrong_method(client):
 
 
 def test_v2_server_and_model_metadata(client):
-    assert client.get("/v2").get_json()["extensions"] == []
+    assert client.get("/v2").get_json()["extensions"] == ["binary_tensor_data"]
     assert client.get("/v2/health/live").get_json() == {"live": True}
     assert client.get("/v2/health/ready").get_json() == {"ready": True}
     metadata = client.get(f"/v2/models/{MODEL}").get_json()

@@ -32,6 +32,7 @@ from mlops.serving.responses import JSON, PREDICTION_ID_HEADER, parse_json, read
 from mlops.serving.validation import RequestError
 
 HEADER = "Inference-Header-Content-Length"
+EXTENSION = "binary_tensor_data"  # its name in GET /v2 (server metadata), as Triton lists it
 OCTET_STREAM = "application/octet-stream"
 CONTENT_TYPES = ("", OCTET_STREAM, JSON)  # tritonclient sends none
 DTYPES = {

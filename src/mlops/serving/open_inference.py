@@ -252,7 +252,7 @@ def encode(service: PredictionService, prediction: Prediction, outputs: list[str
 def register(app: Flask, service: PredictionService) -> None:
     @app.get("/v2")
     def v2_server() -> Response:
-        return json_response({"name": "mlops-serving", "version": "2", "extensions": []})
+        return json_response({"name": "mlops-serving", "version": "2", "extensions": [binary_tensors.EXTENSION]})
 
     @app.get("/v2/health/live")
     def v2_live() -> Response:
