@@ -33,26 +33,16 @@ sys.path.insert(0, str(ROOT))
 from tests.actions.world import ACT, Run, World  # noqa: E402
 
 
-def seconds(run: Run, key) -> dict:
-    """Time from first to last line in act's log (times to the second), by key(entry); None keys left out."""
-    spans: dict = {}
-    for entry in run.log:
-        name, stamp = key(entry), entry.get("time")
-        if name is not None and stamp:
-            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-            first, last = spans.setdefault(name, [moment, moment])
-            spans[name] = [min(first, moment), max(last, moment)]
-    return {name: last - first for name, (first, last) in spans.items()}
-
-
 def job_seconds(run: Run) -> dict[str, float]:
-    return seconds(run, lambda entry: entry.get("jobID"))
-
-
-def step_seconds(run: Run) -> dict[tuple[str, str], float]:
-    return seconds(
-        run, lambda entry: (entry["jobID"], entry["step"]) if entry.get("jobID") and entry.get("step") else None
-    )
+    """Each job's time in a run, from its first to its last line in act's log (times to the second)."""
+    spans: dict[str, list[float]] = {}
+    for entry in run.log:
+        job, stamp = entry.get("jobID"), entry.get("time")
+        if job and stamp:
+            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            first, last = spans.setdefault(job, [moment, moment])
+            spans[job] = [min(first, moment), max(last, moment)]
+    return {job: last - first for job, (first, last) in spans.items()}
 
 
 def bump(folder: Path, amount: int) -> None:
@@ -104,13 +94,11 @@ def main() -> int:
             world.close()
     load_after = os.getloadavg()
 
-    print("| run | job | seconds | its steps of 3 s or more |")
-    print("|---|---|---:|---|")
+    print("| run | job | seconds |")
+    print("|---|---|---:|")
     for run in (train, report):
-        steps = step_seconds(run)
         for job, took in job_seconds(run).items():
-            long = ", ".join(f"{step} {s:.0f}" for (of, step), s in steps.items() if of == job and s >= 3)
-            print(f"| {run.workflow} | {job} | {took:.0f} | {long} |")
+            print(f"| {run.workflow} | {job} | {took:.0f} |")
     print()
     print(f"push -> comment, second push to the pull request, warm caches: {posted - pushed:.0f} s")
     print(f"cores: {len(os.sched_getaffinity(0))}; act: {ACT}")
