@@ -7,11 +7,15 @@ batches of rows:
       sync      the same on gunicorn's sync worker, as before issue 23 (not run by default)
       v2, csv   the same service through the Open Inference Protocol (POST /v2/models/<name>/infer,
                 one input per column) and SageMaker's CSV (POST /invocations, text/csv)
+      v2bin     the same V2 route with binary tensors in and out, the body tritonclient writes
+      arrow     /invocations with an Apache Arrow IPC stream
   (b) mlflow    `mlflow models serve` on the version the pipeline registered (--env-manager local)
   (c) naive     Flask + gunicorn, the scikit-learn pipeline loaded with joblib, pandas per request
   (d) bare      Flask + gunicorn around the ONNX session: no validation, no metrics (a ceiling)
 It prints one table, every figure with its ratio to (b), and the machine it ran on; every
 server is checked to answer the test rows with the pipeline's predictions before it is timed.
+With batches it also times onnxruntime alone on the batch, in this process on one thread
+(session.run on inputs built beforehand), and prints each batch route's rows/s as a share of it.
 
 Needs a pipeline run (`make run`: models/, mlflow.db, the test split) and wrk (Debian
 package `wrk`). It stops its servers when done or interrupted. docs/benchmarks.md has results.
@@ -34,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops import http
@@ -55,9 +59,11 @@ class Server:
     command: list[str]
     env: dict[str, str]
     path: str
-    body: Callable[[list[dict]], dict | str]
+    body: Callable[[list[dict]], dict | str | bytes | tuple[bytes, dict[str, str]]]  # (body, headers) too
     content_type: str = "application/json"
     labels: Callable[[dict], list] = lambda answer: answer.get("predictions", [])
+    read: Callable[[http.Reply], list] | None = None  # the labels of an answer that is not JSON
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def servers(port: int, workers: int, model_dir: Path, joblib_path: Path) -> dict[str, Server]:
@@ -89,6 +95,25 @@ def servers(port: int, workers: int, model_dir: Path, joblib_path: Path) -> dict
             labels=lambda answer: answer.get("outputs", [{}])[0].get("data", []),
         ),
         "csv": Server("csv", "(a) CSV /invocations", service, service_env, "/invocations", csv_body, "text/csv"),
+        "v2bin": Server(
+            "v2bin",
+            "(a) V2 /infer, binary tensors",
+            service,
+            service_env,
+            f"/v2/models/{name}/infer",
+            lambda rows: v2_binary(rows, model_dir),
+            "application/octet-stream",
+            read=binary_labels,
+        ),
+        "arrow": Server(
+            "arrow",
+            "(a) Arrow /invocations",
+            service,
+            service_env,
+            "/invocations",
+            lambda rows: arrow_body(rows, model_dir),
+            "application/vnd.apache.arrow.stream",
+        ),
         "mlflow": Server(
             "mlflow",
             "(b) mlflow models serve",
@@ -128,6 +153,69 @@ def v2_inputs(rows: list[dict], model_dir: Path) -> list[dict]:
         }
         for f in features
     ]
+
+
+def v2_binary(rows: list[dict], model_dir: Path) -> tuple[bytes, dict[str, str]]:
+    """(body, headers) of a V2 request with binary tensors in and out, as tritonclient writes it:
+    one input per column, numeric FP32 and categorical BYTES, as GET /v2/models/<name> lists them."""
+    import numpy as np
+    import tritonclient.http as triton
+
+    inputs = []
+    for feature in json.loads((model_dir / "metadata.json").read_text())["schema"]["features"]:
+        values = [row[feature["name"]] for row in rows]
+        if feature["kind"] == "numeric":
+            array, datatype = np.array([math.nan if v is None else v for v in values], dtype=np.float32), "FP32"
+        else:
+            array, datatype = np.array(["" if v is None else v for v in values], dtype=object), "BYTES"
+        tensor = triton.InferInput(feature["name"], [len(rows)], datatype)
+        tensor.set_data_from_numpy(array)  # binary_data=True: tritonclient's default
+        inputs.append(tensor)
+    outputs = [triton.InferRequestedOutput(name) for name in ("label", "probabilities")]  # binary: the default
+    body, json_size = triton.InferenceServerClient.generate_request_body(inputs, outputs=outputs)
+    return body, {"Inference-Header-Content-Length": str(json_size)}
+
+
+def binary_labels(reply: http.Reply) -> list:
+    import tritonclient.http as triton
+
+    if reply.status != 200:
+        return []
+    length = reply.headers.get("inference-header-content-length")
+    result = triton.InferenceServerClient.parse_response_body(reply.body, header_length=length and int(length))
+    return [label.decode() for label in result.as_numpy("label")]
+
+
+def arrow_body(rows: list[dict], model_dir: Path) -> bytes:
+    """The rows as an Arrow IPC stream: one field per column, float64 or string, nulls for missing."""
+    import pyarrow as pa
+
+    features = json.loads((model_dir / "metadata.json").read_text())["schema"]["features"]
+    table = pa.table(
+        {
+            f["name"]: pa.array(
+                [row[f["name"]] for row in rows], pa.float64() if f["kind"] == "numeric" else pa.string()
+            )
+            for f in features
+        }
+    )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def onnxruntime_rows_per_second(model_dir: Path, rows: list[dict]) -> float:
+    """onnxruntime alone on the batch, in this process: session.run on inputs built beforehand, one
+    thread as the service's sessions have; the best of 5 repeats of 20 runs."""
+    import timeit
+
+    from mlops.serving.service import PredictionService
+
+    predictor = PredictionService(model_dir).predictor
+    feed = predictor.feed(PredictionService(model_dir).validator.instances(rows))
+    best = min(timeit.repeat(lambda: predictor.session.run(predictor.outputs, feed), number=20, repeat=5)) / 20
+    return len(rows) / best
 
 
 def csv_body(rows: list[dict]) -> str:
@@ -200,21 +288,25 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_until_correct(server: Server, url: str, body: bytes, expected: list[str], process, log_path: Path) -> None:
+def wait_until_correct(
+    server: Server, url: str, body: bytes, headers: dict, expected: list[str], process, log_path: Path
+) -> None:
     """Wait for the first answer; it must hold the pipeline's predictions."""
     deadline = time.monotonic() + START_TIMEOUT
     while True:
         if process.poll() is not None:
             raise SystemExit(f"bench: error: {url} exited with status {process.returncode}:\n{tail(log_path)}")
         try:
-            reply = http.request(url, body, timeout=10, content_type=server.content_type)
+            reply = http.request(url, body, timeout=10, content_type=server.content_type, headers=headers)
             break
         except OSError:
             if time.monotonic() > deadline:
                 raise SystemExit(f"bench: error: {url} did not answer in {START_TIMEOUT}s:\n{tail(log_path)}") from None
             time.sleep(0.5)
-    answer = reply.json() if reply.status == 200 else {}
-    got = [str(label) for label in server.labels(answer)]
+    if server.read is not None:
+        got = [str(label) for label in server.read(reply)]
+    else:
+        got = [str(label) for label in server.labels(reply.json() if reply.status == 200 else {})]
     if got != expected:
         raise SystemExit(f"bench: error: {url} answered {reply.status} with wrong predictions: {reply.body[:300]!r}")
 
@@ -240,13 +332,25 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def run_wrk(
-    url: str, body_path: Path, seconds: int, connections: int, threads: int, content_type: str, cpus: str | None = None
+    url: str,
+    body_path: Path,
+    seconds: int,
+    connections: int,
+    threads: int,
+    content_type: str,
+    cpus: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
     command = pinned([*command, "-s", str(HERE / "post.lua"), url], cpus)
     result = subprocess.run(
         command,
-        env={**os.environ, "BENCH_BODY": str(body_path), "BENCH_CONTENT_TYPE": content_type},
+        env={
+            **os.environ,
+            "BENCH_BODY": str(body_path),
+            "BENCH_CONTENT_TYPE": content_type,
+            "BENCH_HEADER": "".join(f"{name}: {value}" for name, value in (headers or {}).items()),  # one at most
+        },
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -270,22 +374,24 @@ def run_wrk(
 def bench_server(server: Server, port: int, cases: dict[int, list[dict]], expected: dict[int, list[str]], args, tmp):
     url = f"http://127.0.0.1:{port}{server.path}"
     log_path = tmp / f"{server.key}.log"
-    bodies = {}
+    bodies, headers = {}, {}
     for rows, records in cases.items():
         bodies[rows] = tmp / f"{server.key}-{rows}.body"
         body = server.body(records)
-        bodies[rows].write_text(body if isinstance(body, str) else json.dumps(body))
+        body, headers[rows] = body if isinstance(body, tuple) else (body, {})
+        bodies[rows].write_bytes(
+            body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+        )
     print(f"bench: {server.title}: starting", file=sys.stderr, flush=True)
     process = start(server, log_path, args.server_cpus)
     results = {}
     try:
         for rows, body_path in bodies.items():
-            wait_until_correct(server, url, body_path.read_bytes(), expected[rows], process, log_path)
-            run_wrk(url, body_path, args.warmup, args.connections, args.threads, server.content_type, args.load_cpus)
+            wait_until_correct(server, url, body_path.read_bytes(), headers[rows], expected[rows], process, log_path)
+            load = (args.connections, args.threads, server.content_type, args.load_cpus, headers[rows])
+            run_wrk(url, body_path, args.warmup, *load)
             cpu_before = group_cpu_seconds(process.pid)
-            results[rows] = run_wrk(
-                url, body_path, args.duration, args.connections, args.threads, server.content_type, args.load_cpus
-            )
+            results[rows] = run_wrk(url, body_path, args.duration, *load)
             cpu_ms = (group_cpu_seconds(process.pid) - cpu_before) * 1000 / max(results[rows]["requests"], 1)
             results[rows]["cpu_ms_per_request"] = round(cpu_ms, 4)
             results[rows]["req_s_per_core"] = round(1000 / cpu_ms, 1) if cpu_ms else None
@@ -363,7 +469,7 @@ def ratios(results: dict[str, dict[int, dict]]) -> list[str]:
                 f"service vs its sync workers, {rows:,} row(s)/request: {base['req_s'] / result['req_s']:.2f}× req/s, "
                 f"{base['p99_ms'] / result['p99_ms']:.2f}× p99"
             )
-    for key, title in (("v2", "V2 /infer"), ("csv", "CSV /invocations")):
+    for key, title in BATCH_ROUTES.items():
         for rows, result in results.get(key, {}).items():
             base = results.get("service", {}).get(rows)
             if base:
@@ -372,10 +478,36 @@ def ratios(results: dict[str, dict[int, dict]]) -> list[str]:
     return out
 
 
+BATCH_ROUTES = {
+    "v2": "V2 /infer",
+    "csv": "CSV /invocations",
+    "v2bin": "V2 /infer, binary tensors",
+    "arrow": "Arrow /invocations",
+}
+
+
+def against_runtime(results: dict[str, dict[int, dict]], rows: int, runtime_rows_s: float) -> list[str]:
+    """Each batch route's rows/s as a share of onnxruntime's own, in-process, on the same batch; and per core
+    of the servers' CPU time, which other load on the machine does not lower."""
+    out = [f"onnxruntime in-process, {rows:,}-row batch, one thread: {runtime_rows_s:,.0f} rows/s"]
+    for key, title in {"service": "/predict", **BATCH_ROUTES}.items():
+        result = results.get(key, {}).get(rows)
+        if result:
+            share = result["rows_s"] / runtime_rows_s
+            per_core = (result["req_s_per_core"] or 0) * rows
+            out.append(
+                f"{title}, {rows:,} rows/request: {result['rows_s']:,.0f} rows/s, {share:.0%} of onnxruntime's; "
+                f"per core of server CPU {per_core:,.0f} rows/s, {per_core / runtime_rows_s:.0%}"
+            )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--servers", default="service,v2,csv,mlflow,naive,bare", help="which, in order (default: all of them)"
+        "--servers",
+        default="service,v2,csv,v2bin,arrow,mlflow,naive,bare",
+        help="which, in order (default: all but sync)",
     )
     parser.add_argument("--duration", type=int, default=12, help="seconds measured per server and batch size")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load before each measurement")
@@ -411,6 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         cases[args.batch] = [records[i % len(records)] for i in range(args.batch)]
         expected[args.batch] = [labels[i % len(labels)] for i in range(args.batch)]
 
+    runtime_rows_s = onnxruntime_rows_per_second(ROOT / "models", cases[args.batch]) if args.batch else None
     training = json.loads((ROOT / "models/training.json").read_text())
     model = f"{training['registered_model']} version {training['model_version']} ({training.get('estimator')})"
     load_before = os.getloadavg()
@@ -441,12 +574,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model: {model}")
     for line in ratios(results):
         print(line)
+    if runtime_rows_s:
+        for line in against_runtime(results, args.batch, runtime_rows_s):
+            print(line)
     print(f"machine: {info['cpu']}; {info['memory']} RAM; {info['os']}; Python {info['python']}; {info['packages']}")
     print(f"load average (1, 5, 15 min) before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
           f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")  # fmt: skip
     if args.json:
         args.json.write_text(
-            json.dumps({"results": results, "machine": info, "args": vars(args)}, default=str, indent=2)
+            json.dumps(
+                {"results": results, "onnxruntime_rows_s": runtime_rows_s, "machine": info, "args": vars(args)},
+                default=str,
+                indent=2,
+            )
         )
     return 0
 

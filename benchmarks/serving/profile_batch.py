@@ -4,8 +4,10 @@
 
 Needs a pipeline run (models/, the test split). Prints the best of 5 timings of each part
 (JSON parsing with json and with orjson, validation of rows and of columns, the out-of-range
-count, the ONNX model, writing the answer) and onnxruntime's own rows/s on the same batch:
-the ceiling the service is measured against.
+count, the ONNX model, writing the answer), then of whole requests through Flask's test client
+(no HTTP, no gunicorn) on each batch route: /predict, V2 with JSON and with binary tensors, and
+Arrow on /invocations; and onnxruntime's own rows/s on the same batch: the ceiling the service
+is measured against.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from mlops.serving.app import create_app
 from mlops.serving.service import PredictionService
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))
-from bench import test_rows  # noqa: E402
+from bench import arrow_body, test_rows, v2_binary, v2_inputs  # noqa: E402
 
 
 def best_ms(function, number: int) -> float:
@@ -58,6 +61,27 @@ def main() -> None:
     print(f"{args.rows} rows, {len(validator.columns)} columns; best of 5, ms per request:")
     for name, function in parts.items():
         print(f"  {name:45s} {best_ms(function, 10):8.2f}")
+    app = create_app(ROOT / "models")
+    client = app.test_client()
+    infer = f"/v2/models/{service.name}/infer"
+    binary, headers = v2_binary(rows, ROOT / "models")
+    routes = {
+        "/predict, JSON rows": ("/predict", body, {"content_type": "application/json"}),
+        "V2 /infer, JSON": (infer, json.dumps({"inputs": v2_inputs(rows, ROOT / "models")}).encode(), {}),
+        "V2 /infer, binary tensors in and out": (infer, binary, {"headers": headers}),
+        "/invocations, Arrow stream": (
+            "/invocations",
+            arrow_body(rows, ROOT / "models"),
+            {"content_type": "application/vnd.apache.arrow.stream"},
+        ),
+    }
+    print("whole requests through Flask's test client, ms per request:")
+    for name, (path, data, options) in routes.items():
+        assert client.post(path, data=data, **options).status_code == 200, name
+        print(f"  {name:45s} {best_ms(lambda p=path, d=data, o=options: client.post(p, data=d, **o), 10):8.2f}")
+    feed = service.predictor.feed(columns)
+    session, outputs = service.predictor.session, service.predictor.outputs
+    print(f"  {'onnxruntime session.run alone':45s} {best_ms(lambda: session.run(outputs, feed), 10):8.2f}")
     model_ms = best_ms(lambda: service.predictor.predict(columns), 10)
     print(f"onnxruntime in-process: {args.rows / model_ms * 1e3:,.0f} rows/s")
     print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -34,9 +34,16 @@ class Reply:
             return self.body[:300].decode(errors="replace")
 
 
-def request(url: str, payload: Any = None, timeout: float = 30, content_type: str = "application/json") -> Reply:
-    """GET `url`, or POST `payload` to it as JSON (bytes and text are sent as they are, as `content_type`)."""
-    headers = {"Accept": "application/json"}
+def request(
+    url: str,
+    payload: Any = None,
+    timeout: float = 30,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    """GET `url`, or POST `payload` to it as JSON (bytes and text are sent as they are, as `content_type`),
+    with `headers` besides."""
+    headers = {"Accept": "application/json", **(headers or {})}
     data = None
     if payload is not None:
         if isinstance(payload, str):

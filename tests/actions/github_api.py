@@ -25,6 +25,7 @@ import re
 import ssl
 import subprocess
 import threading
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -224,6 +225,14 @@ def update_pull(h: Handler, q, number) -> None:
     edit(h, h.state.pulls.get(int(number)))
 
 
+def now() -> str:
+    """The time as GitHub writes it in comments (created_at, updated_at): UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock()))
+
+
+clock = time.time  # the tests set another
+
+
 def list_comments(h: Handler, q, number) -> None:
     h.reply(200, [comment_json(c) for c in h.state.comments_on(int(number))])
 
@@ -235,6 +244,7 @@ def create_comment(h: Handler, q, number) -> None:
     cid = h.state.new_id()
     comment = {"id": cid, "issue_number": number, "body": h.body()["body"], "user": {"login": "github-actions[bot]"}}
     comment["html_url"] = f"https://github.com/{h.state.repository}/issues/{number}#issuecomment-{cid}"
+    comment["created_at"] = comment["updated_at"] = now()
     h.state.comments.append(comment)
     h.reply(201, comment_json(comment))
 
@@ -244,6 +254,7 @@ def update_comment(h: Handler, q, cid) -> None:
     if comment is None:
         return h.reply(404, {"message": "Not Found"})
     comment["body"] = h.body()["body"]
+    comment["updated_at"] = now()
     h.reply(200, comment_json(comment))
 
 

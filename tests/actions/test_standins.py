@@ -216,3 +216,32 @@ def test_deploy_finds_the_image_and_test_split_of_the_commits_successful_train_r
         assert f"No successful train run for {'b' * 40}" in done.stdout
     finally:
         api.close()
+
+
+def test_the_api_stand_in_records_when_a_comment_was_posted_and_updated(tmp_path, monkeypatch):
+    """GitHub's created_at and updated_at, to the second: benchmarks/pr_feedback.py times push -> comment by them."""
+    import ssl
+    import urllib.request
+
+    from tests.actions import github_api
+
+    state = github_api.State(repository="example/repo", bare=tmp_path / "bare", storage=tmp_path / "storage")
+    state.pulls[1] = {"number": 1}
+    api = github_api.GitHubAPI(state, tmp_path / "api")
+    context = ssl.create_default_context(cafile=str(api.cert))
+
+    def call(method: str, path: str, body: dict) -> dict:
+        request = urllib.request.Request(f"{api.url}/repos/example/repo/{path}", json.dumps(body).encode(),
+                                         {"Authorization": "token t"}, method=method)  # fmt: skip
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            return json.loads(response.read())
+
+    clock = iter([1_800_000_000, 1_800_000_042])
+    monkeypatch.setattr(github_api, "clock", lambda: next(clock))
+    try:
+        posted = call("POST", "issues/1/comments", {"body": "first"})
+        updated = call("PATCH", f"issues/comments/{posted['id']}", {"body": "second"})
+    finally:
+        api.close()
+    assert posted["created_at"] == posted["updated_at"] == "2027-01-15T08:00:00Z"
+    assert updated["created_at"] == "2027-01-15T08:00:00Z" and updated["updated_at"] == "2027-01-15T08:00:42Z"

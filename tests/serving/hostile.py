@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -209,4 +210,207 @@ def nan_row(record: dict, literal: str) -> bytes:
     return b'{"instances":[[' + literal.encode() + b"," + dumps(list(record.values())[1:])[1:] + b"]}"
 
 
-CORPUS = GROWING + UNICODE + HELD
+OCTET = "application/octet-stream"
+ARROW = "application/vnd.apache.arrow.stream"
+BINARY_HEAD = 8192  # the JSON of a binary V2 body, padded with spaces to this length: one header fits every case
+BINARY_HEADERS = {"Inference-Header-Content-Length": str(BINARY_HEAD)}
+
+
+def binary_v2(tensors: list[tuple[dict, bytes]], sizes: list[int] | None = None) -> bytes:
+    """A V2 binary-extension body: the inputs' JSON, padded to BINARY_HEAD, then their bytes in order.
+    `sizes`: the binary_data_size each input claims (default: its bytes')."""
+    sizes = sizes or [len(data) for _, data in tensors]
+    inputs = [
+        {**item, "parameters": {"binary_data_size": size}} for (item, _), size in zip(tensors, sizes, strict=True)
+    ]
+    head = json.dumps({"inputs": inputs}).encode()
+    assert len(head) <= BINARY_HEAD, len(head)
+    return head.ljust(BINARY_HEAD) + b"".join(data for _, data in tensors)
+
+
+def text(*values: bytes) -> bytes:
+    """BYTES elements as the extension lays them out: a 4-byte little-endian length, then the bytes."""
+    return b"".join(len(value).to_bytes(4, "little") + value for value in values)
+
+
+def text_column(record: dict) -> str:
+    """A categorical column of the record (its first column when it has none)."""
+    return next((name for name, value in record.items() if type(value) is str), first_column(record))
+
+
+def record_tensors(record: dict, **replace: tuple[dict, bytes]) -> list[tuple[dict, bytes]]:
+    """The record as one-row binary inputs (FP64 numbers, BYTES text), some replaced."""
+    tensors = {
+        name: (
+            {"name": name, "shape": [1], "datatype": "BYTES" if type(value) is str else "FP64"},
+            text(value.encode()) if type(value) is str else struct.pack("<d", value),
+        )
+        for name, value in record.items()
+    }
+    return list({**tensors, **replace}.values())
+
+
+def binary_case(name: str, body: Callable[[int, dict], bytes], status: int, says: str, **headers: str) -> Case:
+    return Case(name, "v2", body, status, says, content_type=OCTET, headers={**BINARY_HEADERS, **headers})
+
+
+def one_text(record: dict, data: bytes, rows: int = 1) -> list[tuple[dict, bytes]]:
+    column = text_column(record)
+    return record_tensors(record, **{column: ({"name": column, "shape": [rows], "datatype": "BYTES"}, data)})
+
+
+def binary_growing(name: str, unit: bytes, datatype: str, column: Callable[[dict], str]) -> Case:
+    """One input of `unit` repeated to the size: a shape of far more rows than the limit."""
+
+    def body(size: int, record: dict) -> bytes:
+        rows = max(1, (size - BINARY_HEAD) // len(unit))
+        return binary_v2([({"name": column(record), "shape": [rows], "datatype": datatype}, unit * rows)])
+
+    return Case(name, "v2", body, 413, "rows in one request", grows=True, content_type=OCTET, headers=BINARY_HEADERS)
+
+
+BINARY = [
+    binary_growing("V2 binary FP64 column of zeros", bytes(8), "FP64", first_column),
+    binary_growing("V2 binary BYTES column of empty strings", bytes(4), "BYTES", text_column),
+    binary_case(
+        "V2 binary: the JSON's length past the body",
+        lambda n, r: binary_v2(record_tensors(r)),
+        400,
+        "must be the length in bytes",
+        **{"Inference-Header-Content-Length": str(10**9)},
+    ),
+    binary_case(
+        "V2 binary: bytes after the last input",
+        lambda n, r: binary_v2(record_tensors(r)) + bytes(1000),
+        400,
+        "bytes follow the JSON",
+    ),
+    binary_case(
+        "V2 binary: a binary_data_size past the end",
+        lambda n, r: binary_v2(record_tensors(r), [2**62] * len(r)),
+        400,
+        "runs past the body's end",
+    ),
+    binary_case(
+        "V2 binary: a size that is not the shape's",
+        lambda n, r: binary_v2(
+            record_tensors(
+                r, **{first_column(r): ({"name": first_column(r), "shape": [1], "datatype": "FP64"}, bytes(4))}
+            )
+        ),
+        400,
+        "takes 8 bytes, binary_data_size says 4",
+    ),
+    binary_case(
+        "V2 binary: a BYTES length past the end",
+        lambda n, r: binary_v2(one_text(r, b"\xff\xff\xff\x7fabc")),
+        400,
+        "element 0 says 2147483647 bytes",
+    ),
+    binary_case(
+        "V2 binary: BYTES cut inside a length",
+        lambda n, r: binary_v2(one_text(r, b"\x01\x00")),
+        400,
+        "4-byte length",
+    ),
+    binary_case(
+        "V2 binary: BYTES that are not UTF-8",
+        lambda n, r: binary_v2(one_text(r, text(b"\xff\xfe"))),
+        400,
+        "not UTF-8 text",
+    ),
+    binary_case(
+        "V2 binary: a UTF-8-encoded lone surrogate",
+        lambda n, r: binary_v2(one_text(r, text(surrogate_utf8(LONE)))),
+        400,
+        "not UTF-8 text",
+    ),
+    binary_case(
+        "V2 binary: a lone surrogate in the JSON",
+        lambda n, r: binary_v2([({"name": LONE, "shape": [1], "datatype": "FP64"}, bytes(8))]),
+        400,
+        "U+D800",
+    ),
+]
+
+
+def arrow_stream(columns: dict, compression: str | None = None) -> bytes:
+    import pyarrow as pa
+
+    table = pa.table(columns)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression=compression)) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def repeated(record: dict, rows: int) -> dict:
+    import pyarrow as pa
+
+    return {name: pa.repeat(value, rows) for name, value in record.items()}
+
+
+def bad_text(record: dict, data: bytes, offsets: list[int]) -> dict:
+    """The record's columns, its text column's one value built from raw buffers, as no writer checks them."""
+    import pyarrow as pa
+
+    column = text_column(record)
+    buffers = [None, pa.py_buffer(struct.pack(f"<{len(offsets)}i", *offsets)), pa.py_buffer(data)]
+    return {**repeated(record, 1), column: pa.Array.from_buffers(pa.string(), 1, buffers)}
+
+
+def past_the_data(record: dict) -> bytes:
+    """A stream whose one string's end offset points far past its data (pyarrow's writer would refuse to write
+    it, so a valid stream's offsets are changed in place)."""
+    import pyarrow as pa
+
+    probe = "an-offset-probe"
+    body = arrow_stream({**repeated(record, 1), text_column(record): pa.array([probe])})
+    offsets = struct.pack("<2i", 0, len(probe))
+    at = body.rindex(offsets)
+    return body[:at] + struct.pack("<2i", 0, 1_000_000) + body[at + len(offsets) :]
+
+
+def arrow_growing(size: int, record: dict) -> bytes:
+    """Uncompressed rows of the record enough to fill the size (about 10 bytes a value)."""
+    return arrow_stream(repeated(record, max(1, size // (10 * len(record)))))
+
+
+ARROW = [
+    Case("Arrow rows past the limit", "invocations", arrow_growing, 413, "rows in one request", True, ARROW),
+    Case(
+        "Arrow zstd bomb: a million rows in a few KiB",
+        "invocations",
+        lambda n, r: arrow_stream(repeated(r, 1_000_000), compression="zstd"),
+        400,
+        "compressed",
+        content_type=ARROW,
+    ),
+    Case(
+        "Arrow text that is not UTF-8",
+        "invocations",
+        lambda n, r: arrow_stream(bad_text(r, b"\xff\xfe", [0, 2])),
+        400,
+        "not a valid Arrow IPC stream",
+        content_type=ARROW,
+    ),
+    Case(
+        "Arrow UTF-8-encoded lone surrogate",
+        "invocations",
+        lambda n, r: arrow_stream(bad_text(r, surrogate_utf8(LONE), [0, 3])),
+        400,
+        "not a valid Arrow IPC stream",
+        content_type=ARROW,
+    ),
+    Case(
+        "Arrow string offsets past the data",
+        "invocations",
+        lambda n, r: past_the_data(r),
+        400,
+        "not a valid Arrow IPC stream",
+        content_type=ARROW,
+    ),
+    Case("Arrow: not a stream", "invocations", lambda n, r: b"ARROW1" + bytes(64), 400, "Arrow", content_type=ARROW),
+]
+
+CORPUS = GROWING + UNICODE + HELD + BINARY + ARROW

@@ -230,11 +230,12 @@ def test_a_model_failing_its_self_test_is_never_ready(make_app, model_dir, tmp_p
     assert_error(post(client, "/predict", {"instances": records}), 503, "model_not_ready")
 
 
-def test_the_onnx_service_imports_no_training_libraries(model_dir):
+def test_the_onnx_service_imports_no_training_libraries_nor_pyarrow(model_dir):
     code = (
         "import sys; from mlops.serving.app import create_app; create_app(sys.argv[1]); "
         "loaded = {m.split('.')[0] for m in sys.modules}; "
-        "print(','.join(sorted({'sklearn', 'pandas', 'pydantic', 'skops', 'yaml', 'mlflow'} & loaded)))"
+        "heavy = {'sklearn', 'pandas', 'pydantic', 'skops', 'yaml', 'mlflow', 'pyarrow'}; "
+        "print(','.join(sorted(heavy & loaded)))"
     )
     result = subprocess.run([sys.executable, "-c", code, str(model_dir)], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"the service imported {result.stdout.strip()}"

@@ -124,7 +124,7 @@ def test_tritonclient_v2(serve, records, expected):
             label.decode() if isinstance(label, bytes) else label for label in result.as_numpy("label")
         ] == expected[0]
         assert np.abs(result.as_numpy("probabilities") - expected[1]).max() < 1e-5
-        unnamed = client.infer(MODEL, inputs)  # names no outputs: asks for binary ones, reads the JSON answer
+        unnamed = client.infer(MODEL, inputs)  # names no outputs: asks for binary ones, and gets them
         assert [
             label.decode() if isinstance(label, bytes) else label for label in unnamed.as_numpy("label")
         ] == expected[0]
@@ -132,3 +132,35 @@ def test_tritonclient_v2(serve, records, expected):
             client.infer("nope", inputs, outputs=outputs)
     finally:
         client.close()
+
+
+def test_tritonclient_binary_tensors_and_arrow_against_gunicorn(serve, records, expected):
+    """The binary batch paths on the real server: tritonclient with binary_data=True (inputs and outputs)
+    answers exactly what it answers with JSON, and an Arrow stream on /invocations what JSON does."""
+    import tritonclient.http as triton
+
+    from tests.serving.test_binary_batches import arrow_stream, labels, records_table, triton_inputs
+
+    server = serve(entrypoint=True)
+    client = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
+    try:
+        names = ("label", "probabilities")
+        as_json = [triton.InferRequestedOutput(name, binary_data=False) for name in names]
+        as_binary = [triton.InferRequestedOutput(name) for name in names]  # binary_data=True: the default
+        by_json = client.infer(MODEL, triton_inputs(records, binary=False), outputs=as_json)
+        by_binary = client.infer(MODEL, triton_inputs(records), request_id="bin-1", outputs=as_binary)
+        assert by_binary.get_response()["id"] == "bin-1"
+        assert all("binary_data_size" in output["parameters"] for output in by_binary.get_response()["outputs"])
+        assert labels(by_binary) == labels(by_json) == expected[0]
+        assert by_binary.as_numpy("probabilities").tobytes() == by_json.as_numpy("probabilities").tobytes()
+        short = triton_inputs(records[:3])
+        short[0].set_shape([2])
+        short[0].set_data_from_numpy(np.array([1.0, 2.0], dtype=np.float32))
+        short[0].set_shape([3])  # 2 values for 3 rows: a clear 400
+        with pytest.raises(triton.InferenceServerException, match="takes 12 bytes, binary_data_size says 8"):
+            client.infer(MODEL, short)
+    finally:
+        client.close()
+    status, _, answer = call(server.url + "/invocations", arrow_stream(records_table(records)),
+                             "application/vnd.apache.arrow.stream")  # fmt: skip
+    assert status == 200 and json.loads(answer) == {"predictions": expected[0]}

@@ -84,7 +84,7 @@ def test_kserve_v1_unknown_model_and_wrong_method(client):
 
 
 def test_v2_server_and_model_metadata(client):
-    assert client.get("/v2").get_json()["extensions"] == []
+    assert client.get("/v2").get_json()["extensions"] == ["binary_tensor_data"]
     assert client.get("/v2/health/live").get_json() == {"live": True}
     assert client.get("/v2/health/ready").get_json() == {"ready": True}
     metadata = client.get(f"/v2/models/{MODEL}").get_json()
@@ -159,7 +159,7 @@ def change_input(records, column, **change):
         (lambda r: change_input(r, "size", shape=[2, 1], data=[[1.0], 3.0]), "mixes arrays and values"),
         (lambda r: change_input(r, "size", shape=[-2]), "non-negative integers"),
         (lambda r: change_input(r, "grade", name="height"), "missing ['grade'], unknown ['height']"),
-        (lambda r: change_input(r, "grade", parameters={"binary_data_size": 16}), "binary tensor data"),
+        (lambda r: change_input(r, "grade", parameters={"binary_data_size": 16}), "no Inference-Header-Content-Length"),
         (lambda r: {**change_input(r, "size"), "outputs": [{"name": "scores"}]}, "unknown output(s) ['scores']"),
         (lambda r: {**change_input(r, "size"), "id": 5}, "id must be a string"),
         (lambda r: {**change_input(r, "size"), "extra": 1}, "unknown field(s) ['extra']"),
@@ -179,14 +179,14 @@ def test_v2_rows_of_different_lengths_are_rejected(client, records):
     assert "all must have as many" in plain_error(post(client, f"/v2/models/{MODEL}/infer", {"inputs": inputs}), 400)
 
 
-def test_v2_unknown_models_versions_content_types_and_binary_data(client, records):
+def test_v2_unknown_models_versions_content_types_and_a_bad_binary_header(client, records):
     body = {"inputs": v2_inputs(records[:1])}
     plain_error(post(client, "/v2/models/nope/infer", body), 404)
     plain_error(post(client, f"/v2/models/{MODEL}/versions/8/infer", body), 404)
     plain_error(client.get(f"/v2/models/{MODEL}/versions/8/ready"), 404)
     plain_error(post(client, f"/v2/models/{MODEL}/infer", json.dumps(body), content_type="text/plain"), 415)
-    headers = {"Inference-Header-Content-Length": "10"}
-    assert "binary" in plain_error(post(client, f"/v2/models/{MODEL}/infer", body, headers=headers), 400)
+    headers = {"Inference-Header-Content-Length": "100000"}  # binary tensor data: JSON as long as that, then bytes
+    assert "must be the length" in plain_error(post(client, f"/v2/models/{MODEL}/infer", body, headers=headers), 400)
     plain_error(post(client, f"/v2/models/{MODEL}/infer", b"\xff\xfe"), 400)
     plain_error(post(client, f"/v2/models/{MODEL}/infer", "[" * 100_000), 400)
     plain_error(client.get("/v2/nothing/here"), 404)

@@ -3,7 +3,8 @@
 /invocations takes JSON in any of MLflow's input forms, or `text/csv` as SageMaker Batch
 Transform sends it: one row per line, no header, values in schema order, an empty field
 for a missing value (a UTF-8 byte order mark before the first row is skipped, as `mlops validate` and
-pandas skip it). The answer is {"predictions": [...]}, or with `Accept: text/csv` one
+pandas skip it), or an Apache Arrow IPC stream, `application/vnd.apache.arrow.stream`
+(columnar.py). The answer is {"predictions": [...]}, or with `Accept: text/csv` one
 predicted class (or number, for regression) per line. Either way the X-Prediction-Id header
 carries the request's prediction id (the body keeps MLflow's form).
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask import Response, request
 
+from mlops.serving import columnar
 from mlops.serving.openapi import Schemas, json_body, prediction_response
 from mlops.serving.responses import (
     PREDICTION_ID_HEADER,
@@ -40,6 +42,7 @@ def register(routes: Routes, service: PredictionService) -> None:
     body = {
         **json_body(invocation_schema(schemas)),
         CSV: {"schema": {"type": "string"}, "description": "rows without a header, values in schema order"},
+        **columnar.openapi_content(),
     }
     summary = "Predict (MLflow scoring protocol, as used by MLflow clients and SageMaker)"
     answers = {"200": prediction_response("predictions", schemas.labels), **schemas.errors}
@@ -48,6 +51,8 @@ def register(routes: Routes, service: PredictionService) -> None:
     def invocations() -> Response:
         if request.mimetype == CSV:
             columns = csv_columns(read_body(), service)
+        elif request.mimetype == columnar.ARROW_STREAM:
+            columns = columnar.arrow_columns(read_body(), service.validator)
         else:
             columns = json_columns(read_json_body(service.validator.max_json_values), service)
         prediction = service.predict(columns)

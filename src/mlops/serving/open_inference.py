@@ -15,8 +15,8 @@ NaN in a float tensor (tritonclient writes a missing float as NaN). Outputs:
 lists under parameters.classes); for a regression model, `prediction` (FP64, [N]). The
 answer's `id` is the request's, or else the prediction id; `parameters.prediction_id` and the
 X-Prediction-Id header are the prediction id either way (row i's is `<prediction_id>-<i>`).
-Errors are {"error": "..."}. Binary tensor data (the binary-data extension) is refused with a
-400: send tensors as JSON.
+Errors are {"error": "..."}. Tensors may also come and go as raw bytes after the JSON, as
+tritonclient sends them with binary_data=True: the binary tensor data extension (binary_tensors.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from typing import Any
 
 from flask import Response, request
 
+from mlops.serving import binary_tensors
+from mlops.serving.binary_tensors import Binary
 from mlops.serving.openapi import PREDICTION_ID, json_body, ok, plain_error, prediction_response
 from mlops.serving.responses import json_response, read_json_body
 from mlops.serving.routes import Routes
@@ -178,19 +180,23 @@ def check_values(values: list, datatype: str, where: str) -> list:
 def decode_input(item: Any, index: int) -> tuple[str, list[int], str, Any]:
     if type(item) is not dict:
         raise bad(f"inputs[{index}] must be an object with name, shape, datatype and data")
+    parameters = item.get("parameters")
+    if type(parameters) is dict and "binary_data_size" in parameters and type(item.get("data")) is not Binary:
+        raise bad(
+            f"inputs[{index}] has parameters.binary_data_size, but the request has no {binary_tensors.HEADER} "
+            "header: send the JSON's length in it and the tensor's bytes after the JSON, or send data as JSON"
+        )
     missing = [key for key in TENSOR["required"] if key not in item]
     unknown = sorted(str(key) for key in item if key not in TENSOR["properties"])
     if missing or unknown:
         raise bad(f"inputs[{index}]: missing {missing}, unknown {unknown}; it takes name, shape, datatype, data")
-    name, shape, datatype, parameters = item["name"], item["shape"], item["datatype"], item.get("parameters")
+    name, shape, datatype = item["name"], item["shape"], item["datatype"]
     if type(name) is not str:
         raise bad(f"inputs[{index}].name must be a string")
     if type(shape) is not list or not shape or not all(type(n) is int and n >= 0 for n in shape):
         raise bad(f"input {name!r}: shape must be a list of non-negative integers, got {shape!r}")
     if type(datatype) is not str or datatype not in DATATYPES:
         raise bad(f"input {name!r}: datatype {datatype!r} is not one of {sorted(DATATYPES)}")
-    if type(parameters) is dict and "binary_data_size" in parameters:
-        raise bad(f"input {name!r}: binary tensor data is not supported: send the data as JSON")
     return name, shape, datatype, item["data"]
 
 
@@ -235,8 +241,8 @@ def decode_columns(inputs: list[tuple[str, list[int], str, Any]], service: Predi
             raise bad(f"input {name!r} has {shape[0]} rows, the inputs before it {rows}: all must have as many")
         rows = shape[0]
         check_datatype(name, datatype, validator.numeric[validator.position[name]])
-        where = f"input {name!r}"
-        columns[name] = check_values(flatten(data, shape, where), datatype, where)
+        validator.check_count(shape[0])  # before building anything from binary data
+        columns[name] = tensor_values(data, shape, datatype, f"input {name!r}")
     names = [name for name, *_ in inputs]
     missing = [name for name in validator.columns if name not in names]
     extra = [name for name in names if name not in validator.column_set]
@@ -262,10 +268,17 @@ def decode_tensor(name: str, shape: list[int], datatype: str, data: Any, service
         raise bad(f"input {name!r}: a [N, F] tensor needs every column numeric; send one input per column")
     if shape[1] != width or datatype not in NUMERIC_TYPES:
         raise bad(f"input {name!r}: expected shape [N, {width}] and a numeric datatype, got {shape} {datatype}")
-    where = f"input {name!r}"
-    flat = check_values(flatten(data, shape, where), datatype, where)
+    validator.check_count(shape[0])
+    flat = tensor_values(data, shape, datatype, f"input {name!r}")
     columns = {column: flat[position::width] for position, column in enumerate(validator.columns)}
     return validator.from_columns(columns, f"input {name!r}")
+
+
+def tensor_values(data: Any, shape: list[int], datatype: str, where: str) -> list | Any:
+    """An input's values, flat: from JSON as a checked list, from binary data as binary_tensors reads it."""
+    if type(data) is Binary:
+        return binary_tensors.values(data, shape, datatype, where)
+    return check_values(flatten(data, shape, where), datatype, where)
 
 
 def requested_outputs(outputs: Any, service: PredictionService) -> list[str]:
@@ -312,7 +325,7 @@ def register(routes: Routes, service: PredictionService) -> None:
 
     @routes.get("/v2", "Open Inference Protocol: server metadata", {"200": ok("server metadata")})
     def v2_server() -> Response:
-        return json_response({"name": "mlops-serving", "version": "2", "extensions": []})
+        return json_response({"name": "mlops-serving", "version": "2", "extensions": [binary_tensors.EXTENSION]})
 
     @routes.get("/v2/health/live", "Open Inference Protocol: liveness", {"200": ok("live")})
     def v2_live() -> Response:
@@ -334,20 +347,24 @@ def register(routes: Routes, service: PredictionService) -> None:
         check_model(service, name, version)
         return json_response({"name": service.name, "ready": service.ready}, 200 if service.ready else 503)
 
-    infer = (
-        "Open Inference Protocol inference",
+    answers, body, headers = binary_tensors.with_binary(
         {"200": prediction_response("outputs", response_schema()), **schemas.plain_errors},
         json_body(request_schema(service)),
     )
+    infer = ("Open Inference Protocol inference", answers, body, headers)
 
     @routes.post("/v2/models/<name>/infer", *infer)
     @routes.post("/v2/models/<name>/versions/<version>/infer", *infer)
     def v2_infer(name: str, version: str | None = None) -> Response:
         check_model(service, name, version)
-        if "Inference-Header-Content-Length" in request.headers:
-            raise bad("binary tensor data is not supported: send the request as JSON (binary_data=False)")
-        # tritonclient sends no Content-Type
-        body = read_json_body(service.validator.max_json_values, untyped_ok=True)
+        if binary_tensors.HEADER in request.headers:
+            body = binary_tensors.read_request(service.validator.max_json_values)
+        else:  # tritonclient sends no Content-Type
+            body = read_json_body(service.validator.max_json_values, untyped_ok=True)
         columns, outputs = decode(body, service)
+        binary = binary_tensors.requested(body, outputs)
         prediction = service.predict(columns)
-        return json_response(encode(service, prediction, outputs, body.get("id")), prediction_id=prediction.id)
+        answer = encode(service, prediction, outputs, body.get("id"))
+        if binary:
+            return binary_tensors.response(answer, binary, prediction.id)
+        return json_response(answer, prediction_id=prediction.id)

@@ -81,7 +81,7 @@ class Schemas:
             "413": error_response(
                 "body larger than the limit, or more rows (or values) than the most a request may hold"
             ),
-            "415": error_response("the body is not application/json"),
+            "415": error_response("the body is not of a content type the route takes"),
             "503": error_response("the model is not ready"),
         }
         self.plain_errors = {status: plain_error(answer["description"]) for status, answer in self.errors.items()}

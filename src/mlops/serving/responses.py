@@ -106,7 +106,11 @@ def read_json_body(max_values: int, untyped_ok: bool = False) -> Any:
             "unsupported_media_type",
             f"the body must be JSON sent with Content-Type: application/json, not {request.mimetype or 'none'!r}",
         )
-    body = read_body()
+    return parse_json(read_body(), max_values)
+
+
+def parse_json(body: bytes, max_values: int) -> Any:
+    """`body` parsed as JSON, with read_json_body's checks (all but the content type's)."""
     values = count_json_values(body, max_values)
     if values > max_values:
         raise RequestError(

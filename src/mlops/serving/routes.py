@@ -40,23 +40,25 @@ class Routes:
         responses: dict[str, Any],
         body: dict[str, Any] | None = None,
         endpoint: str | None = None,
+        headers: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Serve `view` on `method rule`, documented by `summary`, `responses` and the request `body`'s content."""
+        """Serve `view` on `method rule`, documented by `summary`, `responses`, the request `body`'s content
+        and the request `headers` it reads (OpenAPI parameters `in: header`)."""
         self.app.add_url_rule(rule, endpoint or view.__name__, view, methods=[method])
         operation: dict[str, Any] = {"summary": summary}
-        names = PARAMETER.findall(rule)
-        if names:
-            operation["parameters"] = [self.schemas.path_parameters[name] for name in names]
+        parameters = [self.schemas.path_parameters[name] for name in PARAMETER.findall(rule)] + (headers or [])
+        if parameters:
+            operation["parameters"] = parameters
         if body is not None:
             operation["requestBody"] = {"required": True, "content": body}
         operation["responses"] = responses
         self.paths.setdefault(openapi_path(rule), {})[method.lower()] = operation
 
-    def route(self, method: str, rule: str, summary: str, responses: dict[str, Any], body=None):
+    def route(self, method: str, rule: str, summary: str, responses: dict[str, Any], body=None, headers=None):
         """`add` as a decorator; stack two for a view with two rules."""
 
         def decorate(view: Callable) -> Callable:
-            self.add(method, rule, view, summary, responses, body)
+            self.add(method, rule, view, summary, responses, body, headers=headers)
             return view
 
         return decorate
@@ -64,8 +66,8 @@ class Routes:
     def get(self, rule: str, summary: str, responses: dict[str, Any]):
         return self.route("GET", rule, summary, responses)
 
-    def post(self, rule: str, summary: str, responses: dict[str, Any], body: dict[str, Any]):
-        return self.route("POST", rule, summary, responses, body)
+    def post(self, rule: str, summary: str, responses: dict[str, Any], body: dict[str, Any], headers=None):
+        return self.route("POST", rule, summary, responses, body, headers)
 
     def taken(self) -> set[str]:
         """The URL rules the app serves so far."""

@@ -53,13 +53,18 @@ class OnnxPredictor:
         self.regression = metadata.get("task") == "regression"
         self.outputs = [output.name for output in self.session.get_outputs()[: 1 if self.regression else 2]]
 
-    def predict(self, columns: dict[str, list]) -> tuple[list, np.ndarray | None]:
+    def feed(self, columns: dict[str, list]) -> dict[str, np.ndarray]:
+        """The session's inputs for validated columns."""
         feed = {}
         if self.float_inputs:
             block = np.array([columns[column] for column, _ in self.float_inputs], dtype=np.float32)[:, :, None]
             feed = {name: view for (_, name), view in zip(self.float_inputs, block, strict=True)}
         for column, name in self.string_inputs:
             feed[name] = np.array(columns[column], dtype=object).reshape(-1, 1)
+        return feed
+
+    def predict(self, columns: dict[str, list]) -> tuple[list, np.ndarray | None]:
+        feed = self.feed(columns)
         if self.regression:
             (values,) = self.session.run(self.outputs, feed)
             return values.ravel().astype(np.float64).tolist(), None

@@ -15,6 +15,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from mlops.serving.contract import EXPECTED, FLOAT32_MAX, request_contract
 
 MAX_PROBLEMS = 20  # reported per request; more are counted, not listed
@@ -133,6 +135,12 @@ class Validator:
             number_converter(schema) if numeric else category_converter(schema, missing)
             for schema, numeric in zip(self.contract.values(), self.numeric, strict=True)
         ]
+        # A numeric column's bounds and whether it may be missing, for columns given as arrays (from_columns).
+        self.bounds = {
+            name: (schema["minimum"], schema["maximum"], "null" in schema["type"])
+            for name, schema, numeric in zip(self.columns, self.contract.values(), self.numeric, strict=True)
+            if numeric
+        }
         # Columns whose out-of-range values and unexpected nulls are counted (serve.out_of_range: accept).
         self.expected = {name: schema[EXPECTED] for name, schema in self.contract.items() if EXPECTED in schema}
         self.max_rows = max_rows
@@ -228,14 +236,15 @@ class Validator:
         return self.instances(rows, "dataframe_split.data")
 
     def from_columns(self, columns: Any, field: str) -> dict[str, list]:
-        """The column-oriented form: {column: [value per row], ...}, each column checked as a whole."""
+        """The column-oriented form: {column: [value per row], ...}, each column checked as a whole.
+
+        A numeric column may also be a one-dimensional numpy array of numbers (binary and columnar
+        bodies), NaN for a missing value: it is checked at once and passed on as float64.
+        """
         if type(columns) is not dict:
             raise RequestError(400, "invalid_request", f"{field} must be an object {{column: [value per row]}}")
-        problem = self.column_problem(0, columns)
-        if problem["missing"] or problem["unknown"]:
-            del problem["row"]
-            raise RequestError(400, "invalid_columns", f"{field}: {problem['problem']}", problem)
-        lengths = {len(v) if type(v) is list else -1 for v in columns.values()}
+        self.check_names(columns, field)
+        lengths = {len(v) if type(v) is list or type(v) is np.ndarray else -1 for v in columns.values()}
         if len(lengths) != 1 or -1 in lengths:
             raise RequestError(400, "invalid_request", f"{field}: each column must be a list, all of the same length")
         count = lengths.pop()
@@ -244,6 +253,12 @@ class Validator:
         problems: list[dict[str, Any]] = []
         for name, convert in zip(self.columns, self.converters, strict=True):
             values = columns[name]
+            if type(values) is np.ndarray:
+                checked = self.numbers(name, values)
+                if checked is not None:
+                    out[name] = checked
+                    continue
+                values = [None if value != value else value for value in values.tolist()]  # find what is wrong
             try:
                 out[name] = [convert(value) for value in values]
             except Invalid:  # the slow path, only for a bad request: find every bad row of this column
@@ -259,3 +274,22 @@ class Validator:
         if problems:
             raise self.invalid(problems, count)
         return out
+
+    def check_names(self, names, field: str) -> None:
+        """A RequestError (invalid_columns) unless `names` (an iterable or a dict) are the schema's columns."""
+        problem = self.column_problem(0, dict.fromkeys(names))
+        if problem["missing"] or problem["unknown"]:
+            del problem["row"]
+            raise RequestError(400, "invalid_columns", f"{field}: {problem['problem']}", problem)
+
+    def numbers(self, name: str, values: np.ndarray) -> np.ndarray | None:
+        """A numeric column given as an array, as float64 (NaN: missing), if every value passes; else None."""
+        low, high, nullable = self.bounds.get(name, (None, None, False))
+        if low is None or values.dtype.kind not in "fiu":
+            return None
+        values = values.astype(np.float64, copy=False)
+        with np.errstate(invalid="ignore"):
+            passed = (values >= low) & (values <= high)  # False for NaN
+        if nullable:
+            passed |= np.isnan(values)
+        return values if passed.all() else None
