@@ -21,8 +21,9 @@ import yaml
 
 from mlops import paths
 from mlops.config import ReportParams
+from mlops.cv_files import write_cv_scores
 from mlops.dataset import row_keys
-from mlops.io import write_cv_scores, write_json, write_table
+from mlops.io import write_json, write_table
 from mlops.metrics import compute_metrics, probability_columns, regression_metrics
 from mlops.pipeline.crossval import fold_plan, plan_id
 from mlops.pipeline.evaluate import curves, per_class, regression_plots

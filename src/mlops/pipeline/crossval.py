@@ -22,9 +22,10 @@ import time
 
 from mlops import paths
 from mlops.config import Params
+from mlops.cv_files import write_cv_scores
 from mlops.dataset import row_keys
 from mlops.errors import MlopsError
-from mlops.io import read_table, write_cv_scores, write_table
+from mlops.io import read_table, write_table
 from mlops.metrics import compute_metrics, probability_columns, regression_metrics
 from mlops.schema import Schema
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops import paths
+from mlops.cv_files import read_cv_scores
 from mlops.dataset import row_keys
-from mlops.io import read_cv_scores
 
 # The plot data a run's report reads: a classifier's three, or a regression model's two, and importance.
 PLOTS = ("confusion_matrix", "roc", "precision_recall", "predicted_vs_actual", "residuals", "feature_importance")
