@@ -1,11 +1,14 @@
 import itertools
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.actions.world import ACT, World
+from tests.actions.test_standins import stand_in_api
+from tests.actions.world import ACT, REPOSITORY, World
+from tests.conftest import REPO_ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "container"))  # podman_env.py
 
@@ -38,3 +41,31 @@ def world(tmp_path_factory, podman):
     world = World(tmp_path_factory.mktemp("github"), podman=podman, build_args=build_args)
     yield world
     world.close()
+
+
+@pytest.fixture
+def github(tmp_path):
+    """The API stand-in, and the environment of a publish run on main that attests with its own workflow file."""
+    api, env = stand_in_api(tmp_path)
+    workspace = tmp_path / "publish-workspace"
+    (workspace / ".github/workflows").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / ".github/workflows/publish.yml", workspace / ".github/workflows")
+    env.update(
+        STANDIN_WORLD=str(tmp_path / "world"),
+        STANDIN_GITHUB_API=api.url,
+        STANDIN_CA=str(api.cert),
+        GITHUB_WORKSPACE=str(workspace),
+        GITHUB_REPOSITORY=REPOSITORY,
+        GITHUB_SERVER_URL="https://github.com",
+        GITHUB_REF="refs/heads/main",
+        GITHUB_SHA="c" * 40,
+        GITHUB_RUN_ID="42",
+    )
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        yield api, env, workspace
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+        api.close()

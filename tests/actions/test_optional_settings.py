@@ -9,40 +9,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from mlops.config import load_params
 from mlops.http import free_port
 from tests.actions.test_scenarios import manifest, pipeline_output, set_param
+from tests.mlflow_server import BIN, mlflow_server, stop, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
-
-BIN = Path(sys.executable).parent
-
-
-def wait_for(url: str, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 600  # a start-up limit on a busy machine, not a speed check
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start") from None
-            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
 def servers(world, tmp_path_factory):
     folder = tmp_path_factory.mktemp("servers")
-    s3_port, mlflow_port = free_port(), free_port()
+    s3_port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     s3 = subprocess.Popen(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
@@ -51,40 +33,26 @@ def servers(world, tmp_path_factory):
         env=env,
         start_new_session=True,
     )
-    store = f"sqlite:///{folder / 'mlflow.db'}"
-    tracking = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
-         "--backend-store-uri", store, "--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
-    )  # fmt: skip
     try:
-        wait_for(f"http://127.0.0.1:{s3_port}/", s3, "moto's S3 server")
-        wait_for(f"http://127.0.0.1:{mlflow_port}/health", tracking, "mlflow server")
-        import boto3
+        with mlflow_server(folder, env) as tracking:
+            wait_for(f"http://127.0.0.1:{s3_port}/", s3, "moto's S3 server")
+            import boto3
 
-        endpoint = f"http://127.0.0.1:{s3_port}"
-        bucket = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                              aws_secret_access_key="testing")  # fmt: skip
-        bucket.create_bucket(Bucket="dvc")
-        world.variables.update(
-            DVC_REMOTE_URL="s3://dvc/cache",
-            DVC_REMOTE_ENDPOINT_URL=endpoint,
-            MLFLOW_TRACKING_URI=f"http://127.0.0.1:{mlflow_port}",
-        )
-        # The read-only key as a repository secret, the write key in `release` (docs/workflows.md);
-        # moto checks no key, so what proves who writes is which runs push (below).
-        world.secrets.update(AWS_READ_ACCESS_KEY_ID="testing", AWS_READ_SECRET_ACCESS_KEY="testing")
-        release = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-        world.environments["release"] = {"secrets": release, "branches": {"main"}}
-        yield {"s3": bucket, "mlflow": f"http://127.0.0.1:{mlflow_port}"}
+            endpoint = f"http://127.0.0.1:{s3_port}"
+            bucket = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                                  aws_secret_access_key="testing")  # fmt: skip
+            bucket.create_bucket(Bucket="dvc")
+            world.variables.update(
+                DVC_REMOTE_URL="s3://dvc/cache", DVC_REMOTE_ENDPOINT_URL=endpoint, MLFLOW_TRACKING_URI=tracking
+            )
+            # The read-only key as a repository secret, the write key in `release` (docs/workflows.md);
+            # moto checks no key, so what proves who writes is which runs push (below).
+            world.secrets.update(AWS_READ_ACCESS_KEY_ID="testing", AWS_READ_SECRET_ACCESS_KEY="testing")
+            release = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+            world.environments["release"] = {"secrets": release, "branches": {"main"}}
+            yield {"s3": bucket, "mlflow": tracking}
     finally:
-        for process in (s3, tracking):  # each in a session of its own: its workers go with it
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(s3)  # in a session of its own: its workers go with it
 
 
 def remote_objects(servers) -> dict[str, str]:

@@ -206,8 +206,16 @@ EXPECTED = {
         "retrain": set(),
     },
     ("monitor.yml", "workflow_dispatch", BRANCH, False, None): {"detect": READ, "issue": set(), "retrain": set()},
-    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "staging"),)): {"deploy": {"KUBECONFIG"}},
-    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "production"),)): {"deploy": {"KUBECONFIG"}},
+    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "staging"),)): {
+        "deploy": {"KUBECONFIG"} | MLFLOW
+    },
+    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "production"),)): {
+        "deploy": {"KUBECONFIG"} | MLFLOW
+    },
+    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "production"), ("version", "6"))): {
+        "release": set(),
+        "deploy": {"KUBECONFIG"} | MLFLOW,
+    },
     ("deploy.yml", "workflow_dispatch", BRANCH, False, (("environment", "production"),)): {"deploy": "refused"},
     ("pr-report.yml", "workflow_run", MAIN, False, None): {"comment": set()},
     ("ci.yml", "push", BRANCH, False, None): {"lint": set(), "test": set()},
