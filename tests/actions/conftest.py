@@ -9,6 +9,7 @@ import pytest
 from tests.actions.test_standins import stand_in_api
 from tests.actions.world import ACT, REPOSITORY, World
 from tests.conftest import REPO_ROOT
+from tests.mlflow_server import mlflow_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "container"))  # podman_env.py
 
@@ -28,6 +29,15 @@ def podman() -> dict[str, str]:
     env = podman_env(DEFAULT_CACHE_DIR)
     ensure_base_image(env, DEFAULT_CACHE_DIR)
     return env
+
+
+@pytest.fixture(scope="session")
+def tracking_server(tmp_path_factory):
+    """One real `mlflow server` for the tests of this folder that need a team's tracking server; its URL.
+
+    Each test registers models of its own names, so they share it."""
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

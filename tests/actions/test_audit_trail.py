@@ -23,18 +23,11 @@ from tests.actions.test_release_standins import shims
 from tests.actions.world import REPOSITORY
 from tests.conftest import REPO_ROOT
 from tests.deploy.kubectl import kubectl_stand_in
-from tests.mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.slow  # an mlflow server
 
 IMAGE = f"ghcr.io/{REPOSITORY}"
 PUBLISH = ["record", "--event", "publish", "--environment", "release", "--image"]  # as publish.yml records
-
-
-@pytest.fixture(scope="module")
-def tracking(tmp_path_factory):
-    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as url:
-        yield url
 
 
 def new_commit(tmp_path: Path, message: str) -> str:
@@ -60,7 +53,7 @@ def pipeline_output(folder: Path, model: str, version: int) -> None:
 
 
 @pytest.fixture
-def project(github, tracking, tmp_path, monkeypatch):
+def project(github, tracking_server, tmp_path, monkeypatch):
     """A project folder (deploy/ as the repository has it), gh and kubectl stand-ins, MLflow at the server."""
     folder = tmp_path / "project"
     folder.mkdir()
@@ -70,7 +63,7 @@ def project(github, tracking, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{shims(tmp_path / 'gh-bin')}:{kubectl['PATH']}")
     monkeypatch.setenv("REAL_KUBECTL", kubectl["REAL_KUBECTL"])
     monkeypatch.setenv("KUBECTL_RECORD", kubectl["KUBECTL_RECORD"])
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
     monkeypatch.setenv("GITHUB_ACTOR", "release-manager")
     return folder, Path(kubectl["KUBECTL_RECORD"])
 
@@ -82,7 +75,7 @@ def release(tmp_path, folder, model: str, version: int, monkeypatch) -> tuple[st
     commit = new_commit(tmp_path, f"release {version}")
     digest = "sha256:" + f"{version:02d}" * 32
     image = f"{IMAGE}@{digest}"
-    MlflowClient().create_model_version(model, source=str(folder))
+    MlflowClient().create_model_version(model, source=f"s3://models/{model}/{version}")  # not a local path: refused
     pipeline_output(folder, model, version)
     monkeypatch.setenv("GITHUB_SHA", commit)  # publish runs on the release's commit
     provenance.attest(IMAGE, digest, "token")  # publish.yml attests the digest

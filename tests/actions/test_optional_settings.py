@@ -16,14 +16,13 @@ import pytest
 from mlops.config import load_params
 from mlops.http import free_port
 from tests.actions.test_scenarios import manifest, pipeline_output, set_param
-from tests.mlflow_server import BIN, mlflow_server, stop, wait_for
+from tests.mlflow_server import BIN, stop, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
 
 @pytest.fixture(scope="module")
-def servers(world, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("servers")
+def servers(world, tracking_server):
     s3_port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     s3 = subprocess.Popen(
@@ -34,23 +33,22 @@ def servers(world, tmp_path_factory):
         start_new_session=True,
     )
     try:
-        with mlflow_server(folder, env) as tracking:
-            wait_for(f"http://127.0.0.1:{s3_port}/", s3, "moto's S3 server")
-            import boto3
+        wait_for(f"http://127.0.0.1:{s3_port}/", s3, "moto's S3 server")
+        import boto3
 
-            endpoint = f"http://127.0.0.1:{s3_port}"
-            bucket = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                                  aws_secret_access_key="testing")  # fmt: skip
-            bucket.create_bucket(Bucket="dvc")
-            world.variables.update(
-                DVC_REMOTE_URL="s3://dvc/cache", DVC_REMOTE_ENDPOINT_URL=endpoint, MLFLOW_TRACKING_URI=tracking
-            )
-            # The read-only key as a repository secret, the write key in `release` (docs/workflows.md);
-            # moto checks no key, so what proves who writes is which runs push (below).
-            world.secrets.update(AWS_READ_ACCESS_KEY_ID="testing", AWS_READ_SECRET_ACCESS_KEY="testing")
-            release = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-            world.environments["release"] = {"secrets": release, "branches": {"main"}}
-            yield {"s3": bucket, "mlflow": tracking}
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        bucket = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                              aws_secret_access_key="testing")  # fmt: skip
+        bucket.create_bucket(Bucket="dvc")
+        world.variables.update(
+            DVC_REMOTE_URL="s3://dvc/cache", DVC_REMOTE_ENDPOINT_URL=endpoint, MLFLOW_TRACKING_URI=tracking_server
+        )
+        # The read-only key as a repository secret, the write key in `release` (docs/workflows.md);
+        # moto checks no key, so what proves who writes is which runs push (below).
+        world.secrets.update(AWS_READ_ACCESS_KEY_ID="testing", AWS_READ_SECRET_ACCESS_KEY="testing")
+        release = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        world.environments["release"] = {"secrets": release, "branches": {"main"}}
+        yield {"s3": bucket, "mlflow": tracking_server}
     finally:
         stop(s3)  # in a session of its own: its workers go with it
 

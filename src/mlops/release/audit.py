@@ -23,6 +23,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -189,23 +190,28 @@ def write_mlflow(record: Record) -> str:
     return f"MLflow ({record.model} version {record.version})"
 
 
+def tool(command: list[str], what: str, stdin: str | None = None) -> str:
+    """Run a command line tool (gh, kubectl, ...): its output, or an error naming what failed and its last line."""
+    try:
+        done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=900)
+    except FileNotFoundError:
+        raise MlopsError(f"{command[0]} is not installed: it is needed to {what}") from None
+    except subprocess.TimeoutExpired:
+        raise MlopsError(f"could not {what}: {command[0]} did not finish within 900 s") from None
+    if done.returncode != 0:
+        lines = (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}").splitlines()
+        raise MlopsError(f"could not {what}: {lines[-1]}")
+    return done.stdout
+
+
 def gh_api(path: str, body: dict | None = None, paginate: bool = False) -> list[Any]:
     """`gh api PATH` (POST with `body`): the JSON documents it printed (one a page with --paginate)."""
     command = ["gh", "api", path, *(["--method", "POST", "--input", "-"] if body is not None else [])]
     if paginate:
         command.append("--paginate")
-    try:
-        done = subprocess.run(
-            command, input=None if body is None else json.dumps(body), capture_output=True, text=True, timeout=120
-        )
-    except FileNotFoundError:
-        raise MlopsError("gh (GitHub's command line) is not installed: it reads and writes GitHub's records") from None
-    except subprocess.TimeoutExpired:
-        raise MlopsError(f"gh api {path} did not answer within 120 s") from None
-    if done.returncode != 0:
-        problem = (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}").splitlines()[-1]
-        raise MlopsError(f"gh api {path.split('?')[0]} failed: {problem}")
-    documents, text, at = [], done.stdout, 0
+    verb = "read" if body is None else "write"
+    text = tool(command, f"{verb} GitHub's {path.split('?')[0]}", None if body is None else json.dumps(body))
+    documents, at = [], 0
     decoder = json.JSONDecoder()
     while text[at:].strip():
         at += len(text[at:]) - len(text[at:].lstrip())
@@ -240,15 +246,18 @@ def write_github(record: Record, repo: str) -> str:
 
 
 def read_github(repo: str, environment: str) -> list[Record]:
-    """The environment's records whose deployment's newest status is `success`, oldest first."""
-    pages = gh_api(f"repos/{repo}/deployments?environment={environment}&per_page=100", paginate=True)
+    """The environment's records whose deployment succeeded, oldest first."""
+    query = urllib.parse.urlencode({"environment": environment, "per_page": 100})
+    pages = gh_api(f"repos/{repo}/deployments?{query}", paginate=True)
     records = []
     for deployment in (item for page in pages for item in page):
         payload = deployment.get("payload")
         if not str(deployment.get("task", "")).startswith(TASK_PREFIX) or not isinstance(payload, dict):
             continue
-        (statuses,) = gh_api(f"repos/{repo}/deployments/{deployment['id']}/statuses?per_page=1")
-        if statuses and statuses[0].get("state") == "success":
+        # A later deployment to the environment makes GitHub mark this one `inactive` (auto_inactive):
+        # it happened if it ever had `success`.
+        (statuses,) = gh_api(f"repos/{repo}/deployments/{deployment['id']}/statuses?per_page=100")
+        if any(status.get("state") == "success" for status in statuses):
             records.append(Record.from_dict(payload))
     return sorted(records, key=lambda record: record.time)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -51,19 +50,9 @@ def check(args: argparse.Namespace) -> None:
         raise MlopsError("which repository? give --repo OWNER/REPO (or set GITHUB_REPOSITORY)")
 
 
-def tool(command: list[str], what: str) -> str:
-    """Run a command line tool; its output, or an error naming what failed and its last line."""
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    except FileNotFoundError:
-        raise MlopsError(f"{command[0]} is not installed: it is needed to {what}") from None
-    if done.returncode != 0:
-        lines = (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}").splitlines()
-        raise MlopsError(f"could not {what}: {lines[-1]}")
-    return done.stdout
-
-
 def verify_provenance(image: str, repo: str) -> None:
+    from mlops.release.audit import tool
+
     tool(
         ["gh", "attestation", "verify", f"oci://{image}", "--repo", repo,
          "--signer-workflow", f"{repo}/{SIGNER_WORKFLOW}"],
@@ -75,6 +64,10 @@ def apply(environment: str, image: str) -> str:
     """Render the overlay with the image, apply it and wait for the rollout; the namespace."""
     import yaml
 
+    from mlops.release.audit import tool
+
+    if not RENDER.is_file():
+        raise MlopsError(f"{RENDER} not found: run mlops revert from the repository's root")
     manifests = tool([str(RENDER), environment, image], f"render the overlay {environment}")
     (deployment,) = [d for d in yaml.safe_load_all(manifests) if d and d.get("kind") == "Deployment"]
     namespace, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
