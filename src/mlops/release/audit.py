@@ -117,10 +117,19 @@ def verdict(path: Path = paths.PR_REPORT_DIR / "verdict.json") -> str:
         return "none"
 
 
+def model_version() -> tuple[str, str]:
+    """The exported model's registered name and version: models/metadata.json, else models/training.json."""
+    from mlops.io import read_json
+
+    if paths.MODEL_METADATA.is_file():
+        info = read_json(paths.MODEL_METADATA)
+        return info["name"], str(info["version"])
+    info = read_json(paths.TRAINING_INFO)
+    return info["registered_model"], str(info["model_version"])
+
+
 def local_record(event: str, environment: str, image: str, commit: str, reason: str = "") -> Record:
     """A record of the release whose pipeline output is in this folder (models/, dvc.lock, reports/)."""
-    from mlops.release.promote import model_version
-
     name, version = model_version()
     return Record(
         event=event,

@@ -60,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
             raise MlopsError("which repository? give --repo OWNER/REPO (or set GITHUB_REPOSITORY)")
         records = audit.read_github(args.repo, args.environment)
     else:
-        from mlops.release.promote import model_version
-
-        records = audit.read_mlflow(args.model or model_version()[0], args.environment)
+        records = audit.read_mlflow(args.model or audit.model_version()[0], args.environment)
     served = audit.served(records)
     if not served:
         print(f"history: nothing was deployed to {args.environment} (no records)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 
-from mlops import paths
 from mlops.errors import MlopsError
 
 
@@ -19,16 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alias", default="champion", help="registry alias to move (default: %(default)s)")
     parser.add_argument("--image", default="", metavar="IMAGE@DIGEST", help="the image serving this version")
     parser.add_argument("--repo", metavar="OWNER/REPO", help="also record the promotion on this GitHub repository")
-
-
-def model_version() -> tuple[str, str]:
-    from mlops.io import read_json
-
-    if paths.MODEL_METADATA.is_file():
-        info = read_json(paths.MODEL_METADATA)
-        return info["name"], str(info["version"])
-    info = read_json(paths.TRAINING_INFO)
-    return info["registered_model"], str(info["model_version"])
 
 
 def set_alias(name: str, version: str, alias: str) -> None:
@@ -47,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.image:
         audit.check_image(args.image)
-    name, version = model_version()
+    name, version = audit.model_version()
     set_alias(name, version, args.alias)
     print(f"promote: {name} version {version} is now '{args.alias}' at {tracking.tracking_uri()}")
     record = audit.local_record("promote", audit.RELEASE_ENVIRONMENT, args.image, audit.commit_of_checkout())
