@@ -304,5 +304,14 @@ def test_deploy_finds_the_release_to_put_back_by_version_or_digest_and_wants_a_r
         assert done.returncode != 0 and outputs == {} and "say why in --reason" in done.stderr
         done, outputs = find(VERSION="3")
         assert done.returncode != 0 and outputs == {} and "no published release has version 3" in done.stderr
+
+        # After the deploy of the release found, the last step records the revert (no tracking server here).
+        last = {"OVERLAY": "production", "REVERT": "true", "VERSION": "1", "DIGEST": "", "REASON": "v2 is worse"}
+        done, _ = workflow_step(tmp_path, {**env, "MLFLOW_TRACKING_URI": ""}, "deploy.yml", "deploy", "record", **last)
+        assert done.returncode == 0, done.stderr
+        assert "the registry alias 'champion' was not moved" in done.stdout
+        *_, revert = sorted(api.state.deployments.values(), key=lambda d: d["id"])
+        assert (revert["task"], revert["environment"], revert["sha"]) == ("mlops:revert", "production", sha)
+        assert revert["payload"]["image"] == images[0] and revert["payload"]["reason"] == "v2 is worse"
     finally:
         api.close()
