@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from mlops.cli import main
+from mlops.release import audit
 from tests.actions import provenance
 from tests.actions.test_release_standins import shims
 from tests.actions.world import REPOSITORY
@@ -118,8 +119,6 @@ def test_three_releases_a_bad_one_and_its_revert_are_recorded_and_the_history_te
     assert client.get_model_version_by_alias("churn", "champion").version == "3"
 
     # GitHub Actions' own deployment of a job that names the environment: no payload, not a record.
-    from mlops.release import audit
-
     (actions,) = audit.gh_api(f"repos/{REPOSITORY}/deployments", {"ref": "main", "environment": "production"})
     audit.gh_api(f"repos/{REPOSITORY}/deployments/{actions['id']}/statuses", {"state": "success"})
     before = history_rows(capsys, "--repo", REPOSITORY)
