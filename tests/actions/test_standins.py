@@ -144,14 +144,25 @@ def test_the_api_stand_in_keeps_one_open_pull_request_per_branch_as_the_monitor_
         api.close()
 
 
-def workflow_step(tmp_path: Path, env: dict[str, str], workflow: str, job: str, step_id: str, **variables: str):
-    """A workflow's own `run` step, run as a runner runs it (in a fresh workspace): the process and its outputs."""
+def workflow_step(
+    tmp_path: Path,
+    env: dict[str, str],
+    workflow: str,
+    job: str,
+    step_id: str,
+    checkout: dict[str, str] | None = None,
+    **variables: str,
+):
+    """A workflow's own `run` step, run as a runner runs it (in a fresh workspace holding the `checkout`
+    files): the process and its outputs."""
     steps = yaml.safe_load((ROOT / ".github/workflows" / workflow).read_text())["jobs"][job]["steps"]
     (step,) = [s for s in steps if s.get("id") == step_id]
     workspace, temp, output = tmp_path / "workspace", tmp_path / "runner-temp", tmp_path / "github-output"
     for folder in (workspace, temp):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
+    for name, text in (checkout or {}).items():
+        (workspace / name).write_text(text)
     output.write_text("")
     env = {**env, "GITHUB_REPOSITORY": "example/ml-template", "GH_TOKEN": "token", **variables}
     env.update(RUNNER_TEMP=str(temp), GITHUB_OUTPUT=str(output))
@@ -204,13 +215,19 @@ def test_the_pull_requests_baseline_is_the_output_of_mains_last_successful_push_
 def test_deploy_finds_the_image_and_test_split_of_the_commits_successful_train_run(tmp_path):
     api, env = stand_in_api(tmp_path)
     image = '{"image": "ghcr.io/example/ml-template", "digest": "sha256:RUN"}'
-    artifacts = {"image/image.json": image, "pipeline-output/data/prepared/test.parquet": "RUN"}
+    artifacts = {
+        "image/image.json": image,
+        "pipeline-output/data/prepared/test.parquet": "RUN",
+        "pipeline-output/dvc.lock": "the lock of run RUN",
+    }
     try:
         ids = add_runs(api, [("push", "main", "success", "a" * 40), ("push", "main", "failure", "b" * 40)], artifacts)
-        done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", COMMIT="a" * 40)
+        checkout = {"dvc.lock": "the checkout's lock"}  # the artifact holds files the checkout has too
+        done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", checkout, COMMIT="a" * 40)
         assert done.returncode == 0, done.stderr
         assert outputs == {"image": f"ghcr.io/example/ml-template@sha256:{ids[0]}", "run_id": str(ids[0])}
         assert (tmp_path / "workspace/data/prepared/test.parquet").read_text() == str(ids[0])
+        assert (tmp_path / "workspace/dvc.lock").read_text() == f"the lock of run {ids[0]}"  # the release's own
 
         done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", COMMIT="b" * 40)
         assert done.returncode != 0 and outputs == {}
