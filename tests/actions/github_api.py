@@ -14,11 +14,20 @@ Artifact attestations: ``POST /repos/OWNER/REPO/attestations`` stores a Sigstore
 actions/attest-build-provenance does, refused without a DSSE envelope or subject), and
 ``GET /repos/OWNER/REPO/attestations/sha256:DIGEST`` lists the bundles whose statement names
 that digest, 404 when none does, as GitHub answers.
+
+Deployments and their statuses (``/repos/OWNER/REPO/deployments``, ``.../deployments/ID/statuses``):
+a deployment of a commit, branch or tag the repository has (422 "No ref found" otherwise) to an
+environment, with its task and payload; statuses in GitHub's states (a description of at most
+140 characters); a ``success`` status with ``auto_inactive`` (the default) adds an ``inactive``
+status to the earlier deployments of the environment whose last state was ``success``, except
+transient and production ones, as GitHub's documentation says. Lists come newest first, a page
+at a time (``per_page``, ``page``, a ``Link`` header to the next page, as ``gh --paginate`` follows).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import io
 import json
 import re
@@ -31,7 +40,7 @@ import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import yaml
 
@@ -52,6 +61,8 @@ class State:
     requests: list[str] = field(default_factory=list)
     read_only_tokens: set[str] = field(default_factory=set)  # what GitHub gives a fork's pull-request run
     attestations: list[dict] = field(default_factory=list)  # {"id", "bundle", "digests"}
+    deployments: dict[int, dict] = field(default_factory=dict)
+    deployment_statuses: dict[int, list[dict]] = field(default_factory=dict)  # deployment id -> oldest first
     next_id: int = 1000
 
     def next_number(self) -> int:
@@ -64,6 +75,15 @@ class State:
 
     def comments_on(self, number: int) -> list[dict]:
         return [c for c in self.comments if c["issue_number"] == number]
+
+    def commit_of(self, ref: str) -> str | None:
+        """The commit a SHA, branch or tag names in the repository; None when it names none."""
+        done = subprocess.run(
+            ["git", "--git-dir", str(self.bare), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip() if done.returncode == 0 else None
 
     def workflow_text(self, path: str, ref: str) -> str | None:
         done = subprocess.run(
@@ -111,15 +131,25 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet; requests are kept in state.requests
         pass
 
-    def reply(self, status: int, body=None) -> None:
+    def reply(self, status: int, body=None, headers: dict[str, str] | None = None) -> None:
         data = b"" if body is None else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
     def body(self) -> dict:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":  # how gh sends `--input -`
+            data = b""
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline().strip():  # trailers, up to the empty line
+                pass
+            return json.loads(data or b"{}")
         length = int(self.headers.get("Content-Length") or 0)
         return json.loads(self.rfile.read(length) or b"{}") if length else {}
 
@@ -424,6 +454,125 @@ def list_attestations(h: Handler, q, digest) -> None:
     h.reply(200, {"attestations": [{"bundle": a["bundle"], "repository_id": 1, "bundle_url": None} for a in found]})
 
 
+def timestamp() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reply_page(h: Handler, q, path: str, items: list) -> None:
+    """One page of a list (GitHub's per_page, at most 100, and page), with the Link header gh follows."""
+    per_page, page = min(int(q.get("per_page", 30)), 100), int(q.get("page", 1))
+    last = max(1, -(-len(items) // per_page))
+    links = {}
+    if page < last:
+        links = {"next": page + 1, "last": last}
+    header = ", ".join(
+        f'<{h.state.api_url}{path}?{urlencode({**q, "page": number})}>; rel="{rel}"' for rel, number in links.items()
+    )
+    h.reply(200, items[(page - 1) * per_page : page * per_page], {"Link": header} if header else None)
+
+
+def create_deployment(h: Handler, q) -> None:
+    data = h.body()
+    if not data.get("ref"):
+        return h.reply(422, {"message": 'Invalid request.\n\n"ref" wasn\'t supplied.'})
+    sha = h.state.commit_of(data["ref"])
+    if sha is None:
+        return h.reply(422, {"message": f"No ref found for: {data['ref']}"})
+    environment = data.get("environment", "production")
+    deployment_id = h.state.new_id()
+    url = f"{h.state.api_url}/repos/{h.state.repository}/deployments/{deployment_id}"
+    deployment = {
+        "id": deployment_id,
+        "url": url,
+        "sha": sha,
+        "ref": data["ref"],
+        "task": data.get("task", "deploy"),
+        "payload": data.get("payload", {}),
+        "original_environment": environment,
+        "environment": environment,
+        "description": data.get("description"),
+        "creator": {"login": "github-actions[bot]"},
+        "created_at": timestamp(),
+        "updated_at": timestamp(),
+        "statuses_url": f"{url}/statuses",
+        "repository_url": f"{h.state.api_url}/repos/{h.state.repository}",
+        "transient_environment": bool(data.get("transient_environment", False)),
+        "production_environment": bool(data.get("production_environment", environment == "production")),
+    }
+    h.state.deployments[deployment_id] = deployment
+    h.state.deployment_statuses[deployment_id] = []
+    h.reply(201, deployment)
+
+
+def list_deployments(h: Handler, q) -> None:
+    found = sorted(h.state.deployments.values(), key=lambda d: -d["id"])
+    for key in ("sha", "ref", "task", "environment"):
+        if key in q:
+            found = [d for d in found if d[key] == q[key]]
+    reply_page(h, q, f"/repos/{h.state.repository}/deployments", found)
+
+
+def get_deployment(h: Handler, q, deployment_id) -> None:
+    found = h.state.deployments.get(int(deployment_id))
+    h.reply(200, found) if found else h.reply(404, {"message": "Not Found"})
+
+
+STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+
+
+def add_status(h: Handler, deployment: dict, data: dict) -> dict:
+    status_id = h.state.new_id()
+    log_url = data.get("log_url") or data.get("target_url") or ""
+    status = {
+        "id": status_id,
+        "state": data["state"],
+        "creator": {"login": "github-actions[bot]"},
+        "description": data.get("description", ""),
+        "environment": data.get("environment") or deployment["environment"],
+        "target_url": log_url,
+        "log_url": log_url,
+        "environment_url": data.get("environment_url", ""),
+        "created_at": timestamp(),
+        "updated_at": timestamp(),
+        "deployment_url": deployment["url"],
+        "repository_url": deployment["repository_url"],
+    }
+    h.state.deployment_statuses[deployment["id"]].append(status)
+    return status
+
+
+def create_deployment_status(h: Handler, q, deployment_id) -> None:
+    deployment = h.state.deployments.get(int(deployment_id))
+    if deployment is None:
+        return h.reply(404, {"message": "Not Found"})
+    data = h.body()
+    if data.get("state") not in STATES:
+        return h.reply(422, {"message": f"Validation Failed: state must be one of {', '.join(STATES)}"})
+    if len(data.get("description") or "") > 140:
+        return h.reply(422, {"message": "Validation Failed: description is too long (maximum is 140 characters)"})
+    status = add_status(h, deployment, data)
+    if data["state"] == "success" and data.get("auto_inactive", True):
+        for earlier in h.state.deployments.values():
+            statuses = h.state.deployment_statuses[earlier["id"]]
+            if (
+                earlier["id"] < deployment["id"]
+                and earlier["environment"] == deployment["environment"]
+                and not earlier["transient_environment"]
+                and not earlier["production_environment"]
+                and statuses
+                and statuses[-1]["state"] == "success"
+            ):
+                add_status(h, earlier, {"state": "inactive"})
+    h.reply(201, status)
+
+
+def list_deployment_statuses(h: Handler, q, deployment_id) -> None:
+    if int(deployment_id) not in h.state.deployments:
+        return h.reply(404, {"message": "Not Found"})
+    newest_first = list(reversed(h.state.deployment_statuses[int(deployment_id)]))
+    reply_page(h, q, f"/repos/{h.state.repository}/deployments/{deployment_id}/statuses", newest_first)
+
+
 ROUTES = {
     "GET": [
         (r"{repo}", get_repo),
@@ -441,6 +590,9 @@ ROUTES = {
         (r"{repo}/actions/runs/(\d+)/artifacts", list_artifacts),
         (r"{repo}/actions/artifacts/(\d+)/zip", download_zip),
         (r"{repo}/attestations/(sha256:[0-9a-f]{64})", list_attestations),
+        (r"{repo}/deployments", list_deployments),
+        (r"{repo}/deployments/(\d+)", get_deployment),
+        (r"{repo}/deployments/(\d+)/statuses", list_deployment_statuses),
     ],
     "POST": [
         (r"{repo}/pulls", create_pull),
@@ -449,6 +601,8 @@ ROUTES = {
         (r"{repo}/labels", create_label),
         (r"{repo}/actions/workflows/([^/]+)/dispatches", dispatch),
         (r"{repo}/attestations", create_attestation),
+        (r"{repo}/deployments", create_deployment),
+        (r"{repo}/deployments/(\d+)/statuses", create_deployment_status),
     ],
     "PATCH": [
         (r"{repo}/pulls/(\d+)", update_pull),

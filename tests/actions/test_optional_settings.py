@@ -9,27 +9,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from mlops.config import load_params
 from mlops.http import free_port
 from tests.actions.test_scenarios import manifest, pipeline_output, set_param
+from tests.mlflow_server import BIN, stop
 from tests.waiting import wait_for_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
-BIN = Path(sys.executable).parent
-
 
 @pytest.fixture(scope="module")
-def servers(world, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("servers")
-    s3_port, mlflow_port = free_port(), free_port()
+def servers(world, tracking_server):
+    s3_port = free_port()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     s3 = subprocess.Popen(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)],
@@ -38,16 +33,9 @@ def servers(world, tmp_path_factory):
         env=env,
         start_new_session=True,
     )
-    store = f"sqlite:///{folder / 'mlflow.db'}"
-    tracking = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
-         "--backend-store-uri", store, "--artifacts-destination", str(folder / "artifacts"), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
-    )  # fmt: skip
     try:
         # 600 s: a start-up limit on a busy machine, not a speed check
         wait_for_url(f"http://127.0.0.1:{s3_port}/", 600, "moto's S3 server", s3)
-        wait_for_url(f"http://127.0.0.1:{mlflow_port}/health", 600, "mlflow server", tracking)
         import boto3
 
         endpoint = f"http://127.0.0.1:{s3_port}"
@@ -55,24 +43,16 @@ def servers(world, tmp_path_factory):
                               aws_secret_access_key="testing")  # fmt: skip
         bucket.create_bucket(Bucket="dvc")
         world.variables.update(
-            DVC_REMOTE_URL="s3://dvc/cache",
-            DVC_REMOTE_ENDPOINT_URL=endpoint,
-            MLFLOW_TRACKING_URI=f"http://127.0.0.1:{mlflow_port}",
+            DVC_REMOTE_URL="s3://dvc/cache", DVC_REMOTE_ENDPOINT_URL=endpoint, MLFLOW_TRACKING_URI=tracking_server
         )
         # The read-only key as a repository secret, the write key in `release` (docs/workflows.md);
         # moto checks no key, so what proves who writes is which runs push (below).
         world.secrets.update(AWS_READ_ACCESS_KEY_ID="testing", AWS_READ_SECRET_ACCESS_KEY="testing")
         release = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
         world.environments["release"] = {"secrets": release, "branches": {"main"}}
-        yield {"s3": bucket, "mlflow": f"http://127.0.0.1:{mlflow_port}"}
+        yield {"s3": bucket, "mlflow": tracking_server}
     finally:
-        for process in (s3, tracking):  # each in a session of its own: its workers go with it
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(s3)  # in a session of its own: its workers go with it
 
 
 def remote_objects(servers) -> dict[str, str]:

@@ -22,7 +22,6 @@ import pytest
 import yaml
 
 from tests.actions import provenance
-from tests.actions.test_standins import stand_in_api
 from tests.conftest import REPO_ROOT as ROOT
 
 REPOSITORY = "example/ml-template"
@@ -101,34 +100,6 @@ def test_the_ignore_list_holds_only_comments_or_advisories_with_a_reason():
 
 
 # ---------------------------------------------------------------- attest, then verify before deploying
-
-
-@pytest.fixture
-def github(tmp_path):
-    """The API stand-in, and the environment of a publish run on main that attests with its own workflow file."""
-    api, env = stand_in_api(tmp_path)
-    workspace = tmp_path / "publish-workspace"
-    (workspace / ".github/workflows").mkdir(parents=True)
-    shutil.copy(ROOT / ".github/workflows/publish.yml", workspace / ".github/workflows")
-    env.update(
-        STANDIN_WORLD=str(tmp_path / "world"),
-        STANDIN_GITHUB_API=api.url,
-        STANDIN_CA=str(api.cert),
-        GITHUB_WORKSPACE=str(workspace),
-        GITHUB_REPOSITORY=REPOSITORY,
-        GITHUB_SERVER_URL="https://github.com",
-        GITHUB_REF="refs/heads/main",
-        GITHUB_SHA="c" * 40,
-        GITHUB_RUN_ID="42",
-    )
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        yield api, env, workspace
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-        api.close()
 
 
 def provenance_step() -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import urllib.error
 import urllib.request
 
@@ -189,6 +190,52 @@ def test_2b_the_second_push_retrains_nothing_that_did_not_change(world):
     reran = {line.split("'")[1] for line in stage_lines(second) if "Running stage" in line}
     assert reran <= {"validate"}, f"stages reran although nothing changed: {reran}"
     assert "Stage 'train' is cached - skipping run, checking out outputs" in pipeline_output(second)
+
+
+def test_2c_each_publish_is_recorded_and_a_revert_dispatch_finds_the_first_release_and_deploys_nothing_unsigned(
+    world, tmp_path
+):
+    """deploy.yml's revert path: the job `release` finds the first release by its digest among the
+    publish records, and the deploy runs on that release's commit, its image and its provenance;
+    the world signs no model (no OIDC token here), so the model's check stops it before kubectl."""
+    from tests.deploy.kubectl import KUBECTL_STAND_IN
+
+    published = main_trained(world)[:2]
+    records = [d for d in world.state.deployments.values() if d["task"] == "mlops:publish"]
+    assert [(d["environment"], d["sha"]) for d in records] == [("release", run.sha) for run in published]
+    digests = [json.loads((artifact(world, run, "image") / "image.json").read_text())["digest"] for run in published]
+    assert [d["payload"]["digest"] for d in records] == digests and digests[0] != digests[1]
+    assert {d["payload"]["version"] for d in records} == {"1"}  # no tracking server: every model is version 1
+
+    record = tmp_path / "kubectl-record"
+    record.mkdir()
+    (world.bin / "kubectl-stand-in").write_text(KUBECTL_STAND_IN)
+    (world.bin / "kubectl").write_text(
+        f"#!/bin/sh\nexport REAL_KUBECTL={shutil.which('kubectl')} KUBECTL_RECORD={record}\n"
+        f'exec bash {world.bin / "kubectl-stand-in"} "$@"\n'
+    )
+    (world.bin / "kubectl").chmod(0o755)
+    world.environments["production"] = {"secrets": {"KUBECONFIG": "apiVersion: v1\n"}, "branches": {"main"}}
+    inputs = {"environment": "production", "version": "", "digest": digests[0], "reason": "the second is worse"}
+    payload = {"ref": "refs/heads/main", "inputs": inputs, "repository": world.repository_json()}
+    try:
+        main = world.git("rev-parse", "origin/main")
+        deploy = world.run("deploy.yml", "workflow_dispatch", payload, main, "main", ref="refs/heads/main")
+    finally:
+        world.environments.pop("production")
+        for name in ("kubectl", "kubectl-stand-in"):
+            (world.bin / name).unlink()
+
+    assert deploy.jobs()["release"] == "success", deploy.explain()
+    assert f"commit={published[0].sha}" in deploy.output("release"), deploy.explain()
+    steps = deploy.steps("deploy")
+    assert steps["Find the image publish pushed for this commit, and the pipeline's test split"] == "success", steps
+    assert steps["Revert: the image found is the release asked for"] == "success", steps
+    assert steps["Verify the image's build provenance (attested by this repository's publish.yml)"] == "success"
+    assert steps["Verify the model's signature (publish.yml signed it with Sigstore)"] == "failure", steps
+    assert deploy.jobs()["deploy"] == "failure"
+    assert list(record.iterdir()) == []  # nothing applied
+    assert [d for d in world.state.deployments.values() if d["task"] == "mlops:revert"] == []  # nothing recorded
 
 
 # ---------------------------------------------------------------- scenario 3

@@ -143,14 +143,25 @@ def test_the_api_stand_in_keeps_one_open_pull_request_per_branch_as_the_monitor_
         api.close()
 
 
-def workflow_step(tmp_path: Path, env: dict[str, str], workflow: str, job: str, step_id: str, **variables: str):
-    """A workflow's own `run` step, run as a runner runs it (in a fresh workspace): the process and its outputs."""
+def workflow_step(
+    tmp_path: Path,
+    env: dict[str, str],
+    workflow: str,
+    job: str,
+    step_id: str,
+    checkout: dict[str, str] | None = None,
+    **variables: str,
+):
+    """A workflow's own `run` step, run as a runner runs it (in a fresh workspace holding the `checkout`
+    files): the process and its outputs."""
     steps = yaml.safe_load((ROOT / ".github/workflows" / workflow).read_text())["jobs"][job]["steps"]
     (step,) = [s for s in steps if s.get("id") == step_id]
     workspace, temp, output = tmp_path / "workspace", tmp_path / "runner-temp", tmp_path / "github-output"
     for folder in (workspace, temp):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
+    for name, text in (checkout or {}).items():
+        (workspace / name).write_text(text)
     output.write_text("")
     env = {**env, "GITHUB_REPOSITORY": "example/ml-template", "GH_TOKEN": "token", **variables}
     env.update(RUNNER_TEMP=str(temp), GITHUB_OUTPUT=str(output))
@@ -203,15 +214,21 @@ def test_the_pull_requests_baseline_is_the_output_of_mains_last_successful_push_
 def test_deploy_finds_the_image_and_test_split_of_the_commits_successful_train_run(tmp_path):
     api, env = stand_in_api(tmp_path)
     image = '{"image": "ghcr.io/example/ml-template", "digest": "sha256:RUN"}'
-    artifacts = {"image/image.json": image, "pipeline-output/data/prepared/test.parquet": "RUN"}
+    artifacts = {
+        "image/image.json": image,
+        "pipeline-output/data/prepared/test.parquet": "RUN",
+        "pipeline-output/dvc.lock": "the lock of run RUN",
+    }
     try:
         ids = add_runs(api, [("push", "main", "success", "a" * 40), ("push", "main", "failure", "b" * 40)], artifacts)
-        done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", GITHUB_SHA="a" * 40)
+        checkout = {"dvc.lock": "the checkout's lock"}  # the artifact holds files the checkout has too
+        done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", checkout, COMMIT="a" * 40)
         assert done.returncode == 0, done.stderr
         assert outputs == {"image": f"ghcr.io/example/ml-template@sha256:{ids[0]}", "run_id": str(ids[0])}
         assert (tmp_path / "workspace/data/prepared/test.parquet").read_text() == str(ids[0])
+        assert (tmp_path / "workspace/dvc.lock").read_text() == f"the lock of run {ids[0]}"  # the release's own
 
-        done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", GITHUB_SHA="b" * 40)
+        done, outputs = workflow_step(tmp_path, env, "deploy.yml", "deploy", "published", COMMIT="b" * 40)
         assert done.returncode != 0 and outputs == {}
         assert f"No successful train run for {'b' * 40}" in done.stdout
     finally:
@@ -245,3 +262,101 @@ def test_the_api_stand_in_records_when_a_comment_was_posted_and_updated(tmp_path
         api.close()
     assert posted["created_at"] == posted["updated_at"] == "2027-01-15T08:00:00Z"
     assert updated["created_at"] == "2027-01-15T08:00:00Z" and updated["updated_at"] == "2027-01-15T08:00:42Z"
+
+
+def test_the_api_stand_in_keeps_deployments_and_their_statuses_as_github_answers_them(tmp_path):
+    """What `mlops record` and `mlops history` ask of GitHub's deployments API, through the real gh."""
+    api, env = stand_in_api(tmp_path)
+    repo = "repos/example/ml-template"
+    sha = subprocess.run(
+        ["git", "--git-dir", str(tmp_path / "repo.git"), "rev-parse", "main"], capture_output=True, text=True
+    ).stdout.strip()
+
+    def gh(*args: str, body: dict | None = None) -> tuple[int, object]:
+        extra = ["--method", "POST", "--input", "-"] if body is not None else []
+        done = subprocess.run(
+            ["gh", "api", *args, *extra], env=env, capture_output=True, text=True, input=json.dumps(body or {})
+        )
+        return done.returncode, json.loads(done.stdout) if done.stdout.strip().startswith(("{", "[")) else done.stdout
+
+    def deploy(environment: str, **fields) -> int:
+        code, made = gh(f"{repo}/deployments", body={"ref": sha, "environment": environment, **fields})
+        assert code == 0, made
+        code, status = gh(f"{repo}/deployments/{made['id']}/statuses", body={"state": "success"})
+        assert code == 0 and status["state"] == "success", status
+        return made["id"]
+
+    try:
+        code, refused = gh(f"{repo}/deployments", body={"ref": "no-such-branch", "environment": "staging"})
+        assert code != 0 and refused["message"] == "No ref found for: no-such-branch"
+        first = deploy("staging", task="mlops:deploy", payload={"version": "1"})
+        code, made = gh(f"{repo}/deployments/{first}")
+        assert made["sha"] == sha and made["payload"] == {"version": "1"} and made["production_environment"] is False
+        second = deploy("staging")
+        third = deploy("production")
+        fourth = deploy("production")
+        # auto_inactive: the earlier staging deployment is inactive now; production ones are left, as documented.
+        code, statuses = gh(f"{repo}/deployments/{first}/statuses")
+        assert [s["state"] for s in statuses] == ["inactive", "success"]  # newest first
+        assert [s["state"] for s in gh(f"{repo}/deployments/{third}/statuses")[1]] == ["success"]
+        long_description = {"state": "success", "description": "x" * 141}
+        code, too_long = gh(f"{repo}/deployments/{fourth}/statuses", body=long_description)
+        assert code != 0 and "too long" in too_long["message"]
+
+        code, listed = gh(f"{repo}/deployments?environment=staging")
+        assert [d["id"] for d in listed] == [second, first]
+        code, tasks = gh(f"{repo}/deployments?task=mlops:deploy")
+        assert [d["id"] for d in tasks] == [first]
+        done = subprocess.run(
+            ["gh", "api", "--paginate", f"{repo}/deployments?per_page=3"], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        pages, at, text = [], 0, done.stdout
+        while text[at:].strip():
+            page, at = json.JSONDecoder().raw_decode(text, at + len(text[at:]) - len(text[at:].lstrip()))
+            pages.append([d["id"] for d in page])
+        assert pages == [[fourth, third, second], [first]]  # a page at a time, following the Link header
+    finally:
+        api.close()
+
+
+def test_deploy_finds_the_release_to_put_back_by_version_or_digest_and_wants_a_reason(tmp_path, monkeypatch):
+    """deploy.yml's job `release` (a revert), against publish records in the API stand-in."""
+    from mlops.release import audit
+
+    api, env = stand_in_api(tmp_path)
+    sha = subprocess.run(
+        ["git", "--git-dir", str(tmp_path / "repo.git"), "rev-parse", "main"], capture_output=True, text=True
+    ).stdout.strip()
+    images = [f"ghcr.io/example/ml-template@sha256:{digit * 64}" for digit in "12"]
+    for env_name in ("GH_HOST", "GH_ENTERPRISE_TOKEN", "SSL_CERT_FILE", "GH_CONFIG_DIR"):
+        monkeypatch.setenv(env_name, env[env_name])
+    for version, image in enumerate(images, start=1):
+        record = audit.Record("publish", "release", "churn", str(version), image, sha, "md5", "better", "someone")
+        audit.write(record, mlflow=False, repo="example/ml-template")
+
+    def find(**inputs: str):
+        inputs = {"OVERLAY": "production", "VERSION": "", "DIGEST": "", "REASON": "v2 is worse", **inputs}
+        return workflow_step(tmp_path, env, "deploy.yml", "release", "find", **inputs)
+
+    try:
+        done, outputs = find(VERSION="1")
+        assert done.returncode == 0, done.stderr
+        assert outputs == {"commit": sha, "image": images[0], "version": "1", "model": "churn"}
+        done, outputs = find(DIGEST=images[1].split("@")[1])
+        assert done.returncode == 0 and outputs["image"] == images[1], done.stderr
+        done, outputs = find(VERSION="1", REASON="")
+        assert done.returncode != 0 and outputs == {} and "say why in --reason" in done.stderr
+        done, outputs = find(VERSION="3")
+        assert done.returncode != 0 and outputs == {} and "no published release has version 3" in done.stderr
+
+        # After the deploy of the release found, the last step records the revert (no tracking server here).
+        last = {"OVERLAY": "production", "REVERT": "true", "VERSION": "1", "DIGEST": "", "REASON": "v2 is worse"}
+        done, _ = workflow_step(tmp_path, {**env, "MLFLOW_TRACKING_URI": ""}, "deploy.yml", "deploy", "record", **last)
+        assert done.returncode == 0, done.stderr
+        assert "the registry alias 'champion' was not moved" in done.stdout
+        *_, revert = sorted(api.state.deployments.values(), key=lambda d: d["id"])
+        assert (revert["task"], revert["environment"], revert["sha"]) == ("mlops:revert", "production", sha)
+        assert revert["payload"]["image"] == images[0] and revert["payload"]["reason"] == "v2 is worse"
+    finally:
+        api.close()

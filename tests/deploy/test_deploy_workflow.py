@@ -69,13 +69,49 @@ def test_it_runs_only_by_hand_in_the_chosen_protected_environment():
     assert workflow()["concurrency"]["cancel-in-progress"] is False, "a deployment is never cut off half-way"
 
 
-def test_only_the_first_step_reads_the_secret_and_every_other_step_needs_it():
+def test_only_the_first_step_reads_the_kubeconfig_and_every_other_step_needs_it():
     steps = job()["steps"]
     first, rest = steps[0], steps[1:]
     assert first["env"]["KUBECONFIG_DATA"] == "${{ secrets.KUBECONFIG }}"
-    assert "secrets." not in json.dumps(rest)
+    assert "secrets.KUBECONFIG" not in json.dumps(rest)
     assert all(s.get("if", "").startswith("steps.cluster.outputs.configured == 'true'") for s in rest)
     assert first["id"] == "cluster"
+    # The MLflow credentials go to the last step only: it moves `champion` and tags the model version.
+    reading = [s["name"] for s in rest if "secrets." in json.dumps(s)]
+    assert reading == [rest[-1]["name"]] and rest[-1]["name"].startswith("Record the deploy")
+    assert {v for v in rest[-1]["env"].values() if "secrets." in v} == {
+        f"${{{{ secrets.{name} }}}}"
+        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+    }
+
+
+def test_a_revert_is_a_deploy_of_the_earlier_releases_commit_found_by_the_release_job():
+    on = workflow()[True]["workflow_dispatch"]["inputs"]
+    assert {name: on[name]["default"] for name in ("version", "digest", "reason")} == dict.fromkeys(
+        ("version", "digest", "reason"), ""
+    )
+    release = workflow()["jobs"]["release"]
+    assert release["if"] == "inputs.version != '' || inputs.digest != ''"
+    assert "secrets." not in json.dumps(release) and release["permissions"] == {
+        "contents": "read",
+        "deployments": "read",
+    }
+    assert job()["needs"] == "release" and "needs.release.result != 'failure'" in job()["if"]
+    assert step("Find the image publish pushed")["env"]["COMMIT"] == "${{ needs.release.outputs.commit || github.sha }}"
+    last = job()["steps"][-1]
+    assert "mlops revert --deployed" in last["run"] and "mlops record --event deploy" in last["run"]
+    assert last["env"]["REVERT"] == "${{ needs.release.outputs.image != '' }}"
+    # No input reaches a script as text: each comes in through the environment.
+    for found in [*release["steps"], *job()["steps"]]:
+        assert "inputs." not in found.get("run", ""), found.get("name")
+
+
+@pytest.mark.parametrize(("found", "asked", "passes"), [(IMAGE, IMAGE, True), (IMAGE, IMAGE[:-1] + "0", False)])
+def test_a_revert_stops_when_the_commits_last_run_published_another_image(found, asked, passes, tmp_path):
+    result, _ = run_step(step("Revert: the image found"), tmp_path, {"FOUND": found, "ASKED": asked})
+    assert (result.returncode == 0) == passes
+    if not passes:
+        assert f"published {found}, not the release asked for ({asked}): nothing was deployed" in result.stdout
 
 
 def test_without_a_kubeconfig_secret_it_deploys_nothing_and_says_so(tmp_path):
@@ -143,3 +179,16 @@ def test_the_image_comes_from_publish_and_the_smoke_test_from_mlops_smoke():
     service_port = forwarded.split(":")[1]
     service = yaml.safe_load((REPO_ROOT / "deploy/k8s/base/service.yaml").read_text())
     assert int(service_port) in [port["port"] for port in service["spec"]["ports"]]
+
+
+def test_the_artifacts_a_revert_downloads_are_kept_the_90_days_the_docs_say():
+    kept = {}
+    for name, job_id in (("train.yml", "pipeline"), ("publish.yml", "image")):
+        steps = yaml.safe_load((REPO_ROOT / ".github/workflows" / name).read_text())["jobs"][job_id]["steps"]
+        for found in steps:
+            if str(found.get("uses", "")).startswith("actions/upload-artifact@"):
+                kept[found["with"]["name"]] = found["with"]["retention-days"]
+    assert {name: kept[name] for name in ("pipeline-output", "image", "model-signature")} == dict.fromkeys(
+        ("pipeline-output", "image", "model-signature"), 90
+    )
+    assert "which GitHub\nkeeps 90 days (`retention-days`)" in (REPO_ROOT / "docs/deploy.md").read_text()

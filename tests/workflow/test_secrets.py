@@ -51,6 +51,9 @@ MLFLOW = {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKI
 STORAGE = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
+STATUS_FUNCTION = re.compile(r"\b(always|success|failure|cancelled)\(\)")
+
+
 def settings() -> dict[str, str]:
     """Secret name -> where docs/workflows.md keeps it: 'repository' or an environment's name."""
     homes = {}
@@ -140,7 +143,11 @@ def visible(
     Jobs whose `if:` is false, or that need a job that does not run, are left out. A called
     workflow's jobs are named `caller/called`.
     """
-    homes, ctx = homes or settings(), context(event, ref, inputs)
+    data = load(workflow)
+    # GitHub fills a dispatch's inputs that were not given with their defaults.
+    declared = ((data["on"] or {}).get("workflow_dispatch") or {}).get("inputs") or {}
+    given = {name: spec.get("default", "") for name, spec in declared.items()} if event == "workflow_dispatch" else {}
+    homes, ctx = homes or settings(), context(event, ref, {**given, **(inputs or {})})
     seen: dict[str, object] = {}
 
     def walk(data: dict, prefix: str, passed: dict[str, set[str]] | None) -> None:
@@ -148,7 +155,9 @@ def visible(
         for job_id, job in data["jobs"].items():
             needs = job.get("needs", [])
             needs = [needs] if isinstance(needs, str) else needs
-            if condition(job.get("if"), ctx) is False or any(need not in running for need in needs):
+            # A job runs only when the jobs it needs ran, unless its `if:` asks with a status function.
+            waits = not STATUS_FUNCTION.search(str(job.get("if", "")))
+            if condition(job.get("if"), ctx) is False or (waits and any(need not in running for need in needs)):
                 continue
             running.add(job_id)
             key = prefix + job_id
@@ -175,7 +184,7 @@ def visible(
                 seen[key] = set().union(*to_pass.values(), set()) if not fork else set()
                 walk(called, f"{job_id}/", {} if fork else to_pass)
 
-    walk(load(workflow), "", None)
+    walk(data, "", None)
     return seen
 
 
@@ -206,8 +215,16 @@ EXPECTED = {
         "retrain": set(),
     },
     ("monitor.yml", "workflow_dispatch", BRANCH, False, None): {"detect": READ, "issue": set(), "retrain": set()},
-    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "staging"),)): {"deploy": {"KUBECONFIG"}},
-    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "production"),)): {"deploy": {"KUBECONFIG"}},
+    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "staging"),)): {
+        "deploy": {"KUBECONFIG"} | MLFLOW
+    },
+    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "production"),)): {
+        "deploy": {"KUBECONFIG"} | MLFLOW
+    },
+    ("deploy.yml", "workflow_dispatch", MAIN, False, (("environment", "production"), ("version", "6"))): {
+        "release": set(),
+        "deploy": {"KUBECONFIG"} | MLFLOW,
+    },
     ("deploy.yml", "workflow_dispatch", BRANCH, False, (("environment", "production"),)): {"deploy": "refused"},
     ("pr-report.yml", "workflow_run", MAIN, False, None): {"comment": set()},
     ("ci.yml", "push", BRANCH, False, None): {"lint": set(), "test": set()},

@@ -49,6 +49,8 @@ WRITERS = {
     "attestations": {("publish.yml", "image"), ("train.yml", "publish")},
     "issues": {("monitor.yml", "issue")},
     "actions": {("monitor.yml", "retrain")},
+    # the audit trail: publish and promote records, deploy and revert records (docs/deploy.md)
+    "deployments": {("publish.yml", "image"), ("train.yml", "publish"), ("deploy.yml", "deploy")},
 }
 
 
