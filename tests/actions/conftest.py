@@ -1,17 +1,37 @@
 import itertools
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.actions.test_standins import stand_in_api
 from tests.actions.world import ACT, REPOSITORY, World
 from tests.conftest import REPO_ROOT
 from tests.mlflow_server import mlflow_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "container"))  # podman_env.py
+
+
+def stand_in_api(tmp_path: Path, branches: tuple[str, ...] = ("main",)):
+    """The GitHub API stand-in over a one-commit repository with these branches, and the env of a `gh` on it."""
+    from tests.actions.github_api import GitHubAPI, State
+
+    bare = tmp_path / "repo.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
+    (work / ".github/workflows").mkdir(parents=True)
+    (work / ".github/workflows/train.yml").write_text((REPO_ROOT / ".github/workflows/train.yml").read_text())
+    subprocess.run(["git", "-C", str(work), "add", "."], check=True)
+    commit = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q"]
+    subprocess.run([*commit, "-m", "start"], check=True)
+    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", *(f"HEAD:{b}" for b in branches)], check=True)
+    api = GitHubAPI(State("example/ml-template", bare, tmp_path / "storage"), tmp_path / "api")
+    env = {**os.environ, "GH_HOST": api.host, "GH_ENTERPRISE_TOKEN": "token", "SSL_CERT_FILE": str(api.cert)}
+    env.update(GH_PROMPT_DISABLED="1", GH_CONFIG_DIR=str(tmp_path / "gh"))
+    return api, env
 
 
 def require(condition: bool, reason: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from tests.actions import standins
+from tests.actions.conftest import stand_in_api
 from tests.conftest import REPO_ROOT as ROOT
 
 
@@ -91,26 +92,6 @@ def test_the_default_branch_never_restores_a_cache_a_branch_saved(tmp_path):
     assert not (tmp_path / "main/workspace/.dvc/cache").exists()
     again = run_cache(world, tmp_path / "again", "main", {**inputs, "key": "dvc-Linux-next"}, {}, ref=branch)
     assert again["cache-matched-key"] == "dvc-Linux-branch"  # the branch itself still has it
-
-
-def stand_in_api(tmp_path: Path, branches: tuple[str, ...] = ("main",)):
-    """The GitHub API stand-in over a one-commit repository with these branches, and the env of a `gh` on it."""
-    from tests.actions.github_api import GitHubAPI, State
-
-    bare = tmp_path / "repo.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    work = tmp_path / "work"
-    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True, capture_output=True)
-    (work / ".github/workflows").mkdir(parents=True)
-    (work / ".github/workflows/train.yml").write_text((ROOT / ".github/workflows/train.yml").read_text())
-    subprocess.run(["git", "-C", str(work), "add", "."], check=True)
-    commit = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q"]
-    subprocess.run([*commit, "-m", "start"], check=True)
-    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", *(f"HEAD:{b}" for b in branches)], check=True)
-    api = GitHubAPI(State("example/ml-template", bare, tmp_path / "storage"), tmp_path / "api")
-    env = {**os.environ, "GH_HOST": api.host, "GH_ENTERPRISE_TOKEN": "token", "SSL_CERT_FILE": str(api.cert)}
-    env.update(GH_PROMPT_DISABLED="1", GH_CONFIG_DIR=str(tmp_path / "gh"))
-    return api, env
 
 
 def test_the_api_stand_in_keeps_one_open_pull_request_per_branch_as_the_monitor_workflow_asks_it(tmp_path):

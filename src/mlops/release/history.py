@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repo", default=os.environ.get("GITHUB_REPOSITORY"), metavar="OWNER/REPO", help="default: GITHUB_REPOSITORY"
     )
-    parser.add_argument("--model", help="--source mlflow: the registered model (default: models/metadata.json's)")
+    parser.add_argument("--model", help="--source mlflow: the registered model (default: the exported model's)")
 
 
 def seconds(time: str) -> str:
