@@ -62,6 +62,8 @@ def trained(params, raw, suite_schema) -> Trained:
     from mlops.pipeline.train import fit
 
     data = params.data
-    train, test, schema = prepare(raw, data.target, params.prepare.test_size, params.seed, suite_schema, data.task)
+    train, test, schema = prepare(
+        raw, data.target, params.prepare.test_size, params.seed, suite_schema, data.task, params.columns
+    )
     model = fit(train, schema, params.train.estimator, params.train.hyperparameters, params.seed)
     return Trained(model, schema, train, test)

@@ -31,7 +31,7 @@ from mlops.serving import invocations, kserve_v1, open_inference, openapi, verte
 from mlops.serving.metrics import CONTENT_TYPE
 from mlops.serving.responses import json_response, read_json_body
 from mlops.serving.runtime import StartupError
-from mlops.serving.service import PredictionService
+from mlops.serving.service import PredictionService, as_rows
 from mlops.serving.validation import RequestError
 
 HTTP_CODES = {
@@ -104,7 +104,8 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
                 "invalid_request",
                 'the body must be {"instances": [...]}: a list of {column: value} objects or rows',
             )
-        prediction = service.predict(service.validator.instances(body["instances"]))
+        columns = service.validator.instances(body["instances"])
+        prediction = service.predict(columns)
         if service.regression:
             answer = {"predictions": prediction.predictions}
         else:
@@ -113,6 +114,8 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
                 "probabilities": prediction.probabilities,
                 "classes": classes,
             }
+        if service.validator.ids:  # each row's ids as the request gave them (null where it gave none)
+            answer["ids"] = as_rows({name: columns[name] for name in service.validator.ids})
         return json_response(
             {**answer, "model_version": version, "prediction_ids": prediction.ids}, prediction_id=prediction.id
         )

@@ -41,9 +41,16 @@ def document(service, app) -> dict[str, Any]:
     classes = metadata["classes"]
     item = {"type": "number"} if service.regression else {"enum": classes}  # one row's prediction
     what = "a number (regression)" if service.regression else f"one of {classes}"
+    ids = service.validator.ids
+    optional = {
+        **{name: {"description": "ignored: the model does not read it (columns.drop)"} for name in
+           sorted(service.validator.optional - set(ids))},
+        **{name: {"type": ["string", "integer", "null"], "description": "an id (columns.ids): optional, "
+           "echoed in the answer and logged with the prediction"} for name in ids},
+    }  # fmt: skip
     record = {
         "type": "object",
-        "properties": columns,
+        "properties": {**columns, **optional},
         "required": names,
         "additionalProperties": False,
         "description": "one row as {column: value}",
@@ -244,6 +251,11 @@ def prediction_schema(regression: bool, classes: list[str]) -> dict[str, Any]:
             "type": "array",
             "items": {"type": "string"},
             "description": "per row, its prediction id (as the prediction log has it)",
+        },
+        "ids": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "per row, its id columns (columns.ids) as given; only when the model has ids",
         },
     }
     if regression:
