@@ -56,7 +56,8 @@ def test_a_row_with_an_unseen_date_and_city_is_predicted_as_the_pipeline_would(m
     from mlops.io import load_model
     from mlops.schema import Schema
 
-    rows = [{**row, "notes": "new"} for row in new_rows(frame)]
+    rows = [{**row, "notes": "new"} for row in new_rows(frame, 40)]  # kept, rare and unseen cities
+    assert len({row[CITY] for row in rows}) > 10
     answer = post(make_app(roles_project / "models").test_client(), rows)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     body = answer.get_json()

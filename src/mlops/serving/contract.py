@@ -12,7 +12,7 @@ what the service accepts and what it documents cannot drift apart. Per column:
   `serve.unknown_categories: accept`, any string, an unseen one counted (mlops_out_of_range_total,
   problem unknown_category) and predicted as the encoder's unknown. A missing value where the
   schema says `nullable: false` is refused or counted as for numeric columns. A high-cardinality
-  column (columns.max_categories) takes any string: one beyond its kept values is `x-other`.
+  column (columns.max_categories) takes any string: one beyond its kept values (`x-other`) is their `value`.
 - date (columns.dates): text in the column's strptime format, null or "" for missing; any date,
   seen in training or not, since the model reads its parts (mlops.dates).
 
@@ -25,7 +25,7 @@ from typing import Any
 
 FLOAT32_MAX = 3.4028234663852886e38
 EXPECTED = "x-expected"  # the training range and nullability of a column whose violations are counted, not refused
-OTHER = "x-other"  # a high-cardinality column's value for every value beyond its kept ones
+OTHER = "x-other"  # a high-cardinality column's kept values, and the value every other one becomes
 
 
 def column_schema(feature: dict[str, Any], metadata: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def column_schema(feature: dict[str, Any], metadata: dict[str, Any]) -> dict[str
     if other:
         kept = [c for c in categories if c != other]
         schema = {"type": kind, "description": f"categorical; kept: {kept}; any other value is {other!r}{when_missing}"}
-        schema[OTHER] = other
+        schema[OTHER] = {"value": other, "kept": categories}
     elif metadata.get("unknown_categories", "reject") == "reject":
         schema = {"enum": [*categories, *missing], "description": f"categorical{when_missing}"}
     else:

@@ -78,8 +78,9 @@ def number_converter(schema: dict[str, Any]) -> Callable[[Any], float]:
 def category_converter(schema: dict[str, Any], missing: str) -> Callable[[Any], str]:
     """A categorical column's check, from its JSON Schema: an `enum` of the known categories, or any string."""
     reject_unknown = "enum" in schema
-    other = schema.get(OTHER)  # a high-cardinality column: any value beyond the kept ones is this one
-    categories = [c for c in schema.get("enum", []) if c not in ("", None)]
+    grouping = schema.get(OTHER)  # a high-cardinality column: any value beyond the kept ones is grouping["value"]
+    other = grouping["value"] if grouping else None
+    categories = [c for c in (grouping["kept"] if grouping else schema.get("enum", [])) if c not in ("", None)]
     allow_missing = None in schema.get("enum", []) or "null" in schema.get("type", [])
     known = frozenset(categories) | ({missing} if allow_missing else set())
     listed = ", ".join(repr(c) for c in categories[:10]) + (", ..." if len(categories) > 10 else "")
