@@ -55,6 +55,55 @@ class DataParams(Section):
     )
 
 
+class ColumnsParams(Section):
+    """The role of each column that is not an ordinary feature (docs/data.md); `mlops expectations infer` proposes."""
+
+    ids: list[str] = Field(
+        default_factory=list,
+        description="identify a row: kept for joins, prediction logs and feedback; never a feature",
+    )
+    drop: list[str] = Field(default_factory=list, description="left out of the model (constants, leaks, free text)")
+    dates: dict[str, str] = Field(
+        default_factory=dict,
+        description="column: its strptime format; the model reads its year, month, weekday and days since the "
+        "earliest training date",
+    )
+    max_categories: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="column: how many of its most frequent values the model keeps; the others are one value, (other)",
+    )
+
+    @model_validator(mode="after")
+    def one_role_each(self) -> ColumnsParams:
+        roles = [
+            ("ids", self.ids),
+            ("drop", self.drop),
+            ("dates", list(self.dates)),
+            ("max_categories", list(self.max_categories)),
+        ]
+        seen: dict[str, str] = {}
+        for role, names in roles:
+            for name in names:
+                if name in seen:
+                    raise PydanticCustomError(
+                        "roles",
+                        "column {name} has two roles, {first} and {second}: keep one",
+                        {"name": repr(name), "first": seen[name], "second": role},
+                    )
+                seen[name] = role
+        return self
+
+    @property
+    def named(self) -> dict[str, str]:
+        """{column: its role} for every column given one."""
+        return {
+            **dict.fromkeys(self.ids, "ids"),
+            **dict.fromkeys(self.drop, "drop"),
+            **dict.fromkeys(self.dates, "dates"),
+            **dict.fromkeys(self.max_categories, "max_categories"),
+        }
+
+
 class PrepareParams(Section):
     test_size: float = Field(gt=0, lt=1)
 
@@ -158,8 +207,10 @@ class ServeParams(Section):
     runtime: Literal["onnx", "sklearn"] = Field(
         default="onnx", description=f"onnx: fast, needs a convertible model; sklearn: loads {paths.MODEL}"
     )
-    unknown_categories: Literal["reject", "ignore"] = Field(
-        default="reject", description="a category not seen in training: reject the request (400) or let it through"
+    unknown_categories: Literal["reject", "accept"] = Field(
+        default="reject",
+        description="a category not seen in training: refuse the request (reject, 400), or predict it as the "
+        "encoder's unknown (all zeros) and count it in mlops_out_of_range_total (accept)",
     )
     out_of_range: Literal["accept", "reject"] = Field(
         default="accept",
@@ -202,6 +253,7 @@ class Params(Section):
     seed: int
     n_jobs: int = Field(default=-1, ge=-1, description="CPU cores for training and evaluation; -1: all")
     data: DataParams
+    columns: ColumnsParams = Field(default_factory=ColumnsParams)
     prepare: PrepareParams
     train: TrainParams
     evaluate: EvaluateParams = Field(default_factory=EvaluateParams)
@@ -229,6 +281,17 @@ class Params(Section):
             if isinstance(given, dict) and key not in given:
                 raw[section] = {**given, key: default}
         return raw
+
+    @field_validator("columns")
+    @classmethod
+    def target_has_no_role(cls, columns: ColumnsParams, info: ValidationInfo) -> ColumnsParams:
+        data = info.data.get("data")
+        if data is not None and data.target in columns.named:
+            role = columns.named[data.target]
+            raise PydanticCustomError(
+                "roles", "the target {target} cannot be in columns.{role}", {"target": repr(data.target), "role": role}
+            )
+        return columns
 
     @field_validator("train")
     @classmethod

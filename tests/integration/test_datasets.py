@@ -13,7 +13,10 @@ data/, gx/, params.yaml and the pipeline's outputs change.
 - multiclass: scikit-learn's wine, as CSV;
 - regression: scikit-learn's diabetes, bundled (`sklearn:diabetes`, nothing to add), `data.task: regression`;
 - mixed: generated, as Parquet: numeric, integer, boolean and categorical features,
-  missing values in numeric and categorical columns, three classes.
+  missing values in numeric and categorical columns, three classes;
+- churn: generated, as CSV (tests/churn.py): an id, a date as text, a 180-value city with missing
+  values, names with spaces, parentheses, a euro sign and a dash, a rare positive class. Its column
+  roles come from `mlops expectations infer` alone, written into params.yaml.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pandas as pd
 import pytest
 
 from mlops.http import free_port
+from tests import churn as churn_data
 from tests.conftest import copy_repository, env_for, set_data_params
 
 pytestmark = [pytest.mark.slow, pytest.mark.datasets]
@@ -72,6 +76,7 @@ DATASETS = {
     "multiclass": ("data/source/wine.csv", wine, "cultivar", "classification"),
     "regression": ("sklearn:diabetes", None, "progression", "regression"),
     "mixed": ("data/source/visits.parquet", mixed, "outcome", "classification"),
+    "churn": ("data/source/churn.csv", lambda: churn_data.churn(3000), churn_data.TARGET, "classification"),
 }
 
 
@@ -96,9 +101,9 @@ def adopted(request, tmp_path_factory):
     if source is not None:
         set_data_params(root / "params.yaml", source=source, target=target, task=task)
     (root / "gx/expectations/raw_dataset.json").unlink()  # the contract comes from the data, not the template
-    run([sys.executable, "-m", "mlops", "expectations", "infer"], root, env)
+    inferred = run([sys.executable, "-m", "mlops", "expectations", "infer"], root, env)
     output = run(["dvc", "repro"], root, env)
-    return name, root, env, target, output
+    return name, root, env, target, inferred + output
 
 
 def test_the_pipeline_runs_and_its_model_learns(adopted):
@@ -162,3 +167,60 @@ def test_the_fast_test_suite_passes_on_the_new_data(adopted):
     env = {key: value for key, value in env.items() if not key.startswith("PYTEST_")}
     output = run(FAST_TESTS, root, env, timeout=3600)
     assert re.search(r"\d+ passed", output) and " failed" not in output
+
+
+# The churn table's own checks: the same copy as above (indirect: its "churn" instance of `adopted`).
+churn_only = pytest.mark.parametrize("adopted", ["churn"], indirect=True)
+
+
+@churn_only
+def test_infer_names_each_role_and_no_id_is_a_feature(adopted):
+    import json
+
+    _, root, _, _, output = adopted
+    for line in (
+        f"columns.ids: '{churn_data.ID}' looks like an id",
+        f"columns.dates: '{churn_data.DATE}' holds dates",
+        f"columns.max_categories: '{churn_data.CITY}' has 180 values",
+    ):
+        assert line in output
+    schema = json.loads((root / "data/prepared/schema.json").read_text())
+    names = [feature["name"] for feature in schema["features"]]
+    assert churn_data.ID not in names and churn_data.DATE not in names and schema["ids"] == [churn_data.ID]
+    assert f"{churn_data.DATE} (days)" in names
+    city = next(feature for feature in schema["features"] if feature["name"] == churn_data.CITY)
+    assert len(city["categories"]) == 31  # the 30 most frequent and (other)
+
+
+@churn_only
+def test_next_months_batch_passes_validate(adopted):
+    _, root, env, _, _ = adopted
+    frame = pd.read_csv(root / DATASETS["churn"][0])
+    churn_data.later(frame, 1600).to_csv(root / "next.csv", index=False)  # at least the suite's smallest batch
+    assert "passed all" in run([sys.executable, "-m", "mlops", "validate", "--data", "next.csv"], root, env)
+
+
+@churn_only
+def test_the_service_answers_an_unseen_date_and_city_and_follows_unknown_categories(adopted, tmp_path):
+    import json
+    import shutil
+
+    from mlops.serving.app import create_app
+
+    _, root, _, _, _ = adopted
+    frame = pd.read_csv(root / DATASETS["churn"][0])
+    rows = json.loads(churn_data.later(frame, 3).drop(columns=churn_data.TARGET).to_json(orient="records"))
+    client = create_app(root / "models").test_client()
+    answer = client.post("/predict", json={"instances": rows})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["ids"] == [{churn_data.ID: row[churn_data.ID]} for row in rows]
+    unseen_plan = [{**rows[0], "plan (tier)": "gold"}]
+    assert (
+        client.post("/predict", json={"instances": unseen_plan}).status_code == 400
+    )  # serve.unknown_categories: reject
+    shutil.copytree(root / "models", tmp_path / "models")
+    metadata = json.loads((tmp_path / "models/metadata.json").read_text())
+    (tmp_path / "models/metadata.json").write_text(json.dumps({**metadata, "unknown_categories": "accept"}))
+    accepting = create_app(tmp_path / "models").test_client()
+    assert accepting.post("/predict", json={"instances": unseen_plan}).status_code == 200
+    assert 'problem="unknown_category"} 1.0' in accepting.get("/metrics").get_data(as_text=True)

@@ -62,7 +62,9 @@ def trained(params, raw, suite_schema) -> Trained:
     from mlops.pipeline.train import fit
 
     data = params.data
-    train, test, schema = prepare(raw, data.target, params.prepare.test_size, params.seed, suite_schema, data.task)
+    train, test, schema = prepare(
+        raw, data.target, params.prepare.test_size, params.seed, suite_schema, data.task, params.columns
+    )
     settings = params.train
     model = fit(
         train, schema, settings.estimator, settings.hyperparameters, params.seed, class_weight=settings.class_weight

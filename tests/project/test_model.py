@@ -76,7 +76,8 @@ def pytest_generate_tests(metafunc):
 
     params = load_params(REPO_ROOT / paths.PARAMS)
     suite = load_suite_schema(REPO_ROOT / paths.SUITE, params.data.target, params.data.task)
-    names = [feature.name for feature in suite.features if feature.nullable]
+    not_features = {*params.columns.ids, *params.columns.drop, *params.columns.dates}  # columns.* in params.yaml
+    names = [feature.name for feature in suite.features if feature.nullable and feature.name not in not_features]
     no_case = pytest.param(
         None, marks=pytest.mark.skip(reason=f"{paths.SUITE} expects no missing value in any feature")
     )

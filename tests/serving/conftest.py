@@ -51,10 +51,11 @@ def params(task: str = "classification", **serve):
     )
 
 
-def build_project(root, estimator=None, data=None, task="classification", **serve) -> None:
+def build_project(root, estimator=None, data=None, task="classification", roles=None, **serve) -> None:
     """prepare -> train -> (metrics) -> export into root, without MLflow or the evaluate stage's plots.
 
-    `data`: a frame with a `label` column (default: the synthetic dataset); `task`: its data.task.
+    `data`: a frame with a `label` column (default: the synthetic dataset); `task`: its data.task;
+    `roles`: params.yaml's `columns` (ColumnsParams).
     """
     from mlops import paths
     from mlops.io import save_model, write_json, write_table
@@ -62,7 +63,7 @@ def build_project(root, estimator=None, data=None, task="classification", **serv
 
     with contextlib.chdir(root):
         frame = make_dataset() if data is None else data
-        train_frame, test_frame, schema = prepare.prepare(frame, TARGET, 0.25, 0, task=task)
+        train_frame, test_frame, schema = prepare.prepare(frame, TARGET, 0.25, 0, task=task, roles=roles)
         write_table(train_frame, paths.TRAIN)
         write_table(test_frame, paths.TEST)
         schema.save(paths.SCHEMA)

@@ -94,7 +94,7 @@ def test_missing_and_unknown_columns_are_named(client, records):
 def test_unknown_categories_pass_to_the_encoder_when_configured(make_app, model_dir, tmp_path, records):
     shutil.copytree(model_dir, tmp_path / "models")
     metadata = json.loads((tmp_path / "models/metadata.json").read_text())
-    (tmp_path / "models/metadata.json").write_text(json.dumps({**metadata, "unknown_categories": "ignore"}))
+    (tmp_path / "models/metadata.json").write_text(json.dumps({**metadata, "unknown_categories": "accept"}))
     client = make_app(tmp_path / "models").test_client()
     response = post(client, "/predict", {"instances": [{**records[0], "color": "purple"}]})
     assert response.status_code == 200 and len(response.get_json()["predictions"]) == 1

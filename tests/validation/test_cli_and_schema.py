@@ -102,7 +102,11 @@ def test_infer_reads_data_source_straight_after_params_are_edited(tmp_path):
 
     (tmp_path / "data/source").mkdir(parents=True)
     frame = pd.DataFrame(
-        {"code": ["007", "012", None, "031"] * 10, "dose": [0.5, 1.5, 2.5, None] * 10, "churned": ["no", "yes"] * 20}
+        {
+            "code": ["007", "012", None, "031"] * 10,
+            "dose": [0.5, 1.5, 2.5, None] * 10,
+            "churned": ["no", "yes", "no", "yes", "yes"] * 8,
+        }
     )
     frame.to_parquet(tmp_path / "data/source/mine.parquet", index=False)
     params = {**MINIMAL_PARAMS, "data": {"source": "data/source/mine.parquet", "target": "churn"}}

@@ -74,6 +74,9 @@ def shifted_rows(data, reference, schema, rows: int, shifts: dict[str, float], l
                 raise MlopsError(f"--shift {name}={amount}: for a categorical feature give a share between 0 and 1")
             rarest = reference[name].astype(str).value_counts().index[-1]
             features.loc[rng.random(rows) < amount, name] = rarest
+    for name in [*schema.ids, *(date.name for date in schema.dates)]:  # as the service takes them
+        if name in frame.columns:
+            features[name] = frame[name].to_numpy()
     if schema.target in frame.columns and schema.regression:
         values = schema.target_series(frame).to_numpy(copy=True)
         noisy = rng.random(rows) < label_noise
@@ -140,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"simulate: wrote {len(frame)} rows ({described}) -> {path}")
         return 0
     started = time.perf_counter()
-    counts = replay(args.url, frame, schema.columns, args.batch_size, args.timeout, not schema.regression)
+    columns = [name for name in [*schema.ids, *schema.inputs] if name in frame.columns]  # a row as the data has it
+    counts = replay(args.url, frame, columns, args.batch_size, args.timeout, not schema.regression)
     seconds = time.perf_counter() - started
     summary = ", ".join(f"{key} {value}" for key, value in counts.items())
     print(f"simulate: {summary} ({described}) in {seconds:.1f} s")

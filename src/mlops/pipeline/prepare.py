@@ -5,7 +5,10 @@ feature to its kind (numeric or categorical). The split is seeded, and stratifie
 for classification; a regression target is a number and is split at random.
 The features, their kinds, categories and allowed ranges come from the reviewed
 expectation suite (gx/) when there is one, so the model and the prediction service accept
-what validation accepts; the classes are those in the data.
+what validation accepts; the classes are those in the data. Column roles (`columns` in
+params.yaml) come first: ids and dropped columns are no features, a date column's features are
+its parts, a high-cardinality column keeps its most frequent values (mlops.schema). The splits
+keep the id and date columns beside the features, for joins and for posting rows as they came.
 """
 
 from __future__ import annotations
@@ -92,6 +95,26 @@ def split_at_random(frame, schema: Schema, test_size: float, seed: int):
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
+def with_suite(inferred: Schema, suite: Schema) -> Schema:
+    """The inferred schema with the suite's rules for each ordinary feature (no role in params.yaml's columns).
+
+    A categorical column whose allowed values the suite leaves open (new values allowed in a share
+    of rows) keeps the categories seen in the data."""
+    from dataclasses import replace
+
+    ruled = {feature.name: feature for feature in suite.features}
+    features = []
+    for feature in inferred.features:
+        rule = ruled.get(feature.name)
+        if rule is None or feature.source is not None or feature.other:
+            features.append(feature)
+        elif rule.kind == "categorical" and not rule.categories and feature.kind == "categorical":
+            features.append(replace(rule, categories=feature.categories))
+        else:
+            features.append(rule)
+    return replace(inferred, features=features)
+
+
 def prepare(
     frame,
     target: str,
@@ -99,15 +122,22 @@ def prepare(
     seed: int,
     suite_schema: Schema | None = None,
     task: Task = "classification",
+    roles=None,
 ):
-    """Clean, infer the schema (or take the suite's), split: returns (train, test, schema), features coerced."""
+    """Clean, infer the schema (with the suite's rules and the column `roles`), split: returns (train, test,
+    schema), features coerced, id and date columns kept beside them."""
     frame = clean(frame, target, task)
-    schema = infer_schema(frame, target, task)
+    schema = infer_schema(frame, target, task, roles)
     if suite_schema is not None:
-        schema = Schema(features=suite_schema.features, target=target, classes=schema.classes, task=task)
+        schema = with_suite(schema, suite_schema)
     if not schema.features:
         raise MlopsError(f"the dataset has no feature columns besides the target '{target}'")
-    frame = schema.features_frame(frame).assign(**{target: frame[target]})
+    kept = [*schema.ids, *(date.name for date in schema.dates)]
+    features = schema.features_frame(frame)
+    clash = [name for name in features.columns if name in kept]
+    if clash:
+        raise MlopsError(f"column(s) {', '.join(clash)} clash with a date's parts: rename them in the data")
+    frame = features.assign(**{name: frame[name] for name in [*kept, target]})
     train, test = split(frame, schema, test_size, seed)
     return train, test, schema
 
@@ -116,12 +146,16 @@ def main(params: Params) -> None:
     raw = read_table(paths.RAW)
     target, task = params.data.target, params.data.task
     suite_schema = load_suite_schema(paths.SUITE, target, task) if paths.SUITE.is_file() else None
-    train, test, schema = prepare(raw, target, params.prepare.test_size, params.seed, suite_schema, task)
+    train, test, schema = prepare(
+        raw, target, params.prepare.test_size, params.seed, suite_schema, task, params.columns
+    )
     write_table(train, paths.TRAIN)
     write_table(test, paths.TEST)
     schema.save(paths.SCHEMA)
     print(
         f"prepare: {len(raw)} raw rows -> {len(train)} train + {len(test)} test; "
         f"{len(schema.numeric)} numeric, {len(schema.categorical)} categorical features; "
+        + (f"ids {schema.ids}; " if schema.ids else "")
+        + (f"dates {[date.name for date in schema.dates]}; " if schema.dates else "")
         + (f"regression target {target}" if schema.regression else f"classes {schema.classes}")
     )

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             raise MlopsError(f"{url} was not ready within {args.wait:g} s ({problem})")
     if signed is not None:
         check_serves(url, signed.metadata, args.timeout)
-    served = predict_all(url, json_rows(test[schema.columns]), args.timeout)
+    served = predict_all(url, json_rows(test[[*schema.ids, *schema.inputs]]), args.timeout)  # rows as they came
     tolerance = None
     if schema.regression:
         parity = read_json(args.metadata).get("parity") if args.metadata.is_file() else None

@@ -32,7 +32,7 @@ from mlops.serving.metrics import CONTENT_TYPE
 from mlops.serving.openapi import Schemas, json_body, ok, prediction_response
 from mlops.serving.responses import json_response, read_instances
 from mlops.serving.routes import Routes
-from mlops.serving.service import PredictionService
+from mlops.serving.service import PredictionService, as_rows
 from mlops.serving.validation import RequestError
 
 # The protocol adapters: each module's register(routes, service) adds its routes with their OpenAPI
@@ -110,11 +110,11 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
 
     @routes.post("/predict", f"Predict {what} of each row", {**predicted, **schemas.errors}, predict_body)
     def predict_route() -> Response:
-        instances = read_instances(
+        columns = read_instances(
             service.validator,
             'the body must be {"instances": [...]}: a list of {column: value} objects or rows',
         )
-        prediction = service.predict(instances)
+        prediction = service.predict(columns)
         if service.regression:
             answer = {"predictions": prediction.predictions}
         else:
@@ -123,6 +123,8 @@ def create_app(model_dir: str | Path | None = None) -> Flask:
                 "probabilities": prediction.probabilities,
                 "classes": classes,
             }
+        if service.validator.ids:  # each row's ids as the request gave them (null where it gave none)
+            answer["ids"] = as_rows({name: columns[name] for name in service.validator.ids})
         return json_response(
             {**answer, "model_version": version, "prediction_ids": prediction.ids}, prediction_id=prediction.id
         )

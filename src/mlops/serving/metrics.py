@@ -53,7 +53,8 @@ class Metrics:
         )
         self.out_of_range = Counter(
             "mlops_out_of_range",
-            "Values outside the training range, or missing where training had none, by column (predicted anyway)",
+            "Values training never had (outside its range, missing where it had none, an unseen category), by column "
+            "(predicted anyway)",
             ["column", "problem"],
             registry=self.registry,
         )

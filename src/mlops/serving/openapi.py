@@ -55,6 +55,14 @@ class Schemas:
         self.regression, self.classes = service.regression, service.metadata["classes"]
         self.columns = service.validator.contract  # the schemas the validator checks requests with
         self.names = list(self.columns)
+        ids = service.validator.ids
+        # What a record may hold besides its columns: ids (echoed, logged) and dropped columns (ignored).
+        self.optional = {
+            **{name: {"description": "ignored: the model does not read it (columns.drop)"} for name in
+               sorted(service.validator.optional - set(ids))},
+            **{name: {"type": ["string", "integer", "null"], "description": "an id (columns.ids): optional, "
+               "echoed in the answer and logged with the prediction"} for name in ids},
+        }  # fmt: skip
         self.instances = {
             "type": "array",
             "items": {"oneOf": [{"$ref": "#/components/schemas/Record"}, {"$ref": "#/components/schemas/Row"}]},
@@ -105,7 +113,7 @@ class Schemas:
         return {
             "Record": {
                 "type": "object",
-                "properties": self.columns,
+                "properties": {**self.columns, **self.optional},
                 "required": names,
                 "additionalProperties": False,
                 "description": "one row as {column: value}",
@@ -162,6 +170,11 @@ def prediction_schema(regression: bool, classes: list[str]) -> dict[str, Any]:
             "type": "array",
             "items": {"type": "string"},
             "description": "per row, its prediction id (as the prediction log has it)",
+        },
+        "ids": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "per row, its id columns (columns.ids) as given; only when the model has ids",
         },
     }
     if regression:

@@ -121,7 +121,8 @@ class PredictionService:
 
 
 class RangeWatch:
-    """Counts values training never had (serve.out_of_range: accept): below the minimum, above the maximum, missing."""
+    """Counts values training never had: below the minimum, above the maximum, missing (serve.out_of_range:
+    accept), a category it never saw (serve.unknown_categories: accept)."""
 
     def __init__(self, expected: dict[str, dict], missing: str):
         self.numeric = [
@@ -129,11 +130,19 @@ class RangeWatch:
             for name, bounds in expected.items()
             if "minimum" in bounds
         ]
-        self.categorical = [name for name, bounds in expected.items() if "minimum" not in bounds]
+        self.categorical = [
+            (
+                name,
+                not bounds.get("nullable", True),
+                frozenset(bounds["categories"]) if "categories" in bounds else None,
+            )
+            for name, bounds in expected.items()
+            if "minimum" not in bounds
+        ]
         self.missing = missing
 
     def __call__(self, columns: dict[str, list]) -> dict[tuple[str, str], int]:
-        """{(column, "below_minimum" | "above_maximum" | "missing"): count}, nonzero counts only."""
+        """{(column, "below_minimum" | "above_maximum" | "missing" | "unknown_category"): count}, nonzero only."""
         counts: dict[tuple[str, str], int] = {}
         for name, low, high, nullable in self.numeric:
             values = columns[name]
@@ -145,10 +154,15 @@ class RangeWatch:
                 "missing": sum(1 for v in values if v != v) if not nullable else 0,
             }
             counts.update({(name, problem): count for problem, count in found.items() if count})
-        for name in self.categorical:
-            count = sum(1 for value in columns[name] if value == self.missing)
-            if count:
-                counts[(name, "missing")] = count
+        for name, counts_missing, known in self.categorical:
+            values = columns[name]
+            missing = sum(1 for value in values if value == self.missing) if counts_missing else 0
+            unknown = (
+                sum(1 for value in values if value not in known and value != self.missing) if known is not None else 0
+            )
+            counts.update(
+                {key: n for key, n in (((name, "missing"), missing), ((name, "unknown_category"), unknown)) if n}
+            )
         return counts
 
 

@@ -6,18 +6,22 @@ over the parsed JSON, one converter per column built once at start-up: no pandas
 
 What each column accepts is its JSON Schema in the request contract (contract.py, also
 published in /openapi.json): numbers within bounds, or null for missing; categories as
-strings (integers are read as their text, as in training), or null / "" for missing.
+strings (integers are read as their text, as in training), or null / "" for missing; dates as
+text in the column's format (mlops.dates turns them into the model's date features). A record
+may also carry the id columns (echoed in the answer and logged) and the dropped columns (ignored).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from mlops.serving.contract import EXPECTED, FLOAT32_MAX, request_contract
+from mlops import dates
+from mlops.serving.contract import EXPECTED, FLOAT32_MAX, OTHER, request_contract
 
 MAX_PROBLEMS = 20  # reported per request; more are counted, not listed
 
@@ -80,7 +84,9 @@ def number_converter(schema: dict[str, Any]) -> Callable[[Any], float]:
 def category_converter(schema: dict[str, Any], missing: str) -> Callable[[Any], str]:
     """A categorical column's check, from its JSON Schema: an `enum` of the known categories, or any string."""
     reject_unknown = "enum" in schema
-    categories = [c for c in schema.get("enum", []) if c not in ("", None)]
+    grouping = schema.get(OTHER)  # a high-cardinality column: any value beyond the kept ones is grouping["value"]
+    other = grouping["value"] if grouping else None
+    categories = [c for c in (grouping["kept"] if grouping else schema.get("enum", [])) if c not in ("", None)]
     allow_missing = None in schema.get("enum", []) or "null" in schema.get("type", [])
     known = frozenset(categories) | ({missing} if allow_missing else set())
     listed = ", ".join(repr(c) for c in categories[:10]) + (", ..." if len(categories) > 10 else "")
@@ -103,6 +109,8 @@ def category_converter(schema: dict[str, Any], missing: str) -> Callable[[Any], 
             return text
         if text == missing:
             raise Invalid("must not be missing: it had no missing values in training (serve.out_of_range: reject)")
+        if other is not None:
+            return other
         if reject_unknown:
             shown = text if len(text) <= 40 else text[:40] + "..."
             raise Invalid(f"unknown category {shown!r}; known: {listed}")
@@ -115,6 +123,36 @@ def category_converter(schema: dict[str, Any], missing: str) -> Callable[[Any], 
     return convert
 
 
+def date_converter(schema: dict[str, Any], date: dict[str, Any]) -> Callable[[Any], tuple]:
+    """A date column's check: text in its format, or null / "" for missing; gives (text, its parts)."""
+    fmt, reference = date["format"], datetime.fromisoformat(date["reference"])
+    nullable = "null" in schema["type"]
+
+    def convert(value: Any) -> tuple:
+        if dates.is_missing(value):
+            if nullable:
+                return None, dates.MISSING
+            raise Invalid("must not be missing: it had no missing values in training (serve.out_of_range: reject)")
+        if type(value) is not str:
+            raise Invalid(f"must be a date as text in the format {fmt!r}, got {json_type(value)}")
+        try:
+            return value, dates.parts(dates.parse(value, fmt), reference)
+        except ValueError:
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise Invalid(f"{shown!r} is not a date in the format {fmt!r}") from None
+
+    return convert
+
+
+def id_value(value: Any) -> Any:
+    """An id as given (text or a whole number), for the answer and the prediction log."""
+    if value is None or type(value) is str or type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    raise Invalid(f"an id must be text or a whole number, got {json_type(value)}")
+
+
 def shorten(names: list[str], most: int = 5) -> str:
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return ", ".join(names[:most]) + more
@@ -124,16 +162,22 @@ class Validator:
     """Turns `instances` (records, rows or columns) into {column: [value per row]} for the predictor."""
 
     def __init__(self, metadata: dict[str, Any], max_rows: int):
-        features = metadata["schema"]["features"]
+        schema = metadata["schema"]
+        kinds = {f["name"]: f["kind"] for f in schema["features"]}
+        date_columns = {date["name"]: date for date in schema.get("dates", [])}
         missing = self.missing = metadata.get("missing_category", "")
         self.contract = request_contract(metadata)
         self.columns: list[str] = list(self.contract)
-        self.numeric: list[bool] = [f["kind"] == "numeric" for f in features]
+        self.numeric: list[bool] = [kinds.get(name) == "numeric" for name in self.columns]
         self.column_set = frozenset(self.columns)
         self.position = {name: index for index, name in enumerate(self.columns)}
         self.converters = [
-            number_converter(schema) if numeric else category_converter(schema, missing)
-            for schema, numeric in zip(self.contract.values(), self.numeric, strict=True)
+            date_converter(column, date_columns[name])
+            if name in date_columns
+            else number_converter(column)
+            if numeric
+            else category_converter(column, missing)
+            for (name, column), numeric in zip(self.contract.items(), self.numeric, strict=True)
         ]
         # A numeric column's bounds and whether it may be missing, for columns given as arrays (from_columns).
         self.bounds = {
@@ -141,6 +185,10 @@ class Validator:
             for name, schema, numeric in zip(self.columns, self.contract.values(), self.numeric, strict=True)
             if numeric
         }
+        self.dates = list(date_columns)
+        self.ids: list[str] = list(schema.get("ids", []))
+        # What a record may hold besides the columns: its ids (echoed and logged) and dropped columns (ignored).
+        self.optional = frozenset([*self.ids, *schema.get("dropped", [])])
         # Columns whose out-of-range values and unexpected nulls are counted (serve.out_of_range: accept).
         self.expected = {name: schema[EXPECTED] for name, schema in self.contract.items() if EXPECTED in schema}
         self.max_rows = max_rows
@@ -168,18 +216,24 @@ class Validator:
             raise RequestError(400, "invalid_request", f"{field} must be {INSTANCE_FORMATS}")
         self.check_count(len(instances))
         out: dict[str, list] = {name: [] for name in self.columns}
+        ids: dict[str, list] = {name: [] for name in self.ids}
         plan = [(name, convert, out[name]) for name, convert in zip(self.columns, self.converters, strict=True)]
         width = len(plan)
         problems: list[dict[str, Any]] = []
         for index, instance in enumerate(instances):
             kind = type(instance)
             if kind is dict:
-                if instance.keys() != self.column_set:
+                if instance.keys() != self.column_set and not self.with_optional(instance):
                     problems.append(self.column_problem(index, instance))
                 else:
                     for name, convert, values in plan:
                         try:
                             values.append(convert(instance[name]))
+                        except Invalid as exc:
+                            problems.append({"row": index, "column": name, "problem": str(exc)})
+                    for name in self.ids:
+                        try:
+                            ids[name].append(id_value(instance.get(name)))
                         except Invalid as exc:
                             problems.append({"row": index, "column": name, "problem": str(exc)})
             elif kind is list:
@@ -193,17 +247,35 @@ class Validator:
                             values.append(convert(value))
                         except Invalid as exc:
                             problems.append({"row": index, "column": name, "problem": str(exc)})
+                    for name in self.ids:
+                        ids[name].append(None)
             else:
                 problems.append({"row": index, "problem": f"is a JSON {json_type(instance)}; {INSTANCE_FORMATS}"})
             if len(problems) >= MAX_PROBLEMS:
                 break
         if problems:
             raise self.invalid(problems, len(instances))
+        return self.finish(out, ids)
+
+    def with_optional(self, record: dict) -> bool:
+        """Whether a record holds every column and, besides them, only ids and dropped columns."""
+        keys = record.keys()
+        return bool(self.optional) and keys >= self.column_set and keys - self.column_set <= self.optional
+
+    def finish(self, out: dict[str, list], ids: dict[str, list] | None = None) -> dict[str, list]:
+        """The model's columns: each date column as its text and its parts' features; the ids beside them."""
+        for name in self.dates:
+            converted = out[name]
+            out[name] = [text for text, _ in converted]
+            for index, part in enumerate(dates.PARTS):
+                out[dates.part_name(name, part)] = [values[index] for _, values in converted]
+        if ids:
+            out.update(ids)
         return out
 
     def column_problem(self, index: int, record: dict) -> dict[str, Any]:
         missing = [name for name in self.columns if name not in record]
-        unknown = sorted(str(name) for name in record if name not in self.column_set)
+        unknown = sorted(str(name) for name in record if name not in self.column_set and name not in self.optional)
         parts = []
         if missing:
             parts.append(f"missing column(s): {shorten(missing)}")
@@ -228,9 +300,14 @@ class Validator:
             return self.instances(data, "dataframe_split.data")
         if not isinstance(columns, list) or not all(type(c) is str for c in columns):
             raise RequestError(400, "invalid_request", "dataframe_split.columns must be a list of column names")
-        if len(set(columns)) != len(columns) or set(columns) != self.column_set:
-            problem = self.column_problem(0, dict.fromkeys(columns))
+        named = dict.fromkeys(columns)
+        if len(named) != len(columns) or (named.keys() != self.column_set and not self.with_optional(named)):
+            problem = self.column_problem(0, named)
             raise RequestError(400, "invalid_columns", f"dataframe_split.columns: {problem['problem'] or 'duplicates'}")
+        if set(columns) != self.column_set:  # ids or dropped columns too: as records
+            rows = [dict(zip(columns, row, strict=True)) if type(row) is list and len(row) == len(columns) else row
+                    for row in data]  # fmt: skip
+            return self.instances(rows, "dataframe_split.data")
         order = [columns.index(name) for name in self.columns]
         rows = [[row[i] for i in order] if type(row) is list and len(row) == len(order) else row for row in data]
         return self.instances(rows, "dataframe_split.data")
@@ -271,9 +348,15 @@ class Validator:
                             break
             if len(problems) >= MAX_PROBLEMS:
                 break
+        ids: dict[str, list] = {}
+        for name in self.ids:
+            try:
+                ids[name] = [id_value(value) for value in columns[name]] if name in columns else [None] * count
+            except Invalid as exc:
+                problems.append({"column": name, "row": 0, "problem": str(exc)})
         if problems:
             raise self.invalid(problems, count)
-        return out
+        return self.finish(out, ids)
 
     def check_names(self, names, field: str) -> None:
         """A RequestError (invalid_columns) unless `names` (an iterable or a dict) are the schema's columns."""

@@ -9,7 +9,11 @@ regression target, `data.task: regression`, is a numeric column: type, range, me
 - the exact column set and order, and the row count (at least `--min-rows`, at most 100x today's);
 - numeric columns: a numeric dtype, not-null (`mostly` when the data has a few nulls), the
   observed range widened by a margin, the mean and quantiles within sampling-noise bounds;
-- other columns: a text dtype, not-null, the set of allowed values.
+- other columns: a text dtype, not-null, the set of known values, which a batch may exceed in
+  NEW_CATEGORY_SHARE of its rows (a new value is drift, which `mlops drift` measures, not corruption);
+- columns with a role (`columns` in params.yaml, which infer fills in first: mlops.validation.roles):
+  an id is unique and present, never range-checked; a date is text in its format, its year
+  within DATE_MARGIN_YEARS of the years seen; a dropped column is only named in the column set.
 
 Distribution bounds sit Z standard errors from the observed value for a batch of
 `min_rows` rows, so a fresh sample of good data fails about once in a million checks,
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import Any
 
 from mlops import paths
@@ -33,6 +38,8 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_ROWS_FACTOR = 100  # a batch 100x the size of today's data is more likely a duplication bug than growth
 RANGE_MARGIN = 0.1  # the allowed range is the observed one widened by this share on each side
 TEXT_TYPES = ["str", "string", "object", "category", "bool"]
+NEW_CATEGORY_SHARE = 0.05  # of a batch's rows may hold category values the data had not: drift, not corruption
+DATE_MARGIN_YEARS = 5  # a date this long before the earliest seen or after the latest is implausible
 
 
 def expectation(kind: str, description: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -42,8 +49,11 @@ def expectation(kind: str, description: str | None = None, **kwargs: Any) -> dic
     return config
 
 
-def infer_suite(frame, target: str, min_rows: int | None = None, task: str = "classification") -> list[dict[str, Any]]:
-    """Expectation configurations (plain dicts, as GX stores them) describing `frame`."""
+def infer_suite(
+    frame, target: str, min_rows: int | None = None, task: str = "classification", roles=None
+) -> list[dict[str, Any]]:
+    """Expectation configurations (plain dicts, as GX stores them) describing `frame`; `roles`: params.yaml's
+    `columns` (ColumnsParams), whose id, date and dropped columns get their own checks."""
     import pandas as pd
 
     if target not in frame.columns:
@@ -58,19 +68,37 @@ def infer_suite(frame, target: str, min_rows: int | None = None, task: str = "cl
         expectation("expect_table_columns_to_match_ordered_list", column_list=columns),
         expectation("expect_table_row_count_to_be_between", min_value=min_rows, max_value=MAX_ROWS_FACTOR * rows),
     ]
+    ids, drop = set(getattr(roles, "ids", [])), set(getattr(roles, "drop", []))
+    date_formats: dict[str, str] = dict(getattr(roles, "dates", {}))
     for name in columns:
         column = frame[name]
+        if name in drop:
+            continue  # the model never reads it: its presence (the column set) is all that is checked
         suite.append(not_null(column, min_rows))
         if column.notna().sum() == 0:
             continue  # nothing but missing values: nothing more to say about it
-        if name == target and task != "regression":
+        if name in ids:
+            suite.append(
+                expectation("expect_column_values_to_be_unique", "An id: unique, never range-checked", column=name)
+            )
+        elif name in date_formats:
+            suite.extend(date_expectations(column, date_formats[name]))
+        elif name == target and task != "regression":
             suite.extend(target_expectations(column, min_rows))
         elif pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
             suite.extend(numeric_expectations(column, min_rows))
         else:
             values = sorted({plain(value) for value in column.dropna()}, key=str)
             suite.append(expectation("expect_column_values_to_be_in_type_list", column=name, type_list=TEXT_TYPES))
-            suite.append(expectation("expect_column_values_to_be_in_set", column=name, value_set=values))
+            suite.append(
+                expectation(
+                    "expect_column_values_to_be_in_set",
+                    f"Known values; a new one is drift (mlops drift) unless in over {NEW_CATEGORY_SHARE:.0%} of rows",
+                    column=name,
+                    value_set=values,
+                    mostly=1 - NEW_CATEGORY_SHARE,
+                )
+            )
     return suite
 
 
@@ -163,6 +191,47 @@ def round_to(value: float, up: bool, digits: int = 4) -> float:
     return float(f"{rounded:.{digits + 2}g}")
 
 
+def date_expectations(column, fmt: str) -> list[dict[str, Any]]:
+    """Text in its format, its year within DATE_MARGIN_YEARS of the years seen: later dates pass, a typo's 2204
+    does not. (A regular expression over the text: GX compares dates only as datetimes, not as text.)"""
+    from mlops import dates
+
+    found = [
+        expectation("expect_column_values_to_be_in_type_list", column=column.name, type_list=TEXT_TYPES),
+        expectation("expect_column_values_to_match_strftime_format", column=column.name, strftime_format=fmt),
+    ]
+    years = set()
+    for value in column.dropna().astype(str).unique().tolist():
+        try:
+            years.add(dates.parse(value, fmt).year)
+        except ValueError:
+            continue
+    if years and "%Y" in fmt:
+        low, high = max(1, min(years) - DATE_MARGIN_YEARS), max(years) + DATE_MARGIN_YEARS
+        found.append(
+            expectation(
+                "expect_column_values_to_match_regex",
+                f"Dates in the years {low} to {high}: {DATE_MARGIN_YEARS} years around those seen",
+                column=column.name,
+                regex=year_pattern(fmt, low, high),
+            )
+        )
+    return found
+
+
+def year_pattern(fmt: str, low: int, high: int) -> str:
+    """A regular expression matching text in strptime format `fmt` whose year (%Y) is from `low` to `high`."""
+    import re
+
+    fields = {"%Y": "(?:" + "|".join(str(year) for year in range(low, high + 1)) + ")", "%%": "%"}
+    fields |= dict.fromkeys(("%m", "%d", "%H", "%I", "%M", "%S"), r"\d{1,2}")
+
+    def pattern(part: str) -> str:
+        return fields.get(part, ".+?") if part.startswith("%") else re.escape(part)  # .+?: %b, %f, %z...
+
+    return "^" + "".join(pattern(part) for part in re.split(r"(%.)", fmt) if part) + "$"
+
+
 SUITE_NOTES = (
     "Started by `mlops expectations infer`, then reviewed: edit any bound here and commit it. "
     f"Ranges: observed min/max widened by {RANGE_MARGIN:.0%} of the span (floor 0 for non-negative columns). "
@@ -194,17 +263,29 @@ def run(args: argparse.Namespace) -> int:
     from mlops.config import load_params
     from mlops.io import read_table
     from mlops.validation.context import save_suite
+    from mlops.validation.roles import find_roles, roles_of, write_roles
 
     params = load_params(args.params)
     target = params.data.target
     if args.min_rows is not None and args.min_rows < 1:
         raise MlopsError("--min-rows must be at least 1")
     frame = read_table(args.data) if args.data else load_raw(params.data.source, target)
-    configs = infer_suite(frame, target, args.min_rows, params.data.task)
+    findings = find_roles(frame, target, params.data.task, params.columns.named)
+    for finding in findings:
+        print(f"expectations: {finding.line()}")
+    roles = roles_of(params.columns)
+    for finding in findings:
+        roles[finding.role][finding.column] = finding.value
+    if findings:
+        write_roles(Path(args.params), roles, {(f.role, f.column): f.why for f in findings})
+    columns = load_params(args.params).columns if findings else params.columns  # as the pipeline will read them
+    configs = infer_suite(frame, target, args.min_rows, params.data.task, columns)
     suite_path = save_suite(configs, SUITE_NOTES)
+    wrote = f" and {len(findings)} column role(s) -> {args.params}" if findings else ""
     print(
         f"expectations: {len(configs)} expectations for {frame.shape[1]} columns of {args.data or params.data.source}"
-        f" -> {suite_path}\n"
-        "Review the suite (git diff), edit bounds that do not fit your data, then commit it."
+        f" -> {suite_path}{wrote}\n"
+        f"Review the suite{' and the roles' if findings else ''} (git diff), edit what does not fit your data, "
+        "then commit it."
     )
     return 0
