@@ -70,6 +70,7 @@ def test_unknown_model_type(project, capsys):
     )
 
 
+@pytest.mark.slow  # ingest, prepare and two trainings tracked in a new MLflow store
 def test_failed_training_keeps_the_last_good_model(project, capsys, tmp_path):
     for stage in ("ingest", "prepare", "train"):
         assert main([stage]) == 0, capsys.readouterr().err

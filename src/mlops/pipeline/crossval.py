@@ -88,7 +88,9 @@ def cross_validate(frame, schema: Schema, params: Params):
     predictions = []
     started = time.perf_counter()
     for repeat, fold, train, test in plan:
-        model = fit(frame.iloc[train], schema, params.train.estimator, params.train.hyperparameters, params.seed)
+        model = fit(
+            frame.iloc[train], schema, params.train.estimator, params.train.hyperparameters, params.seed, params.n_jobs
+        )
         features = schema.features_frame(frame.iloc[test])
         if schema.regression:
             predicted = np.asarray(model.predict(features), dtype=float)
