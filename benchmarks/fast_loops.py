@@ -151,7 +151,7 @@ def clone(repeat: int) -> None:
             cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
             rows.append((f"make {target}", ended - started, cpu))
             names = list(starts)
-            for name, following in zip(names, [*names[1:], None], strict=True):
+            for name, following in zip(names, [*names[1:], None][: len(names)], strict=True):
                 rows.append((f"  stage {name}", (starts[following] if following else ended) - starts[name], None))
         total = sum(wall for title, wall, _ in rows if title.startswith("make"))
         print("| step | wall s | CPU s |")
