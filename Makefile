@@ -24,6 +24,10 @@ export DVC_NO_ANALYTICS ?= 1
 export MLFLOW_DISABLE_TELEMETRY ?= true
 export GX_ANALYTICS_ENABLED ?= false
 export PATH := $(abspath $(BIN)):$(PATH)
+# Python keeps each module's compiled bytecode (in .venv and src/, git- and DVC-ignored) after its first
+# import. Some images set PYTHONDONTWRITEBYTECODE=1; then every process (each stage, dvc, each test
+# worker) compiles everything it imports from source again: seconds per process (docs/benchmarks.md).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help venv run serve image audit bench bench-pipeline test test-fast lint format lock mlflow-ui clean drift monitor-check monitor-up monitor-down
 

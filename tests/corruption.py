@@ -124,3 +124,34 @@ def corruptions(suite: Suite, frame, target: str, columns: list[str] | None = No
 
 def failures(result: dict[str, Any]) -> set[Failure]:
     return {(entry["expectation"], entry["column"]) for entry in result["expectations"] if not entry["success"]}
+
+
+def missed(context, suite: Suite, cases) -> dict[str, list[Failure]]:
+    """{case name: the failures it must cause that the suite did not report}, for each case that slipped through.
+
+    Each corrupted frame is validated as the checkpoint validates data (the same batch definition, the
+    same frame conversion, the same result), but only against the suite's expectations it must fail:
+    an expectation's result does not depend on the others in its suite, and a run of the whole suite
+    per case (159 expectations on the example) would cost seconds each.
+    """
+    import great_expectations as gx
+
+    from mlops.validation.checkpoint import as_gx_sees_it, to_result
+    from mlops.validation.context import ASSET, BATCH, DATA_SOURCE
+
+    batches = context.data_sources.get(DATA_SOURCE).get_asset(ASSET).get_batch_definition(BATCH)
+    slipped = {}
+    for case in cases:
+        chosen = [
+            {"type": e["type"], "kwargs": e["kwargs"], "meta": e.get("meta") or {}}
+            for e in suite.expectations
+            if (e["type"], e["kwargs"].get("column")) in case.must_fail
+        ]
+        batch = batches.get_batch(batch_parameters={"dataframe": as_gx_sees_it(case.frame)})
+        result = to_result(
+            batch.validate(gx.ExpectationSuite(name=case.name, expectations=chosen), result_format="SUMMARY")
+        )
+        found = failures(result)
+        if not case.must_fail <= found:
+            slipped[case.name] = sorted(case.must_fail - found, key=str)
+    return slipped

@@ -86,6 +86,14 @@ def read_json(path: Path | str) -> Any:
         raise MlopsError(f"{path} is not valid JSON ({exc}): delete it and rerun the pipeline") from exc
 
 
+def require_file(path: Path | str) -> Path:
+    """`path`, if it is a file; else an MlopsError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise MlopsError(f"data file not found: {path}")
+    return path
+
+
 def read_table(path: Path | str, allow_empty: bool = False, text_columns: tuple[str, ...] = ()):
     """Read a CSV or Parquet file into a DataFrame, with a clear error for anything else.
 
@@ -93,11 +101,9 @@ def read_table(path: Path | str, allow_empty: bool = False, text_columns: tuple[
     one without rows (validation reports what is missing instead of refusing to look).
     `text_columns` of a CSV are read as written (an id `007` stays `007`, not 7).
     """
+    path = require_file(path)  # before pandas' import, which takes a second
     import pandas as pd
 
-    path = Path(path)
-    if not path.is_file():
-        raise MlopsError(f"data file not found: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":

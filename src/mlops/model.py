@@ -9,49 +9,56 @@ Each estimator name has a classifier, a regressor or both; `data.task` in params
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import Any, NamedTuple
-
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import (
-    GradientBoostingClassifier,
-    GradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlops.errors import MlopsError
 from mlops.schema import MISSING_CATEGORY, Schema
 
 
 class Estimator(NamedTuple):
-    classifier: type | None = None  # the scikit-learn class for data.task: classification
-    regressor: type | None = None  # and for data.task: regression (None: this name does not do it)
+    # Each class as its import path ("package.module.Class"), imported only when a model is built, so that
+    # checking train.estimator in params.yaml costs no scikit-learn import; a class object works too.
+    classifier: str | type | None = None  # the class for data.task: classification
+    regressor: str | type | None = None  # and for data.task: regression (None: this name does not do it)
     scale: bool = False  # standardise numeric features first
     parallel: bool = False  # fits and predicts on `n_jobs` cores (params.yaml); others ignore n_jobs or warn
 
+    def does(self, task: str) -> bool:
+        return (self.regressor if task == "regression" else self.classifier) is not None
+
     def make(self, task: str) -> type | None:
-        return self.regressor if task == "regression" else self.classifier
+        """The class for `task`, imported (None: this name does not do it)."""
+        return imported(self.regressor if task == "regression" else self.classifier)
 
 
-# The estimators `train.estimator` in params.yaml may name: to add one, add it here (import
-# it above), with its classifier, its regressor or both. Linear models want standardised
+def imported(kind: str | type | None) -> type | None:
+    """The class an Estimator names: imported from its path, or as given."""
+    if not isinstance(kind, str):
+        return kind
+    module, _, name = kind.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+# The estimators `train.estimator` in params.yaml may name: to add one, add it here, with the
+# import path of its classifier, its regressor or both. Linear models want standardised
 # features; trees split on thresholds and need none, and scaling them would only add float32
 # rounding in ONNX that can flip a split.
 ESTIMATORS = {
-    "random_forest": Estimator(RandomForestClassifier, RandomForestRegressor, parallel=True),
-    "gradient_boosting": Estimator(GradientBoostingClassifier, GradientBoostingRegressor),
-    "logistic_regression": Estimator(classifier=LogisticRegression, scale=True),
-    "ridge": Estimator(regressor=Ridge, scale=True),
+    "random_forest": Estimator(
+        "sklearn.ensemble.RandomForestClassifier", "sklearn.ensemble.RandomForestRegressor", parallel=True
+    ),
+    "gradient_boosting": Estimator(
+        "sklearn.ensemble.GradientBoostingClassifier", "sklearn.ensemble.GradientBoostingRegressor"
+    ),
+    "logistic_regression": Estimator(classifier="sklearn.linear_model.LogisticRegression", scale=True),
+    "ridge": Estimator(regressor="sklearn.linear_model.Ridge", scale=True),
 }
 
 
 def estimators_for(task: str) -> list[str]:
     """The names in ESTIMATORS that can do `task` (classification or regression)."""
-    return [name for name, entry in ESTIMATORS.items() if entry.make(task) is not None]
+    return [name for name, entry in ESTIMATORS.items() if entry.does(task)]
 
 
 def estimator_problem(name: str, task: str | None = None) -> str | None:
@@ -81,16 +88,28 @@ def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int, task:
     return estimator_class(**(seeded | hyperparameters))
 
 
-def use_cores(model: Pipeline, n_jobs: int | None) -> Pipeline:
+def use_cores(model, n_jobs: int | None):
     """Let the model's estimator use `n_jobs` cores (None: one) when it can; results do not change."""
     estimator = model.named_steps["estimator"]
-    parallel = [kind for entry in ESTIMATORS.values() if entry.parallel for kind in (entry.classifier, entry.regressor)]
-    if any(isinstance(estimator, kind) for kind in parallel if kind is not None):
+    parallel = [
+        imported(kind)
+        for entry in ESTIMATORS.values()
+        if entry.parallel
+        for kind in (entry.classifier, entry.regressor)
+        if kind
+    ]
+    if any(isinstance(estimator, kind) for kind in parallel):
         estimator.set_params(n_jobs=n_jobs)
     return model
 
 
-def build_preprocessor(schema: Schema, scale: bool = True) -> ColumnTransformer:
+def build_preprocessor(schema: Schema, scale: bool = True):
+    """The ColumnTransformer for `schema`'s features: numbers imputed (and scaled), categories one-hot encoded."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     numeric_steps = [("impute", SimpleImputer(strategy="median"))]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
@@ -109,8 +128,10 @@ def build_preprocessor(schema: Schema, scale: bool = True) -> ColumnTransformer:
     )
 
 
-def build_model(schema: Schema, estimator: str, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
-    """The unfitted model for data of this schema."""
+def build_model(schema: Schema, estimator: str, hyperparameters: dict[str, Any], seed: int):
+    """The unfitted model for data of this schema: a scikit-learn Pipeline."""
+    from sklearn.pipeline import Pipeline
+
     predictor = build_estimator(estimator, hyperparameters, seed, schema.task)
     preprocess = build_preprocessor(schema, scale=ESTIMATORS[estimator].scale)
     return Pipeline([("preprocess", preprocess), ("estimator", predictor)])

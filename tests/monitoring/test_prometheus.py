@@ -155,6 +155,7 @@ def firing(api: str) -> set[str]:
     }
 
 
+@pytest.mark.slow  # a real Prometheus server, waited on until it has scraped and fired the alert
 @needs_prometheus
 def test_prometheus_scrapes_a_stand_in_exporter_and_fires_the_drift_alert(tmp_path):
     """Stand-in exporter: the contract's metric names from prometheus_client, plus the drift

@@ -3,6 +3,7 @@
 
 from collections import Counter
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
@@ -10,6 +11,7 @@ from schemathesis.generation import GenerationMode
 CASES = {"POST": 80, "GET": 5}  # per generation mode; GET routes take no input: a few cases exhaust them
 
 
+@pytest.mark.slow  # hundreds of generated requests
 def test_no_generated_request_gets_a_server_error(make_app):
     app = make_app(AIP_HEALTH_ROUTE="/vertex/health", AIP_PREDICT_ROUTE="/vertex/predict")
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)

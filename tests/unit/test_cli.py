@@ -70,6 +70,7 @@ def test_unknown_model_type(project, capsys):
     )
 
 
+@pytest.mark.slow  # ingest, prepare and two trainings tracked in a new MLflow store
 def test_failed_training_keeps_the_last_good_model(project, capsys, tmp_path):
     for stage in ("ingest", "prepare", "train"):
         assert main([stage]) == 0, capsys.readouterr().err
@@ -91,15 +92,19 @@ def test_the_console_script_prints_no_traceback(tmp_path):
     assert result.stderr == "mlops prepare: error: params.yaml not found: run commands from the repository root\n"
 
 
-def imported_by(*argv: str) -> tuple[str, set[str]]:
-    """What `mlops ARGV` prints, and the modules it imported."""
+def imported_by(*argv: str, cwd=None) -> tuple[str, set[str]]:
+    """What `mlops ARGV` prints (standard output, then standard error), and the modules it imported."""
     code = (
         "import sys; from mlops.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "print(' '.join(sys.modules), file=sys.stderr)"
+        "print('MODULES', ' '.join(sys.modules), file=sys.stderr)"
     )
-    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
-    return result.stdout, set(result.stderr.split())
+    result = subprocess.run([sys.executable, "-c", code, *argv], cwd=cwd, capture_output=True, text=True, timeout=60)
+    err, _, modules = result.stderr.rpartition("MODULES")
+    return result.stdout + err, set(modules.split())
+
+
+HEAVY = {"numpy", "pandas", "sklearn", "mlflow", "great_expectations"}  # a second or more each to import
 
 
 def test_help_lists_every_command_and_imports_only_what_a_named_tool_needs():
@@ -108,8 +113,35 @@ def test_help_lists_every_command_and_imports_only_what_a_named_tool_needs():
     text, modules = imported_by("--help")
     assert all(name in text for name in [*STAGES, *TOOLS])
     assert not modules & {module for module, _ in TOOLS.values()}
-    assert not modules & {"numpy", "pandas", "sklearn", "mlflow", "great_expectations"}
+    assert not modules & HEAVY
 
     text, modules = imported_by("drift", "--help")  # a tool's own options need its module
     assert "--reference" in text and "mlops.monitoring.drift_command" in modules
     assert "mlops.report" not in modules
+
+
+def test_bad_parameters_and_missing_files_are_said_before_any_heavy_import(tmp_path):
+    """params.yaml is checked (train.estimator too) and a missing input named without importing scikit-learn,
+    Great Expectations, MLflow, pandas or NumPy: the one-line error comes at once."""
+    params = {**PARAMS, "train": {"estimator": "svm", "hyperparameters": {}}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    text, modules = imported_by("train", cwd=tmp_path)
+    assert "train.estimator: unknown estimator 'svm'" in text
+    assert not modules & HEAVY, modules & HEAVY
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({**PARAMS, "data": {"source": "mine.csv", "target": "y"}}))
+    for argv, error in (
+        (["ingest"], "data file not found: mine.csv"),
+        (["validate", "--data", "missing.csv"], "data file not found: missing.csv"),
+    ):
+        text, modules = imported_by(*argv, cwd=tmp_path)
+        assert error in text
+        assert not modules & HEAVY, (argv, modules & HEAVY)
+
+
+def test_good_parameters_are_checked_without_scikit_learn(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    code = "import sys; from mlops.config import load_params; load_params(); print(' '.join(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not set(done.stdout.split()) & HEAVY

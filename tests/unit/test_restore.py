@@ -25,6 +25,9 @@ Path("model.bin").write_bytes(b"{tag} model")
 """
 
 
+pytestmark = pytest.mark.slow  # each test runs `dvc init` and `dvc repro` two or three times
+
+
 def dvc(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False)
 

@@ -32,6 +32,7 @@ def test_evaluation_goes_to_the_training_run_when_it_is_in_this_store(tmp_path, 
     assert client.get_run(training_run).data.metrics == {"f1": 0.5}
 
 
+@pytest.mark.slow  # two new MLflow stores
 def test_a_training_run_from_another_store_gets_a_linked_evaluation_run_instead_of_an_error(tmp_path, monkeypatch):
     """What DVC's run-cache does on a fresh CI runner: train's outputs name a run this store never saw."""
     from mlflow import MlflowClient

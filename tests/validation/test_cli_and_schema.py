@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mlops.schema import load_suite_schema, schema_from_suite
 from mlops.validation.expectations import infer_suite
@@ -19,6 +20,7 @@ def mlops(*args, cwd):
     return subprocess.run([sys.executable, "-m", "mlops", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # two `mlops validate` processes, each importing GX
 def test_validate_data_fails_a_bad_batch_with_one_line_and_passes_a_good_one(clean_frame, gx_root):
     bad = clean_frame.drop(columns=["width"]).assign(target="unknown")
     bad.to_csv(gx_root / "bad.csv", index=False)
@@ -94,6 +96,7 @@ def test_a_stored_suite_gives_serving_its_schema_without_great_expectations(gx_r
     assert schema.features[features.index(TEXT)].categories == sorted(clean_frame[TEXT].unique())
 
 
+@pytest.mark.slow  # four `mlops` processes: infer twice, ingest, validate
 def test_infer_reads_data_source_straight_after_params_are_edited(tmp_path):
     """README's step 4: no `dvc repro ingest` first; the suite fits the data as ingest will write it."""
     import yaml

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from mlops.validation.context import SETTINGS, open_context
@@ -50,6 +51,7 @@ def test_checkpoint_results_are_stored_as_plain_json(clean_frame, gx_context, gx
     assert all(isinstance(json.loads(file.read_text()), dict) for file in stored)
 
 
+@pytest.mark.slow  # infers and stores a suite, then validates, through GX
 def test_infer_then_validate_a_new_dataset(tmp_path):
     """From no gx/ at all: infer a suite from synthetic data; the stage's checkpoint passes it, fails a bad copy."""
     rng = np.random.default_rng(1)

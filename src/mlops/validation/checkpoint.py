@@ -11,13 +11,14 @@ from typing import Any
 
 from mlops import paths
 from mlops.errors import MlopsError
-from mlops.io import plain, read_table, write_json, write_text
+from mlops.io import plain, read_table, require_file, write_json, write_text
 from mlops.validation.context import CHECKPOINT, clear_results, open_context
 from mlops.validation.summary import failure_message, summary_markdown
 
 
 def gate(source: Path, out_dir: Path) -> None:
     """Validate `source`; write result.json, summary.md and Data Docs; an MlopsError naming what failed."""
+    require_file(source)  # before Great Expectations' import, which takes seconds
     if not paths.SUITE.is_file():
         raise MlopsError(f"no expectation suite at {paths.SUITE}: create one with `mlops expectations infer`")
     clear_results()
@@ -38,8 +39,7 @@ def gate(source: Path, out_dir: Path) -> None:
 
 def validate_file(path: Path | str, context) -> dict[str, Any]:
     """Validate a CSV or Parquet file; a file that cannot be read at all fails with the reason."""
-    if not Path(path).is_file():
-        raise MlopsError(f"data file not found: {path}")
+    require_file(path)
     try:
         frame = read_table(path, allow_empty=True)
     except MlopsError as exc:
