@@ -53,8 +53,27 @@ DVC_LOCK = Path("dvc.lock")
 PR_REPORT_DIR = Path("reports/pr")  # mlops report: report.md, report.html, facts.json, figures
 DRIFT_DIR = Path("reports/drift")  # mlops drift: drift.json, drift.md, drift.html
 DRIFT_REPORT = DRIFT_DIR / "drift.json"
+DRIFT_SUMMARY = DRIFT_DIR / "drift.md"
 PRODUCTION_DIR = Path("data/production")  # production batches (`mlops simulate --output`) and fetched prediction logs
 PROMETHEUS_RULES = Path("deploy/prometheus/rules/generated.yml")  # mlops alert-rules: training class mix, drift alert
 FEEDBACK_DIR = Path("reports/feedback")  # mlops feedback: feedback.json, feedback.md
+FEEDBACK_REPORT = FEEDBACK_DIR / "feedback.json"
+FEEDBACK_SUMMARY = FEEDBACK_DIR / "feedback.md"
 LABELLED = Path("data/feedback/labelled.parquet")  # logged predictions joined to their labels: training candidates
 RETRAIN_REPORT = Path("reports/retrain.json")  # mlops retrain-data: what the new data version holds
+
+# The paths monitor.yml reads and uploads, as its step `python -m mlops.paths >> "$GITHUB_OUTPUT"` gives them.
+WORKFLOW = {
+    "drift_dir": DRIFT_DIR,
+    "drift_summary": DRIFT_SUMMARY,
+    "feedback_dir": FEEDBACK_DIR,
+    "feedback_report": FEEDBACK_REPORT,
+    "feedback_summary": FEEDBACK_SUMMARY,
+    "labelled": LABELLED,
+    "labelled_dir": LABELLED.parent,
+    "retrain_report": RETRAIN_REPORT,
+}
+
+if __name__ == "__main__":
+    for name, path in WORKFLOW.items():
+        print(f"{name}={path.as_posix()}")

@@ -45,6 +45,7 @@ def synthetic_project(root: Path, env: dict[str, str]) -> None:
     synthetic.frame(1000, seed=0).to_csv(root / SOURCE, index=False)
     params = {**MINIMAL_PARAMS, "data": {"source": SOURCE, "target": synthetic.TARGET, "task": "classification"}}
     params["serve"] = {"runtime": "onnx"}  # dvc.yaml's export stage reads this section
+    params["columns"] = {"ids": []}  # and prepare this one
     params["report"] = {"cv_folds": 2, "cv_repeats": 1, "cv_seed": 0, "cv_max_rows": 1000}  # and crossval this one
     params["evaluate"] = {"importance_rows": 1000}  # and evaluate this one
     params["checks"] = {"beat_baseline": True}  # and checks this one

@@ -86,6 +86,7 @@ def test_the_monitor_steps_fetch_logs_join_labels_find_drift_and_build_a_pushed_
     detect = run_steps(
         "detect",
         [
+            "Where the files are (src/mlops/paths.py)",
             "Fetch the newest prediction logs, or write a sample batch without them",
             "Join the late labels to the logged predictions",
             "Detect drift",
@@ -101,7 +102,14 @@ def test_the_monitor_steps_fetch_logs_join_labels_find_drift_and_build_a_pushed_
     assert "matched" in (tmp_path / "summary.md").read_text()
 
     built = run_steps(
-        "data", ["Build the next data version (mlops retrain-data) and push it to the DVC remote"], project, env, known
+        "data",
+        [
+            "Where the files are (src/mlops/paths.py)",
+            "Build the next data version (mlops retrain-data) and push it to the DVC remote",
+        ],
+        project,
+        env,
+        known,
     )
     assert built["build.outputs.built"] == "true"
     version = yaml.safe_load((project / "params.yaml").read_text())["data"]["source"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -97,3 +99,19 @@ def test_no_command_writes_a_path_of_its_own():
         if pattern.search(node.value) or any(value in node.value for value in tool_paths)
     ]
     assert found == []
+
+
+def test_monitor_yml_takes_its_paths_from_mlops_paths():
+    """monitor.yml names no file of its own: each job that needs one runs `python -m mlops.paths` for it."""
+    text = (REPO_ROOT / ".github/workflows/monitor.yml").read_text()
+    for path in paths.WORKFLOW.values():
+        assert path.as_posix() not in text, f"monitor.yml spells {path} out: use the paths step's output"
+    used = set(re.findall(r"steps\.paths\.outputs\.(\w+)", text))
+    assert used and used <= set(paths.WORKFLOW), used - set(paths.WORKFLOW)
+    jobs = yaml.safe_load(text)["jobs"]
+    for name, job in jobs.items():
+        if "steps.paths.outputs" in str(job):
+            ids = [step.get("id") for step in job["steps"]]
+            assert "paths" in ids, f"job {name} reads the paths step's outputs but has no such step"
+    printed = subprocess.run([sys.executable, "-m", "mlops.paths"], capture_output=True, text=True, check=True)
+    assert printed.stdout.splitlines() == [f"{key}={value.as_posix()}" for key, value in paths.WORKFLOW.items()]

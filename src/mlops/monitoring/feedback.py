@@ -228,8 +228,8 @@ def run(args: argparse.Namespace) -> int:
     report = summarise(labels, status, concept, sources, schema.task)
     write_table(candidate_rows(joined, schema, target), args.output)
     report_dir = Path(args.report_dir)
-    write_text(report_dir / "feedback.md", to_markdown(report))
-    write_json(report_dir / "feedback.json", report)
+    write_text(report_dir / paths.FEEDBACK_SUMMARY.name, to_markdown(report))
+    write_json(report_dir / paths.FEEDBACK_REPORT.name, report)
     held_back = ", ".join(f"{report['counts'][name]} {name}" for name in STATUSES if name != "matched")
     live = (
         "live metrics not judged"
@@ -238,6 +238,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"feedback: {len(labels)} labels: {report['counts']['matched']} matched; held back: {held_back}; "
-        f"{live} -> {args.output}, {report_dir}/feedback.md"
+        f"{live} -> {args.output}, {report_dir / paths.FEEDBACK_SUMMARY.name}"
     )
     return 0
