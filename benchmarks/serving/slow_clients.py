@@ -172,7 +172,7 @@ def run_case(config: str, mode: str, args, rows: list[dict], expected: list[str]
     body = json.dumps({"instances": rows}).encode()
     process = bench.start(server, log_path)
     try:
-        bench.wait_until_correct(server, f"http://127.0.0.1:{port}/predict", body, expected, process, log_path)
+        bench.wait_until_correct(server, f"http://127.0.0.1:{port}/predict", body, {}, expected, process, log_path)
         probe(port, body, 1, args.probe_rate, args.probe_timeout)  # warm: both workers have answered
         booted = workers_started(log_path)
         idle_rss = workers_rss_mb(process.pid)
