@@ -92,13 +92,18 @@ class ClientSocket:
             raise BrokenPipeError(errno.EPIPE, "the client did not read the answer in time") from None
 
 
+def read_ahead(conn) -> int | None:
+    """Bytes the connection's parser has already read past the last request; None without an HTTP/1 parser."""
+    unreader = getattr(conn.parser, "unreader", None)
+    return None if unreader is None else unreader.buf.getbuffer().nbytes
+
+
 def request_arrived(conn) -> bool:
     """Whether a kept-alive connection holds one whole request, headers and body, not chunked.
 
     Such a request can be read without waiting on the client. Looks without taking anything.
     """
-    unreader = getattr(conn.parser, "unreader", None)
-    if unreader is None or unreader.buf.getbuffer().nbytes:
+    if read_ahead(conn) != 0:
         return False
     try:
         data = conn.sock.peek(PEEK)

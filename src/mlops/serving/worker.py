@@ -37,7 +37,7 @@ from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkExtension, 
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from mlops.serving.balance import Peers
-from mlops.serving.connection import ClientSocket, ReadTimeout, request_arrived
+from mlops.serving.connection import ClientSocket, ReadTimeout, read_ahead, request_arrived
 from mlops.serving.validation import RequestError
 
 READ_TIMEOUT_VARIABLE = "MLOPS_READ_TIMEOUT"
@@ -225,7 +225,7 @@ class Worker(ThreadWorker):
     def finish_request(self, conn, fs):
         super().finish_request(conn, fs)
         # A next request read ahead with the last (pipelined) leaves the socket quiet: serve it now.
-        if conn in self.keepalived_conns and conn.parser.unreader.buf.getbuffer().nbytes:
+        if conn in self.keepalived_conns and read_ahead(conn):
             self.poller.unregister(conn.sock)
             self.keepalived_conns.remove(conn)
             self.enqueue_req(conn)
