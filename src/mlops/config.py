@@ -116,6 +116,14 @@ class TrainParams(Section):
         description="classification: balanced weighs each class by the inverse of its share, so a rare class "
         "counts as much as a common one; none weighs every row alike (regression ignores it)",
     )
+    threshold: Annotated[float, Field(gt=0, lt=1)] | Literal["cv"] = Field(
+        default=0.5,
+        description="two classes: the positive class when its probability is at least this; cv: the threshold that "
+        "maximises threshold_metric on out-of-fold predictions of the training split (regression ignores it)",
+    )
+    threshold_metric: Literal[metrics.LABEL_METRICS] = Field(  # type: ignore[valid-type]
+        default="balanced_accuracy", description="what threshold: cv maximises: " + ", ".join(metrics.LABEL_METRICS)
+    )
 
 
 class EvaluateParams(Section):

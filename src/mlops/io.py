@@ -195,10 +195,11 @@ def load_model(source: Path | str | bytes, name: str = "the model"):
 def check_trees(model, where: str) -> None:
     """MlopsError unless every decision tree in `model` only points at its own nodes and the model's features."""
     import numpy as np
+    from sklearn.pipeline import Pipeline
     from sklearn.tree._tree import Tree
 
-    steps = getattr(model, "steps", None)
-    features = getattr(steps[-1][1] if steps else model, "n_features_in_", None)
+    pipeline = next(find_instances(model, Pipeline), None)  # the outermost: a decision threshold wraps it
+    features = getattr(pipeline.steps[-1][1] if pipeline else model, "n_features_in_", None)
     for tree in find_instances(model, Tree):
         count = tree.node_count
         problem = None

@@ -69,20 +69,25 @@ def compute_metrics(y_true, y_pred, proba, classes: list[str]) -> dict[str, floa
     return label_metrics(y_true, y_pred, classes) | {name: round(float(value), 6) for name, value in values.items()}
 
 
-def label_metrics(y_true, y_pred, classes: list[str]) -> dict[str, float]:
-    """The class metrics of predicted labels alone: accuracy, balanced accuracy, precision, recall, F1."""
+# The class metrics of predicted labels alone: those that move with a binary model's decision threshold.
+LABEL_METRICS = tuple(name for name in TASK_METRICS["classification"] if name not in PROBABILITY_METRICS)
+
+
+def label_metrics(y_true, y_pred, classes: list[str], names=LABEL_METRICS) -> dict[str, float]:
+    """The class metrics of predicted labels alone (those of LABEL_METRICS in `names`): precision, recall and
+    F1 of the positive class for two classes, their macro averages for more."""
     from sklearn import metrics
 
     binary = len(classes) == 2
     averaging = {"average": "binary", "pos_label": positive_class(classes)} if binary else {"average": "macro"}
-    values = {
-        "accuracy": metrics.accuracy_score(y_true, y_pred),
-        "balanced_accuracy": metrics.balanced_accuracy_score(y_true, y_pred),
-        "precision": metrics.precision_score(y_true, y_pred, zero_division=0, **averaging),
-        "recall": metrics.recall_score(y_true, y_pred, zero_division=0, **averaging),
-        "f1": metrics.f1_score(y_true, y_pred, zero_division=0, **averaging),
+    scorers = {
+        "accuracy": lambda: metrics.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": lambda: metrics.balanced_accuracy_score(y_true, y_pred),
+        "precision": lambda: metrics.precision_score(y_true, y_pred, zero_division=0, **averaging),
+        "recall": lambda: metrics.recall_score(y_true, y_pred, zero_division=0, **averaging),
+        "f1": lambda: metrics.f1_score(y_true, y_pred, zero_division=0, **averaging),
     }
-    return {name: round(float(value), 6) for name, value in values.items()}
+    return {name: round(float(scorers[name]()), 6) for name in LABEL_METRICS if name in names}
 
 
 def regression_metrics(y_true, y_pred) -> dict[str, float]:

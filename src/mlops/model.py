@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from mlops.errors import MlopsError
 from mlops.schema import MISSING_CATEGORY, Schema
+from mlops.threshold import pipeline_of
 
 
 class Estimator(NamedTuple):
@@ -90,7 +91,7 @@ def build_estimator(name: str, hyperparameters: dict[str, Any], seed: int, task:
 
 def use_cores(model, n_jobs: int | None):
     """Let the model's estimator use `n_jobs` cores (None: one) when it can; results do not change."""
-    estimator = model.named_steps["estimator"]
+    estimator = pipeline_of(model).named_steps["estimator"]
     parallel = [
         imported(kind)
         for entry in ESTIMATORS.values()

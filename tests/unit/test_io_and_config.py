@@ -56,6 +56,8 @@ def test_params_load(tmp_path):
         "train.estimator": "random_forest",
         "train.hyperparameters.n_estimators": 10,
         "train.class_weight": "balanced",  # the default: a rare class weighs as much as a common one
+        "train.threshold": 0.5,  # the default: the more probable class
+        "train.threshold_metric": "balanced_accuracy",
     }
 
 

@@ -180,10 +180,15 @@ def crossval_folds(predictions, classes: list[str] | None) -> list[Fold]:
     return folds
 
 
-def decision(classes: list[str] | None) -> dict:
-    """How the model turns probabilities into a class: the threshold a binary model applies."""
+def decision(classes: list[str] | None, chosen: dict | None = None) -> dict:
+    """How the model turns probabilities into a class: the threshold a binary model applies (`chosen`: the
+    train stage's record of a train.threshold other than 0.5)."""
     if classes is None:
         return {}
+    if chosen:
+        positive, threshold = chosen["positive_class"], chosen["threshold"]
+        rule = f"{positive} when P({positive}) >= {threshold:g} ({chosen['chosen']})"
+        return {"positive_class": positive, "threshold": threshold, "rule": rule}
     if len(classes) == 2:
         positive = positive_class(classes)
         return {"positive_class": positive, "threshold": 0.5, "rule": f"{positive} when P({positive}) > 0.5"}
@@ -238,6 +243,7 @@ def main(params: Params, show: bool = False) -> None:
     metric = params.report.metric
     result = judge(folds, classes, params.checks, metric)
     result["test"] = read_json(paths.METRICS).get(metric)
-    result["decision"] = decision(classes)
+    chosen = read_json(paths.TRAINING_INFO).get("decision") if paths.TRAINING_INFO.is_file() else None
+    result["decision"] = decision(classes, chosen)
     write_json(paths.CHECKS, result)
     announce(result)

@@ -95,7 +95,7 @@ def cross_validate(frame, schema: Schema, params: Params):
     for repeat, fold, train, test in plan:
         model = fit(
             frame.iloc[train], schema, settings_train.estimator, settings_train.hyperparameters, params.seed,
-            params.n_jobs, class_weight=settings_train.class_weight,
+            params.n_jobs, settings_train.class_weight, settings_train.threshold, settings_train.threshold_metric,
         )  # fmt: skip
         features = schema.features_frame(frame.iloc[test])
         if schema.regression:

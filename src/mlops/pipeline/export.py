@@ -29,6 +29,7 @@ from mlops.errors import MlopsError
 from mlops.io import atomic_path, load_model, read_json, read_table, write_json
 from mlops.schema import MISSING_CATEGORY, Schema
 from mlops.serving import runtime
+from mlops.threshold import decision_of, pipeline_of
 
 # skl2onnx holds a whole tree ensemble in memory while converting it: 840-850 bytes per tree node,
 # measured on forests of 0.2 and 0.8 million nodes (docs/benchmarks.md, the pipeline benchmark).
@@ -119,6 +120,7 @@ def parity(model, predictor, features, tolerance: float) -> tuple[float, int, in
         sklearn_proba,
         [str(c) for c in model.classes_],
         tolerance,
+        decision_of(model),
     )
     return largest, differing, ties
 
@@ -158,14 +160,20 @@ def check_parity(model, predictor, features, schema: Schema, params: Params) -> 
     return largest, differing > ties or largest > tolerance, summary
 
 
-def class_disagreements(sklearn_labels, onnx_labels, sklearn_proba, classes, tolerance: float) -> tuple[int, int]:
-    """(rows whose predicted class differs, of those the ones that are ties within `tolerance`)."""
+def class_disagreements(
+    sklearn_labels, onnx_labels, sklearn_proba, classes, tolerance: float, decision: dict | None = None
+) -> tuple[int, int]:
+    """(rows whose predicted class differs, of those the ones that are ties within `tolerance`: two classes
+    as probable, or with a decision threshold, the positive class's probability at the threshold)."""
     differing = ties = 0
     for row, (ours, theirs) in enumerate(zip(sklearn_labels, onnx_labels, strict=True)):
         if ours == theirs:
             continue
         differing += 1
-        gap = sklearn_proba[row][classes.index(ours)] - sklearn_proba[row][classes.index(theirs)]
+        if decision:
+            gap = sklearn_proba[row][classes.index(decision["positive_class"])] - decision["threshold"]
+        else:
+            gap = sklearn_proba[row][classes.index(ours)] - sklearn_proba[row][classes.index(theirs)]
         ties += bool(abs(gap) <= tolerance)
     return differing, ties
 
@@ -195,6 +203,7 @@ def build_metadata(
         "out_of_range": params.serve.out_of_range,
         "max_batch_rows": params.serve.max_batch_rows,
         "prediction_buckets": buckets,
+        "decision": training.get("decision"),
     }
 
 
@@ -210,6 +219,7 @@ def export(params: Params) -> dict[str, Any]:
     """Convert, check parity, write model.onnx and metadata.json; returns the metadata."""
     schema = Schema.load(paths.SCHEMA)
     model = load_model(paths.MODEL)
+    pipeline = pipeline_of(model)  # what ONNX holds; the service applies the decision threshold, if any
     features = schema.features_frame(read_table(paths.TEST))
     classes = [] if schema.regression else [str(label) for label in model.classes_]
     # The service's prediction histogram: what the model predicts on data it did not train on, in tenths.
@@ -217,8 +227,8 @@ def export(params: Params) -> dict[str, Any]:
     fallback = params.serve.runtime == "sklearn"
 
     try:
-        check_conversion_memory(model, available_memory())
-        onnx_model = to_onnx(model, schema)
+        check_conversion_memory(pipeline, available_memory())
+        onnx_model = to_onnx(pipeline, schema)
         inputs = onnx_inputs(onnx_model, schema)
     except MlopsError as exc:
         if not fallback:

@@ -52,6 +52,13 @@ class OnnxPredictor:
         self.string_inputs = [(i["column"], i["name"]) for i in expected if i["type"] != "float"]
         self.regression = metadata.get("task") == "regression"
         self.outputs = [output.name for output in self.session.get_outputs()[: 1 if self.regression else 2]]
+        # train.threshold: the graph predicts the more probable class; a thresholded model's labels come from here.
+        decision, classes = metadata.get("decision"), metadata.get("classes") or []
+        self.threshold = None
+        if decision and len(classes) == 2:
+            positive = decision["positive_class"]
+            negative = next(label for label in classes if label != positive)
+            self.threshold = (classes.index(positive), float(decision["threshold"]), positive, negative)
 
     def feed(self, columns: dict[str, list]) -> dict[str, np.ndarray]:
         """The session's inputs for validated columns."""
@@ -69,6 +76,9 @@ class OnnxPredictor:
             (values,) = self.session.run(self.outputs, feed)
             return values.ravel().astype(np.float64).tolist(), None
         labels, probabilities = self.session.run(self.outputs, feed)
+        if self.threshold is not None:
+            column, threshold, positive, negative = self.threshold
+            return np.where(probabilities[:, column] >= threshold, positive, negative).tolist(), probabilities
         return labels.tolist(), probabilities
 
 
