@@ -293,7 +293,7 @@ def test_the_canary_starts_beside_the_image_the_cluster_serves(overlay, tmp_path
     result, outputs = run_step(step("Start the canary"), tmp_path, env)
     assert result.returncode == 0, result.stdout + result.stderr
     namespace = one(render(overlay), "Namespace")["metadata"]["name"]
-    assert outputs == {"namespace": namespace, "started": "true"}
+    assert outputs == {"namespace": namespace, "stable": IMAGE, "started": "true"}
     record = Path(kubectl["KUBECTL_RECORD"])
     assert (record / "1.args").read_text().split()[:2] == ["apply", "-f"]
     applied = [doc for doc in yaml.safe_load_all((record / "1.yaml").read_text()) if doc]

@@ -76,13 +76,18 @@ def test_only_the_first_step_reads_the_kubeconfig_and_every_other_step_needs_it(
     assert "secrets.KUBECONFIG" not in json.dumps(rest)
     assert all(s.get("if", "").startswith("steps.cluster.outputs.configured == 'true'") for s in rest)
     assert first["id"] == "cluster"
-    # The MLflow credentials go to the last step only: it moves `champion` and tags the model version.
-    reading = [s["name"] for s in rest if "secrets." in json.dumps(s)]
-    assert reading == [rest[-1]["name"]] and rest[-1]["name"].startswith("Record the deploy")
-    assert {v for v in rest[-1]["env"].values() if "secrets." in v} == {
-        f"${{{{ secrets.{name} }}}}"
-        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
-    }
+    # The MLflow credentials go to the steps that write records only: the canary's decision, and
+    # the last, which moves `champion` and tags the model version.
+    reading = [s for s in rest if "secrets." in json.dumps(s)]
+    assert [s["name"] for s in reading] == [
+        "Record the canary's decision (promoted or rolled back) in the audit trail",
+        rest[-1]["name"],
+    ] and rest[-1]["name"].startswith("Record the deploy")
+    for found in reading:
+        assert {v for v in found["env"].values() if "secrets." in v} == {
+            f"${{{{ secrets.{name} }}}}"
+            for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+        }
 
 
 def test_a_revert_is_a_deploy_of_the_earlier_releases_commit_found_by_the_release_job():
