@@ -102,10 +102,19 @@ def test_a_revert_is_a_deploy_of_the_earlier_releases_commit_found_by_the_releas
         "deployments": "read",
     }
     assert job()["needs"] == "release" and "needs.release.result != 'failure'" in job()["if"]
-    assert step("Find the image publish pushed")["env"]["COMMIT"] == "${{ needs.release.outputs.commit || github.sha }}"
+    # A revert is a run whose `release` succeeded: a skipped job's outputs are never read.
+    revert_commit = "${{ needs.release.result == 'success' && needs.release.outputs.commit || github.sha }}"
+    assert step("Find the image publish pushed")["env"]["COMMIT"] == revert_commit
     last = job()["steps"][-1]
     assert "mlops revert --deployed" in last["run"] and "mlops record --event deploy" in last["run"]
-    assert last["env"]["REVERT"] == "${{ needs.release.outputs.image != '' }}"
+    assert (
+        last["env"]["REVERT"] == "${{ needs.release.result == 'success' }}" and last["env"]["COMMIT"] == revert_commit
+    )
+    assert step("Revert: the image found")["if"].endswith("needs.release.result == 'success'")
+    assert step("Start the canary")["if"].endswith("needs.release.result != 'success'")
+    for found in job()["steps"]:
+        text = json.dumps(found)
+        assert "needs.release.outputs." not in text or "needs.release.result == 'success'" in text, found["name"]
     # No input reaches a script as text: each comes in through the environment.
     for found in [*release["steps"], *job()["steps"]]:
         assert "inputs." not in found.get("run", ""), found.get("name")
