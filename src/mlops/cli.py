@@ -56,7 +56,10 @@ TOOLS: dict[str, tuple[str, str]] = {
         "mlops.release.revert",
         "put an earlier published release back (by version or digest): its image, the alias, a record of why",
     ),
-    "record": ("mlops.release.record", "write the audit record of a publish or a deploy (MLflow tags, GitHub)"),
+    "record": (
+        "mlops.release.record",
+        "write the audit record of a publish, a deploy or a canary's decision (MLflow tags, GitHub)",
+    ),
     "history": ("mlops.release.history", "which release served an environment from when to when"),
     "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
     "feedback": ("mlops.monitoring.feedback", "join late labels to the logged predictions; report what cannot be used"),

@@ -18,7 +18,9 @@ import pytest
 import yaml
 
 from mlops.cli import main
+from mlops.config import CanaryParams
 from mlops.release import audit
+from mlops.release.canary import Figures, decision_of, signals
 from tests.actions import provenance
 from tests.actions.test_release_standins import shims
 from tests.actions.world import REPOSITORY
@@ -71,6 +73,15 @@ def project(github, tracking_server, tmp_path, monkeypatch):
 
 def release(tmp_path, folder, model: str, version: int, monkeypatch) -> tuple[str, str]:
     """Publish, promote and deploy one release to production, as the workflows do; its commit and image."""
+    commit, image = publish(tmp_path, folder, model, version, monkeypatch)
+    assert main(["promote", "--image", image, "--repo", REPOSITORY]) == 0
+    deploy = ["record", "--event", "deploy", "--environment", "production", "--image", image, "--commit", commit]
+    assert main([*deploy, "--repo", REPOSITORY]) == 0
+    return commit, image
+
+
+def publish(tmp_path, folder, model: str, version: int, monkeypatch) -> tuple[str, str]:
+    """Register, publish and attest one release as publish.yml does; its commit and image."""
     from mlflow import MlflowClient
 
     commit = new_commit(tmp_path, f"release {version}")
@@ -83,9 +94,6 @@ def release(tmp_path, folder, model: str, version: int, monkeypatch) -> tuple[st
     assert (
         main(["record", "--event", "publish", "--environment", "release", "--image", image, "--repo", REPOSITORY]) == 0
     )
-    assert main(["promote", "--image", image, "--repo", REPOSITORY]) == 0
-    deploy = ["record", "--event", "deploy", "--environment", "production", "--image", image, "--commit", commit]
-    assert main([*deploy, "--repo", REPOSITORY]) == 0
     return commit, image
 
 
@@ -203,3 +211,102 @@ def test_a_revert_that_cannot_be_done_says_why_in_one_line_and_changes_nothing(
     assert list(kubectl_record.iterdir()) == []  # nothing applied
     assert client.get_model_version_by_alias("ambiguous", "champion").version == "1"
     assert len(api.state.deployments) == written  # nothing recorded
+
+
+def canary_decision(folder: Path, canary: Figures) -> Path:
+    """The decision file `mlops canary check --decision` writes, for a canary that did `canary`."""
+    stable = Figures(requests=1000, errors=0, p99=0.004, mix={"stay": 700, "churn": 300})
+    judged = signals(stable, canary, CanaryParams())
+    decision = decision_of(
+        judged, stable, canary, CanaryParams(), prometheus="http://127.0.0.1:9090", window="10m",
+        selectors={"stable": 'track="stable"', "canary": 'track="canary"'},
+    )  # fmt: skip
+    path = folder / f"decision-{len(list(folder.glob('decision-*')))}.json"
+    path.write_text(json.dumps(decision))
+    return path
+
+
+def test_each_canary_decision_is_recorded_with_its_signals_and_the_history_lists_it(
+    github, project, tmp_path, monkeypatch, capsys
+):
+    from mlflow import MlflowClient
+
+    api, _, _ = github
+    folder, _ = project
+    client = MlflowClient()
+    client.create_registered_model("canaried")
+    _, stable = release(tmp_path, folder, "canaried", 1, monkeypatch)
+    commit, image = publish(tmp_path, folder, "canaried", 2, monkeypatch)
+    monkeypatch.setenv("GITHUB_ACTOR", "deployer")
+
+    # Version 2 as a canary beside version 1: 32 ms at p99 against 4 ms, rolled back.
+    slow = canary_decision(folder, Figures(requests=110, errors=0, p99=0.032, mix={"stay": 77, "churn": 33}))
+    canary = ["record", "--event", "canary", "--environment", "production", "--image", image, "--stable", stable]
+    capsys.readouterr()
+    assert main([*canary, "--decision", str(slow), "--commit", commit, "--repo", REPOSITORY]) == 0
+    assert "rolled back, v1 " in capsys.readouterr().out
+
+    *_, last = sorted(api.state.deployments.values(), key=lambda d: d["id"])
+    assert (last["task"], last["environment"], last["sha"]) == ("mlops:canary", "production", commit)
+    (status,) = api.state.deployment_statuses[last["id"]]
+    assert (status["state"], status["environment"]) == ("failure", "production")
+    digest = image.split("@")[1]
+    assert (
+        status["description"]
+        == (
+            f"canary canaried v2 {digest[:19]} by deployer: rolled back, v1 {stable.split('@')[1][:19]} serves on: "
+            "p99 latency over 10m"
+        )[:140]
+    )
+    recorded = last["payload"]["canary"]
+    assert recorded["decision"] == "rollback" and recorded["window"] == "10m"
+    assert recorded["stable"] == {"image": stable, "digest": stable.split("@")[1], "model": "canaried", "version": "1"}
+    assert [(s["name"], s["ok"]) for s in recorded["signals"]] == [
+        ("traffic", True), ("server errors", True), ("p99 latency", False), ("prediction mix", True),
+    ]  # fmt: skip
+    assert recorded["signals"][2]["figures"] == "canary 32.0 ms, stable 4.0 ms (not over 1.5x and 25 ms more)"
+    assert recorded["limits"]["max_p99_ratio"] == 1.5
+    assert last["payload"]["actor"] == "deployer" and last["payload"]["version"] == "2"
+    tags = client.get_model_version("canaried", "2").tags  # on the canary's model version
+    (key,) = [key for key in tags if key.startswith("mlops.record.") and key.endswith(".canary.production")]
+    assert json.loads(tags[key]) == last["payload"]
+
+    # Tried again, as good as version 1: promoted, then deployed.
+    good = canary_decision(folder, Figures(requests=110, errors=0, p99=0.004, mix={"stay": 76, "churn": 34}))
+    assert main([*canary, "--decision", str(good), "--commit", commit, "--repo", REPOSITORY]) == 0
+    *_, promoted = sorted(api.state.deployments.values(), key=lambda d: d["id"])
+    assert [s["state"] for s in api.state.deployment_statuses[promoted["id"]]] == ["success"]
+    deploy = ["record", "--event", "deploy", "--environment", "production", "--image", image, "--commit", commit]
+    assert main([*deploy, "--repo", REPOSITORY]) == 0
+
+    rows = history_rows(capsys, "--repo", REPOSITORY)
+    assert [(row["event"], row["version"], row["until"]) for row in rows] == [
+        ("deploy", "1", rows[3]["from"]),  # version 1 served through both canaries, until version 2's deploy
+        ("canary", "2", "-"),
+        ("canary", "2", "-"),
+        ("deploy", "2", "now"),
+    ]
+    assert rows[1]["reason"].startswith("rolled back, v1 ") and rows[1]["reason"].endswith("p99 latency over 10m")
+    assert rows[2]["reason"].startswith("promoted over v1 ") and rows[2]["actor"] == "deployer"
+    assert history_rows(capsys, "--source", "mlflow", "--model", "canaried") == rows  # one trail, two places
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--event", "canary"], "--decision and --stable go with --event canary"),
+        (["--event", "deploy", "--decision", "d.json", "--stable", IMAGE + "@sha256:" + "01" * 32], "go with"),
+        (["--event", "canary", "--decision", "missing.json"], "cannot read the canary's decision missing.json"),
+        (["--event", "canary", "--decision", "odd.json"], "not a decision of `mlops canary check`"),
+    ],
+)
+def test_a_canary_record_without_its_decision_is_refused_in_one_line(argv, message, github, project, capsys):
+    folder, _ = project
+    pipeline_output(folder, "refused", 1)
+    (folder / "odd.json").write_text('{"decision": "promote"}')
+    stable = ["--stable", IMAGE + "@sha256:" + "01" * 32] if "--stable" not in argv and "--decision" in argv else []
+    image = IMAGE + "@sha256:" + "02" * 32
+    assert main(["record", *argv, *stable, "--environment", "production", "--image", image, "--repo", REPOSITORY]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert message in line
+    assert github[0].state.deployments == {}  # nothing recorded

@@ -22,6 +22,8 @@ case "$1" in
   rollout) echo 'deployment "mlops-serving" successfully rolled out' ;;
   get) printf '%s\\n' "${KUBECTL_LIVE:-}" ;; # what the cluster serves ("IMAGE REPLICAS"), or nothing
   delete) echo "deployment.apps \\"$3\\" deleted" ;;
+  # Runs until stopped, as kubectl's does; what listens on the local port is the test's to start.
+  port-forward) echo "Forwarding from 127.0.0.1:${@: -1}"; exec sleep 600 ;;
 esac
 """
 

@@ -293,7 +293,7 @@ def test_the_canary_starts_beside_the_image_the_cluster_serves(overlay, tmp_path
     result, outputs = run_step(step("Start the canary"), tmp_path, env)
     assert result.returncode == 0, result.stdout + result.stderr
     namespace = one(render(overlay), "Namespace")["metadata"]["name"]
-    assert outputs == {"namespace": namespace, "started": "true"}
+    assert outputs == {"namespace": namespace, "stable": IMAGE, "started": "true"}
     record = Path(kubectl["KUBECTL_RECORD"])
     assert (record / "1.args").read_text().split()[:2] == ["apply", "-f"]
     applied = [doc for doc in yaml.safe_load_all((record / "1.yaml").read_text()) if doc]
@@ -314,6 +314,15 @@ def test_a_check_that_cannot_decide_rolls_back(tmp_path):
     assert "::error::The canary check could not decide (exit 1)" in result.stdout
 
 
+def test_a_check_that_decided_nothing_has_no_decision_to_record_and_says_so(tmp_path):
+    record = step("Record the canary's decision")
+    assert record["if"].endswith("steps.check.outputs.decision != ''")  # after every check that ran
+    env = {"OVERLAY": "staging", "IMAGE": CANARY_IMAGE, "STABLE": IMAGE, "GITHUB_REPOSITORY": "example/repo"}
+    result, _ = run_step(record, tmp_path, {**env, "PATH": f"{tmp_path}/no-mlops:/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert "::warning::The canary check decided nothing" in result.stdout and result.stderr == ""
+
+
 def test_a_rolled_back_canary_is_deleted_and_the_job_stops_before_the_promotion(tmp_path, kubectl):
     rollback = step("Roll the canary back")
     assert "failure()" in rollback["if"] and "steps.check.outputs.decision != 'promote'" in rollback["if"]
@@ -323,7 +332,8 @@ def test_a_rolled_back_canary_is_deleted_and_the_job_stops_before_the_promotion(
     assert args[:3] == ["delete", "deployment", "mlops-serving-canary"] and "mlops-staging" in args
     names = [s.get("name", "") for s in job()["steps"]]
     order = [next(i for i, name in enumerate(names) if name.startswith(start)) for start in (
-        "Start the canary", "Let the canary serve", "Check the canary", "Roll the canary back",
+        "Start the canary", "Let the canary serve", "Check the canary", "Record the canary's decision",
+        "Roll the canary back",
         "Apply the overlay", "Wait for the rollout", "Remove the canary",
     )]  # fmt: skip
     assert order == sorted(order)

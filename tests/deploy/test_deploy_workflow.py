@@ -76,13 +76,18 @@ def test_only_the_first_step_reads_the_kubeconfig_and_every_other_step_needs_it(
     assert "secrets.KUBECONFIG" not in json.dumps(rest)
     assert all(s.get("if", "").startswith("steps.cluster.outputs.configured == 'true'") for s in rest)
     assert first["id"] == "cluster"
-    # The MLflow credentials go to the last step only: it moves `champion` and tags the model version.
-    reading = [s["name"] for s in rest if "secrets." in json.dumps(s)]
-    assert reading == [rest[-1]["name"]] and rest[-1]["name"].startswith("Record the deploy")
-    assert {v for v in rest[-1]["env"].values() if "secrets." in v} == {
-        f"${{{{ secrets.{name} }}}}"
-        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
-    }
+    # The MLflow credentials go to the steps that write records only: the canary's decision, and
+    # the last, which moves `champion` and tags the model version.
+    reading = [s for s in rest if "secrets." in json.dumps(s)]
+    assert [s["name"] for s in reading] == [
+        "Record the canary's decision (promoted or rolled back) in the audit trail",
+        rest[-1]["name"],
+    ] and rest[-1]["name"].startswith("Record the deploy")
+    for found in reading:
+        assert {v for v in found["env"].values() if "secrets." in v} == {
+            f"${{{{ secrets.{name} }}}}"
+            for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+        }
 
 
 def test_a_revert_is_a_deploy_of_the_earlier_releases_commit_found_by_the_release_job():
@@ -97,10 +102,19 @@ def test_a_revert_is_a_deploy_of_the_earlier_releases_commit_found_by_the_releas
         "deployments": "read",
     }
     assert job()["needs"] == "release" and "needs.release.result != 'failure'" in job()["if"]
-    assert step("Find the image publish pushed")["env"]["COMMIT"] == "${{ needs.release.outputs.commit || github.sha }}"
+    # A revert is a run whose `release` succeeded: a skipped job's outputs are never read.
+    revert_commit = "${{ needs.release.result == 'success' && needs.release.outputs.commit || github.sha }}"
+    assert step("Find the image publish pushed")["env"]["COMMIT"] == revert_commit
     last = job()["steps"][-1]
     assert "mlops revert --deployed" in last["run"] and "mlops record --event deploy" in last["run"]
-    assert last["env"]["REVERT"] == "${{ needs.release.outputs.image != '' }}"
+    assert (
+        last["env"]["REVERT"] == "${{ needs.release.result == 'success' }}" and last["env"]["COMMIT"] == revert_commit
+    )
+    assert step("Revert: the image found")["if"].endswith("needs.release.result == 'success'")
+    assert step("Start the canary")["if"].endswith("needs.release.result != 'success'")
+    for found in job()["steps"]:
+        text = json.dumps(found)
+        assert "needs.release.outputs." not in text or "needs.release.result == 'success'" in text, found["name"]
     # No input reaches a script as text: each comes in through the environment.
     for found in [*release["steps"], *job()["steps"]]:
         assert "inputs." not in found.get("run", ""), found.get("name")

@@ -1,4 +1,4 @@
-"""The audit trail: one record for every publish, deploy, promotion and revert, kept in two places.
+"""The audit trail: one record for every publish, deploy, canary decision, promotion and revert, in two places.
 
 A record joins what was shipped (the registered model and its version, the image pinned by
 its digest, the git commit, the data version: DVC's hash of the raw dataset, the pull-request
@@ -8,10 +8,16 @@ report's verdict) with who shipped it, why, when, and from which workflow run. I
   holding the record as JSON (a publish also sets `mlops.image`, `mlops.commit`,
   `mlops.data_version` and `mlops.verdict`), and
 - on GitHub, as a deployment of the commit to the environment (task `mlops:<event>`, the record
-  as its payload) with a `success` status, through `gh api` (the deployments API).
+  as its payload) with a `success` status, through `gh api` (the deployments API). A canary that
+  was rolled back gets a `failure` status instead: GitHub's environment page shows it failed.
+
+A canary record is the canary's release with `canary` added: the decision (promote or rollback),
+each signal compared (its figures against its limit), the window, and the stable release it was
+compared with (image and model version).
 
 `history` reads an environment's records back: each deploy, revert or promotion serves from its
-time until the next one's. A revert finds the release to put back among the publish records.
+time until the next one's; a canary's decision is listed at its time. A revert finds the release
+to put back among the publish records.
 """
 
 from __future__ import annotations
@@ -30,13 +36,15 @@ from typing import Any
 from mlops import paths
 from mlops.errors import MlopsError
 
-EVENTS = ("publish", "deploy", "promote", "revert")
+EVENTS = ("publish", "deploy", "promote", "revert", "canary")
 SERVING = ("deploy", "revert", "promote")  # the events after which another release serves (or is champion)
 RELEASE_ENVIRONMENT = "release"  # publish.yml's GitHub environment: its publish and promote records go there
 TASK_PREFIX = "mlops:"  # tells these deployments from those GitHub Actions makes for a job's `environment`
 IMAGE = re.compile(r"^[a-z0-9][a-z0-9./_:-]*@sha256:[0-9a-f]{64}$")  # as deploy/k8s/render accepts it
 STATUS_DESCRIPTION_LIMIT = 140  # GitHub's limit on a deployment status's description
 RECORD_TAG = "mlops.record."
+# What a canary record keeps of `mlops canary check`'s decision file (besides each signal's line).
+CANARY_KEPT = ("decision", "window", "checked_at", "prometheus", "selectors", "limits")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,18 +61,31 @@ class Record:
     reason: str = ""
     run: str = ""  # the URL of the workflow run that wrote it
     time: str = ""  # UTC, ISO 8601 with microseconds; set when written
+    canary: dict | None = None  # a canary event's decision (canary_details); None for the other events
 
     @property
     def digest(self) -> str:
         return self.image.partition("@")[2]
 
-    def as_dict(self) -> dict[str, str]:
-        return {**dataclasses.asdict(self), "digest": self.digest}
+    @property
+    def state(self) -> str:
+        """The GitHub deployment status that says how it went: a rolled-back canary failed."""
+        return "failure" if self.canary and self.canary.get("decision") != "promote" else "success"
+
+    def as_dict(self) -> dict:
+        data = {**dataclasses.asdict(self), "digest": self.digest}
+        if self.canary is None:
+            del data["canary"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Record:
-        names = {field.name for field in dataclasses.fields(cls)}
-        return cls(**{key: str(value) for key, value in data.items() if key in names})
+        names = {field.name for field in dataclasses.fields(cls)} - {"canary"}
+        canary = data.get("canary")
+        return cls(
+            **{key: str(value) for key, value in data.items() if key in names},
+            canary=canary if isinstance(canary, dict) else None,
+        )
 
     def summary(self) -> str:
         """One line: what went where, as a status description (GitHub keeps 140 characters)."""
@@ -244,7 +265,7 @@ def write_github(record: Record, repo: str) -> str:
             "required_contexts": [],  # the commit's checks passed before it was published
         },
     )
-    status = {"state": "success", "description": record.summary()}
+    status = {"state": record.state, "description": record.summary(), "environment": record.environment}
     if record.run:
         status["log_url"] = record.run
     gh_api(f"repos/{repo}/deployments/{deployment['id']}/statuses", status)
@@ -255,7 +276,7 @@ def write_github(record: Record, repo: str) -> str:
 
 
 def read_github(repo: str, environment: str) -> list[Record]:
-    """The environment's records whose deployment succeeded, oldest first."""
+    """The environment's records whose deployment succeeded (or, for a canary, was decided), oldest first."""
     query = urllib.parse.urlencode({"environment": environment, "per_page": 100})
     pages = gh_api(f"repos/{repo}/deployments?{query}", paginate=True)
     records = []
@@ -264,9 +285,9 @@ def read_github(repo: str, environment: str) -> list[Record]:
         if not str(deployment.get("task", "")).startswith(TASK_PREFIX) or not isinstance(payload, dict):
             continue
         # A later deployment to the environment makes GitHub mark this one `inactive` (auto_inactive):
-        # it happened if it ever had `success`.
+        # it happened if it ever had `success` (`failure`: a canary rolled back).
         (statuses,) = gh_api(f"repos/{repo}/deployments/{deployment['id']}/statuses?per_page=100")
-        if any(status.get("state") == "success" for status in statuses):
+        if any(status.get("state") in ("success", "failure") for status in statuses):
             records.append(Record.from_dict(payload))
     return sorted(records, key=lambda record: record.time)
 
@@ -294,6 +315,57 @@ def served(records: list[Record]) -> list[tuple[Record, str | None]]:
     taking_over = [record for record in records if record.event in SERVING]
     following = [record.time for record in taking_over[1:]] + [None]
     return list(zip(taking_over, following, strict=True))
+
+
+def timeline(records: list[Record]) -> list[tuple[Record, str | None]]:
+    """`served`, with each canary decision at its time (a canary serves no environment alone: no "until")."""
+    decided = [(record, None) for record in records if record.event == "canary"]
+    return sorted(served(records) + decided, key=lambda entry: entry[0].time)
+
+
+def published(image: str, repo: str | None, model: str) -> Record | None:
+    """The publish record of an image: among GitHub's (with `repo`), else in the tags of the model's versions."""
+    digest = check_image(image).partition("@")[2]
+    if repo:
+        found = [r for r in read_github(repo, RELEASE_ENVIRONMENT) if r.event == "publish" and r.digest == digest]
+        if found:
+            return found[-1]
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        found = [r for r in read_mlflow(model, RELEASE_ENVIRONMENT) if r.event == "publish" and r.digest == digest]
+        if found:
+            return found[-1]
+    return None
+
+
+def canary_details(decision: dict, stable: Record | None, stable_image: str) -> dict:
+    """What a canary record keeps of `mlops canary check`'s decision file, and the stable release's identity."""
+    try:
+        signals = [{key: signal[key] for key in ("name", "ok", "figures")} for signal in decision["signals"]]
+        kept = {key: decision[key] for key in CANARY_KEPT}
+    except (KeyError, TypeError) as exc:
+        raise MlopsError(f"not a decision of `mlops canary check` (no {exc}): give its --decision file") from None
+    if kept["decision"] not in ("promote", "rollback"):
+        raise MlopsError(f"the decision is '{kept['decision']}': `mlops canary check` decides promote or rollback")
+    return {
+        **kept,
+        "signals": signals,
+        "stable": {
+            "image": stable_image,
+            "digest": stable_image.partition("@")[2],
+            "model": stable.model if stable else "unknown",
+            "version": stable.version if stable else "unknown",
+        },
+    }
+
+
+def canary_reason(details: dict) -> str:
+    """One line: the decision, against which stable release, over which window, and the signals that failed."""
+    stable = details["stable"]
+    failed = [signal["name"] for signal in details["signals"] if not signal["ok"]]
+    against = f"v{stable['version']} {stable['digest'][:19]}"
+    if details["decision"] == "promote":
+        return f"promoted over {against}: every signal held over {details['window']}"
+    return f"rolled back, {against} serves on: {', '.join(failed) or 'the check failed'} over {details['window']}"
 
 
 def find_release(repo: str, version: str | None = None, digest: str | None = None) -> Record:

@@ -71,7 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--canary", default='track="canary"', help="label matchers of the canary's series (default: %(default)s)"
     )
     check.add_argument("--window", help="look back this long (default: canary.window in params.yaml)")
-    check.add_argument("--decision", type=Path, help="also write the decision and its figures here, as JSON")
+    check.add_argument(
+        "--decision", type=Path, help="also write the decision and its figures here, as JSON (for `mlops record`)"
+    )
     check.add_argument("--kserve-patch", type=Path, help="also write the InferenceService patch that carries it out")
 
 
@@ -237,16 +239,17 @@ def measure(api: str, selector: str, window: str) -> Figures:
 # ---------------------------------------------------------------- the command
 
 
-def record(decision: dict, path: Path | None) -> None:
-    """Where the decision goes: the file asked for.
-
-    Hook for the audit trail (issue 27): when it lands, record `decision` there as well, beside
-    each publish, deploy, promotion and revert.
-    """
-    if path is not None:
-        from mlops.io import write_json
-
-        write_json(path, decision)
+def decision_of(judged: list[Signal], stable: Figures, canary: Figures, limits, **context) -> dict:
+    """The decision file (--decision): promote or rollback, each signal, the figures, the limits, and
+    `context` (prometheus, window, selectors). `mlops record --event canary` puts it in the audit trail."""
+    return {
+        "decision": "promote" if all(signal.ok for signal in judged) else "rollback",
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **context,
+        "signals": [asdict(signal) for signal in judged],
+        "figures": {"stable": asdict(stable), "canary": asdict(canary)},
+        "limits": limits.model_dump(),
+    }
 
 
 def check(args: argparse.Namespace, limits) -> int:
@@ -263,20 +266,15 @@ def check(args: argparse.Namespace, limits) -> int:
     for signal in judged:
         print(signal.line())
     print(f"canary check: {'promote' if promote else 'roll back'}")
-    decision = {
-        "decision": "promote" if promote else "rollback",
-        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "prometheus": api,
-        "window": window,
-        "selectors": {"stable": args.stable, "canary": args.canary},
-        "signals": [asdict(signal) for signal in judged],
-        "figures": {"stable": asdict(stable), "canary": asdict(canary)},
-        "limits": limits.model_dump(),
-    }
-    record(decision, args.decision)
-    if args.kserve_patch is not None:
-        from mlops.io import write_json
+    decision = decision_of(
+        judged, stable, canary, limits, prometheus=api, window=window,
+        selectors={"stable": args.stable, "canary": args.canary},
+    )  # fmt: skip
+    from mlops.io import write_json
 
+    if args.decision is not None:
+        write_json(args.decision, decision)
+    if args.kserve_patch is not None:
         write_json(args.kserve_patch, kserve_patch(KSERVE_PERCENT[decision["decision"]]))
     return 0 if promote else EXIT_ROLLBACK
 

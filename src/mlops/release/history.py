@@ -2,7 +2,9 @@
 
 Read from the audit records (mlops/release/audit.py): GitHub's deployments of the environment
 (--repo, default GITHUB_REPOSITORY), or the tags of the model's versions in MLflow
-(--source mlflow). Each deploy, revert or promotion serves from its time until the next one's.
+(--source mlflow). Each deploy, revert or promotion serves from its time until the next one's;
+each canary decision is a row at its time ("until" -), its reason saying promoted or rolled back,
+over which stable release and window, and which signals failed.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def rows(served) -> list[tuple[str, ...]]:
     return [
         (
             seconds(record.time),
-            seconds(until) if until else "now",
+            "-" if record.event == "canary" else seconds(until) if until else "now",
             record.event,
             record.version,
             record.digest[:19],
@@ -61,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
         records = audit.read_github(args.repo, args.environment)
     else:
         records = audit.read_mlflow(args.model or audit.model_version()[0], args.environment)
-    served = audit.served(records)
-    if not served:
+    entries = audit.timeline(records)
+    if not entries:
         print(f"history: nothing was deployed to {args.environment} (no records)")
         return 0
-    print(table(rows(served)))
+    print(table(rows(entries)))
     return 0
