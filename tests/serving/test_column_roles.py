@@ -243,7 +243,8 @@ def test_csv_with_a_header_takes_ids_and_dropped_columns_and_answers_them(make_a
     assert as_json == {"predictions": labels, "ids": [{ID: str(rows[0][ID])}, {ID: None}, {ID: str(rows[2][ID])}]}
     as_text = client.post("/invocations", data=body, content_type="text/csv", headers={"Accept": "text/csv"})
     lines = as_text.get_data(as_text=True).splitlines()
-    assert lines == [f"{ID},prediction", *(f"{'' if r[ID] is None else r[ID]},{p}" for r, p in zip(rows, labels))]
+    given = ["" if row[ID] is None else row[ID] for row in rows]
+    assert lines == [f"{ID},prediction", *(f"{i},{p}" for i, p in zip(given, labels, strict=True))]
     schema_order = [name for name in rows[0] if name not in (ID, "notes")]
     plain = client.post("/invocations", data=as_csv(None, [{n: r[n] for n in schema_order} for r in rows]),
                         content_type="text/csv", headers={"Accept": "text/csv"})  # fmt: skip
@@ -277,7 +278,7 @@ def test_invocations_json_and_arrow_echo_the_ids_they_are_given(client_roles, fr
     assert without.get_json() == {"predictions": labels}  # no ids given: MLflow's answer as before
 
 
-ODD_IDS = ["", "x" * 20_000, "ünïcødé 😀, with \"quotes\"\nand a line break", -(2**63), 2**64 - 1, 0, 10**18, None]
+ODD_IDS = ["", "x" * 20_000, 'ünïcødé 😀, with "quotes"\nand a line break', -(2**63), 2**64 - 1, 0, 10**18, None]
 
 
 def test_an_id_of_any_type_or_length_is_taken_as_given(client_roles, frame):
@@ -286,11 +287,11 @@ def test_an_id_of_any_type_or_length_is_taken_as_given(client_roles, frame):
     assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
     assert answer.get_json()["ids"] == [{ID: value} for value in ODD_IDS]
     texts = [value for value in ODD_IDS if type(value) is str]
-    inputs = v2_inputs([{**row, ID: text} for row, text in zip(rows, texts)])
+    inputs = v2_inputs([{**row, ID: text} for row, text in zip(rows, texts, strict=False)])
     echoed = client_roles.post(INFER, json={"inputs": inputs, "outputs": [{"name": ID}]}).get_json()
     assert echoed["outputs"][0]["data"] == texts
     numbers = [value for value in ODD_IDS if type(value) is int and value < 2**63]
-    inputs = v2_inputs([{**row, ID: number} for row, number in zip(rows, numbers)], {ID: "INT64"})
+    inputs = v2_inputs([{**row, ID: number} for row, number in zip(rows, numbers, strict=False)], {ID: "INT64"})
     echoed = client_roles.post(INFER, json={"inputs": inputs, "outputs": [{"name": ID}]}).get_json()
     assert echoed["outputs"][0]["data"] == numbers
 

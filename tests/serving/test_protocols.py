@@ -227,7 +227,7 @@ def test_a_csv_header_names_the_columns_in_any_order(client, records, expected):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("size,weight,colour,grade\n1,2,red,1\n", "the CSV header: missing column(s): color; unknown column(s): colour"),
+        ("size,weight,colour,grade\n1,2,red,1\n", "CSV header: missing column(s): color; unknown column(s): colour"),
         ("size,weight,color,grade,size\n1,2,red,1,1\n", "names a column twice"),
         ("size,weight,color,grade\n1,2,red\n", "has 3 values; expected 4, as the header names them"),
         ("1,2,red\n", "has 3 values; expected 4"),
