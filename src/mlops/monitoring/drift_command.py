@@ -65,16 +65,25 @@ def is_log(path: Path) -> bool:
     return path.is_dir() or ".jsonl" in path.name
 
 
+def logged_id(name: str) -> str:
+    """The column of `load_current`'s frame that holds id column `name` as logged (apart from the prediction
+    `id` and the features, whatever the id column is called)."""
+    return f"logged id: {name}"
+
+
 def load_current(path: Path, schema):
     """Current rows as a frame: the features, plus `prediction`/`proba_<class>` when known, `id` and
-    `predicted_at` when logged."""
+    `predicted_at` when logged, and each id column (columns.ids) as `logged_id(name)` when the rows have it."""
     import pandas as pd
 
     from mlops.io import read_table
     from mlops.monitoring.prediction_log import read_records
 
     if not is_log(path):
-        frame = read_table(path)
+        frame = read_table(path, text_columns=tuple(schema.ids))
+        for name in schema.ids:
+            if name in frame.columns:
+                frame[logged_id(name)] = frame[name]
         return frame, 0
     if not path.exists():
         raise MlopsError(f"prediction log {path} not found")
@@ -86,6 +95,8 @@ def load_current(path: Path, schema):
         for r in records
     ]
     frame = pd.DataFrame(rows, columns=schema.columns)
+    for name in schema.ids:  # as the request gave them; none for rows sent as lists
+        frame[logged_id(name)] = [r["features"].get(name) if isinstance(r["features"], dict) else None for r in records]
     frame["id"] = [r.get("id") for r in records]
     frame["predicted_at"] = [r.get("time") for r in records]
     if schema.regression:
