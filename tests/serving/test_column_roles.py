@@ -112,6 +112,12 @@ def test_the_request_contract_names_dates_ids_and_grouped_columns(make_app, role
     assert DATE in record["required"] and "'%Y-%m-%d'" in record["properties"][DATE]["description"]
     assert f"{DATE} (days)" not in record["properties"]
     assert "any other value is '(other)'" in record["properties"][CITY]["description"]
+    invocations = spec["paths"]["/invocations"]["post"]
+    assert "header line" in invocations["requestBody"]["content"]["text/csv"]["description"]
+    answer = invocations["responses"]["200"]["content"]
+    assert "ids" in answer["application/json"]["schema"]["properties"] and "header line" in str(answer["text/csv"])
+    infer = spec["paths"]["/v2/models/{name}/infer"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert infer["properties"]["outputs"]["items"]["properties"]["name"]["enum"] == ["label", "probabilities", ID]
 
 
 # --- ids on every protocol: accepted as the data has them, never read by the model, echoed, logged ---------
@@ -301,3 +307,68 @@ def test_an_id_of_any_type_or_length_is_taken_as_given(client_roles, frame):
 def test_an_id_that_cannot_be_written_back_is_a_400(client_roles, frame, value, message):
     answer = post(client_roles, [{**new_rows(frame, 1)[0], ID: value}])
     assert answer.status_code == 400 and message in answer.get_json()["error"]["message"]
+
+
+@pytest.mark.slow
+def test_ids_through_the_real_server_on_every_protocol_then_feedback_joins_on_them(
+    serve, roles_project, frame, tmp_path, monkeypatch
+):
+    """gunicorn on loopback: ids sent on /predict, CSV and Arrow /invocations and V2 come back, land in the
+    prediction log, and `mlops feedback` joins labels keyed by those ids to them."""
+    import urllib.request
+
+    import pyarrow as pa
+    import yaml
+
+    from mlops import paths
+    from mlops.cli import main
+    from mlops.serving.columnar import ARROW_STREAM
+    from tests.unit.conftest import MINIMAL_PARAMS
+
+    logs = tmp_path / "logs"
+    server = serve(roles_project / "models", workers=1, MLOPS_PREDICTION_LOG_DIR=str(logs))
+
+    def call(path, body, content_type="application/json", accept="application/json"):
+        request = urllib.request.Request(
+            server.url + path, data=body, headers={"Content-Type": content_type, "Accept": accept}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+
+    rows = new_rows(frame, 12)
+    bare = [{k: v for k, v in row.items() if k != ID} for row in rows]
+    labels = json.loads(call("/predict", json.dumps({"instances": bare}).encode()))["predictions"]
+    answer = json.loads(call("/predict", json.dumps({"instances": rows[:3]}).encode()))
+    assert answer["ids"] == [{ID: row[ID]} for row in rows[:3]] and answer["predictions"] == labels[:3]
+    header = list(reversed(rows[0]))
+    text = call("/invocations", as_csv(header, rows[3:6]).encode(), "text/csv", accept="text/csv").decode()
+    lines = [f"{row[ID]},{label}" for row, label in zip(rows[3:6], labels[3:6], strict=True)]
+    assert text.splitlines() == [f"{ID},prediction", *lines]
+    outputs = json.loads(call(INFER, json.dumps({"inputs": v2_inputs(rows[6:9], {ID: "INT64"})}).encode()))
+    echoed = {output["name"]: output["data"] for output in outputs["outputs"]}
+    assert echoed[ID] == [row[ID] for row in rows[6:9]] and echoed["label"] == labels[6:9]
+    table = pa.Table.from_pylist(rows[9:])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    arrow = json.loads(call("/invocations", sink.getvalue().to_pybytes(), ARROW_STREAM))
+    assert arrow == {"predictions": labels[9:], "ids": [{ID: row[ID]} for row in rows[9:]]}
+    server.stop()  # the log is written out as the worker stops
+
+    monkeypatch.chdir(tmp_path)
+    params = {**MINIMAL_PARAMS, "data": {"source": "sklearn:iris", "target": TARGET}}
+    params["columns"], params["monitor"] = {"ids": [ID]}, {"concept_min_rows": 5}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    paths.METRICS.parent.mkdir(parents=True)
+    shutil.copy(roles_project / paths.METRICS, paths.METRICS)
+    truth = later(frame.rename(columns={TARGET: "Churn"}), 12)["Churn"]
+    pd.DataFrame({ID: [row[ID] for row in rows], "label": truth}).to_csv("labels.csv", index=False)
+    schema = str(roles_project / paths.SCHEMA)
+    assert main(["feedback", "--labels", "labels.csv", "--logs", str(logs), "--schema", schema]) == 0
+    found = json.loads((paths.FEEDBACK_DIR / "feedback.json").read_text())
+    assert found["counts"]["matched"] == 12 and found["problems"] == 0
+    assert found["logs"]["without_key"] == 12  # the 12 rows sent without ids, for reference
+    joined = pd.read_parquet(paths.LABELLED)
+    assert sorted(joined[ID]) == sorted(str(row[ID]) for row in rows)
+    by_id = dict(zip([str(row[ID]) for row in rows], labels, strict=True))
+    assert all(by_id[key] == prediction for key, prediction in zip(joined[ID], joined["prediction"], strict=True))

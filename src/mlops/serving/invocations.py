@@ -45,11 +45,20 @@ def register(routes: Routes, service: PredictionService) -> None:
     schemas = routes.schemas
     body = {
         **json_body(invocation_schema(schemas)),
-        CSV: {"schema": {"type": "string"}, "description": "rows without a header, values in schema order"},
+        CSV: {
+            "schema": {"type": "string"},
+            "description": "rows, values in schema order; or a header line naming the columns (any order, "
+            "with id columns, echoed, and dropped ones) and rows in its order",
+        },
         **columnar.openapi_content(),
     }
     summary = "Predict (MLflow scoring protocol, as used by MLflow clients and SageMaker)"
-    answers = {"200": prediction_response("predictions", schemas.labels), **schemas.errors}
+    answers = {"200": prediction_response("predictions", invocation_answer(schemas)), **schemas.errors}
+    answers["200"]["content"][CSV] = {
+        "schema": {"type": "string"},
+        "description": "with Accept: text/csv, one prediction per line; when the request gives ids, a header "
+        "line (the id columns, prediction) and per row its ids and prediction",
+    }
 
     @routes.post("/invocations", summary, answers, body)
     def invocations() -> Response:
@@ -75,6 +84,18 @@ def register(routes: Routes, service: PredictionService) -> None:
     @routes.get("/ping", "200 when the model is ready (SageMaker health check)", readiness)
     def ping() -> Response:
         return Response("", status=200 if service.ready else 503, mimetype="text/plain")
+
+
+def invocation_answer(schemas: Schemas) -> dict[str, Any]:
+    """MLflow's {"predictions": [...]}, with "ids" when the request gives the id columns (columns.ids)."""
+    answer = {**schemas.labels, "properties": {**schemas.labels["properties"]}}
+    if schemas.ids:
+        answer["properties"]["ids"] = {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "per row, its id columns as given; only when the request gives ids",
+        }
+    return answer
 
 
 def invocation_schema(schemas: Schemas) -> dict[str, Any]:
