@@ -372,3 +372,14 @@ def test_ids_through_the_real_server_on_every_protocol_then_feedback_joins_on_th
     assert sorted(joined[ID]) == sorted(str(row[ID]) for row in rows)
     by_id = dict(zip([str(row[ID]) for row in rows], labels, strict=True))
     assert all(by_id[key] == prediction for key, prediction in zip(joined[ID], joined["prediction"], strict=True))
+
+
+def test_ids_get_the_limits_every_body_has(make_app, roles_project, frame):
+    client = make_app(roles_project / "models", MLOPS_MAX_BATCH_ROWS=5).test_client()
+    header = ",".join([ID] * 100_000) + "\n"  # one line of more fields than 5 full rows and a header hold
+    answer = client.post("/invocations", data=header, content_type="text/csv")
+    assert answer.status_code == 413 and answer.get_json()["error"]["code"] == "too_many_values"
+    inputs = [{"name": ID, "shape": [10**9], "datatype": "INT64", "data": [1]}, *v2_inputs(new_rows(frame, 1))[1:]]
+    inputs = [{**i, "shape": [10**9]} for i in inputs]
+    answer = client.post(INFER, json={"inputs": inputs})
+    assert answer.status_code == 413 and "limit is 5" in answer.get_json()["error"]
