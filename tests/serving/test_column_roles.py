@@ -272,6 +272,8 @@ def test_invocations_json_and_arrow_echo_the_ids_they_are_given(client_roles, fr
     names = list(rows[0])
     split = {"columns": names, "data": [[row[n] for n in names] for row in rows]}
     assert client_roles.post("/invocations", json={"dataframe_split": split}).get_json() == records
+    columnar = {name: [row[name] for row in rows] for name in names}
+    assert client_roles.post("/invocations", json={"inputs": columnar}).get_json() == records
     table = pa.Table.from_pylist(rows)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
@@ -383,3 +385,18 @@ def test_ids_get_the_limits_every_body_has(make_app, roles_project, frame):
     inputs = [{**i, "shape": [10**9]} for i in inputs]
     answer = client.post(INFER, json={"inputs": inputs})
     assert answer.status_code == 413 and "limit is 5" in answer.get_json()["error"]
+
+
+def test_kserve_v1_and_vertex_take_ids_in_records_and_log_them_answering_as_their_protocols_do(
+    make_app, roles_project, frame, tmp_path
+):
+    rows = new_rows(frame, 2)
+    app = make_app(
+        roles_project / "models", MLOPS_PREDICTION_LOG_DIR=tmp_path / "logs", AIP_PREDICT_ROUTE="/vertex:predict"
+    )
+    client = app.test_client()
+    labels, _ = predicted(client, rows)
+    for path in (f"/v1/models/{MODEL}:predict", "/vertex:predict"):
+        assert client.post(path, json={"instances": rows}).get_json() == {"predictions": labels}
+    logged = logged_rows(app, tmp_path / "logs")[2:]  # after /predict's rows, without ids
+    assert [entry["features"][ID] for entry in logged] == [row[ID] for row in rows] * 2
