@@ -187,36 +187,52 @@ def test_a_csv_batch_without_prediction_ids_is_refused(logged, capsys):
 CUSTOMER = "customer id"
 
 
-@pytest.fixture
-def logged_by_ids(tmp_path, monkeypatch):
-    """A project whose params declare the id column `customer id`, and 60 predictions logged as the service
-    logs them: 20 with ids as numbers (JSON), 20 as text (CSV), 20 sent without ids; the model is right on all."""
+def log_with_ids(root, column: str = CUSTOMER, first: int = 5001, as_text: bool = True):
+    """A project whose params declare the id column `column`, and 60 predictions logged as the service
+    logs them: 20 with ids as numbers (JSON), 20 as text (CSV; numbers too unless `as_text`), 20 sent
+    without ids; the model is right on all."""
     from mlops.config import ColumnsParams
 
-    monkeypatch.chdir(tmp_path)
     data = synthetic.frame(200, seed=1)
-    data.insert(0, CUSTOMER, range(5001, 5201))
-    schema = infer_schema(data, synthetic.TARGET, roles=ColumnsParams(ids=[CUSTOMER]))
-    assert schema.ids == [CUSTOMER] and CUSTOMER not in schema.columns
+    data.insert(0, column, [first + index for index in range(200)])
+    schema = infer_schema(data, synthetic.TARGET, roles=ColumnsParams(ids=[column]))
+    assert schema.ids == [column] and column not in schema.columns
     schema.save(paths.SCHEMA)
     params = {**MINIMAL_PARAMS, "data": {"source": "sklearn:iris", "target": synthetic.TARGET}}
-    params["monitor"], params["columns"] = {"concept_min_rows": 10}, {"ids": [CUSTOMER]}
+    params["monitor"], params["columns"] = {"concept_min_rows": 10}, {"ids": [column]}
     paths.PARAMS.write_text(yaml.safe_dump(params))
     paths.METRICS.parent.mkdir(parents=True)
     paths.METRICS.write_text(json.dumps({"accuracy": 0.9, "balanced_accuracy": 0.9}))
     rows = data.head(60)
-    features = rows[[CUSTOMER, *schema.columns]].to_dict(orient="records")
+    features = rows[[column, *schema.columns]].to_dict(orient="records")
     for row in features[20:40]:
-        row[CUSTOMER] = str(row[CUSTOMER])
+        row[column] = str(row[column]) if as_text else row[column]
     for row in features[40:]:
-        row[CUSTOMER] = None
-    log = PredictionLog(tmp_path / "logs")
+        row[column] = None
+    log = PredictionLog(root / "logs")
     outcome = list(rows.outcome)
     for start in range(0, 60, 20):
         probabilities = [[0.9, 0.1] if p == "down" else [0.1, 0.9] for p in outcome[start : start + 20]]
         log.record(features[start : start + 20], outcome[start : start + 20], probabilities, "1")
     log.close()
     return rows
+
+
+@pytest.fixture
+def logged_by_ids(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return log_with_ids(tmp_path)
+
+
+def test_an_id_column_called_id_and_ids_past_float_precision_join_whole(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = log_with_ids(tmp_path, column="id", first=2**62 + 1, as_text=False)  # 2**62 + 1, + 2: one float64
+    assert feedback(rows[["id", synthetic.TARGET]].head(40).rename(columns={synthetic.TARGET: "label"})) == 0
+    assert report()["joined_on"] == "ids" and report()["counts"]["matched"] == 40
+    labelled = pd.read_parquet(paths.LABELLED)
+    assert sorted(labelled["id"]) == sorted(str(value) for value in rows["id"].head(40))
+    assert labelled["prediction_id"].str.fullmatch(r"[0-9a-f]{32}-[0-9]+").all()
+    assert "| unmatched | 0 | an id column empty" in (paths.FEEDBACK_DIR / "feedback.md").read_text()
 
 
 def test_labels_keyed_by_the_data_ids_join_their_logged_predictions(logged_by_ids):
@@ -270,4 +286,5 @@ def test_a_labels_file_without_the_id_columns_is_one_line_naming_them(logged_by_
 
 def test_without_id_columns_labels_join_on_the_prediction_id(logged):
     assert feedback(logged[["id", "label"]].head(10)) == 0
-    assert report()["key"] == ["id"] and report()["counts"]["matched"] == 10
+    assert report()["key"] == ["id"] and report()["joined_on"] == "prediction_id"
+    assert report()["counts"]["matched"] == 10

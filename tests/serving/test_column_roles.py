@@ -378,6 +378,10 @@ def test_ids_through_the_real_server_on_every_protocol_then_feedback_joins_on_th
 
 def test_ids_get_the_limits_every_body_has(make_app, roles_project, frame):
     client = make_app(roles_project / "models", MLOPS_MAX_BATCH_ROWS=5).test_client()
+    rows = new_rows(frame, 5)
+    full = as_csv(list(rows[0]), rows)  # a header line and the most rows: taken
+    assert client.post("/invocations", data=full, content_type="text/csv").status_code == 200
+    assert client.post("/invocations", data=full + full, content_type="text/csv").status_code == 413
     header = ",".join([ID] * 100_000) + "\n"  # one line of more fields than 5 full rows and a header hold
     answer = client.post("/invocations", data=header, content_type="text/csv")
     assert answer.status_code == 413 and answer.get_json()["error"]["code"] == "too_many_values"

@@ -95,8 +95,9 @@ def load_current(path: Path, schema):
         for r in records
     ]
     frame = pd.DataFrame(rows, columns=schema.columns)
-    for name in schema.ids:  # as the request gave them; none for rows sent as lists
-        frame[logged_id(name)] = [r["features"].get(name) if isinstance(r["features"], dict) else None for r in records]
+    for name in schema.ids:  # as the request gave them (object: a long number stays whole); none for rows as lists
+        values = [r["features"].get(name) if isinstance(r["features"], dict) else None for r in records]
+        frame[logged_id(name)] = pd.Series(values, index=frame.index, dtype=object)
     frame["id"] = [r.get("id") for r in records]
     frame["predicted_at"] = [r.get("time") for r in records]
     if schema.regression:

@@ -78,20 +78,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=str(paths.PARAMS), help="(default: %(default)s)")
 
 
-def read_labels(path: Path, keys: list[str] | None = None):
-    """The labels file with its `keys` (default: the prediction id) and `label` as text, the key also as
-    one text column, KEY, and `timestamp` (if any) as UTC times."""
+def read_labels(path: Path, ids: list[str] | None = None):
+    """The labels file with its key, the data's `ids` or else the prediction id, and `label` as text, the key
+    also as one text column, KEY, and `timestamp` (if any) as UTC times."""
     import pandas as pd
 
     from mlops.io import read_table
     from mlops.schema import categorical_strings
 
-    keys = keys or [PREDICTION_ID]
+    keys = ids or [PREDICTION_ID]
     columns = (*keys, LABEL)
     labels = read_table(path, text_columns=columns)
     missing = [name for name in columns if name not in labels.columns]
     if missing:
-        joined_on = "the id columns (columns.ids in params.yaml)" if keys != [PREDICTION_ID] else "the prediction id"
+        joined_on = "the id columns (columns.ids in params.yaml)" if ids else "the prediction id"
         raise MlopsError(
             f"{path}: no column {', '.join(repr(m) for m in missing)}; labels are joined on {joined_on}: a labels "
             f"file has the columns {', '.join(columns)} and optionally {TIMESTAMP} "
@@ -178,13 +178,15 @@ def join(labels, logged, schema, target: str):
     if schema.regression:
         matched[target] = numbers(matched[target])
     keep = [KEY, target] + (["labelled_at"] if "labelled_at" in matched.columns else [])
-    newest = logged.sort_values("predicted_at", kind="stable").drop_duplicates(KEY, keep="last")
+    if "predicted_at" in logged.columns:
+        logged = logged.sort_values("predicted_at", kind="stable")
+    newest = logged.drop_duplicates(KEY, keep="last")
     joined = newest.merge(matched[keep], on=KEY, how="inner", validate="one_to_one")
     return joined, status
 
 
-def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any], task: str, keys) -> dict[str, Any]:
-    """The report; `keys`: the columns labels were joined on."""
+def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any], task: str, ids) -> dict[str, Any]:
+    """The report; `ids`: the data's id columns labels were joined on, none for the prediction id."""
     counts = {name: int((status == name).sum()) for name in STATUSES}
     examples = {}
     for name in STATUSES:
@@ -195,7 +197,8 @@ def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any], 
     return {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "task": task,
-        "key": list(keys),
+        "key": list(ids) or [PREDICTION_ID],
+        "joined_on": "ids" if ids else "prediction_id",
         **sources,
         "counts": counts,
         "problems": sum(count for name, count in counts.items() if name != "matched"),
@@ -206,7 +209,7 @@ def summarise(labels, status, concept: dict[str, Any], sources: dict[str, Any], 
 
 def to_markdown(report: dict[str, Any]) -> str:
     labels, logs = report["labels"], report["logs"]
-    by_ids = report.get("key", [PREDICTION_ID]) != [PREDICTION_ID]
+    by_ids = report.get("joined_on") == "ids"
     meanings = (
         STATUSES | (REGRESSION_MEANINGS if report.get("task") == "regression" else {}) | (ID_MEANINGS if by_ids else {})
     )
@@ -278,9 +281,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.schema} has the id columns {schema.ids}, params.yaml names {list(params.columns.ids)}: "
             "run `dvc repro` first"
         )
-    keys = schema.ids or [PREDICTION_ID]
     labels_path = Path(args.labels)
-    labels = read_labels(labels_path, keys)
+    labels = read_labels(labels_path, schema.ids)
     logs_path = newest_batch(Path(args.logs or params.monitor.source))
     logged, skipped = load_current(logs_path, schema)
     if "id" not in logged.columns or logged["id"].isna().all():
@@ -308,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
         },
         "output": {"path": args.output, "rows": len(joined)},
     }
-    report = summarise(labels, status, concept, sources, schema.task, keys)
+    report = summarise(labels, status, concept, sources, schema.task, schema.ids)
     write_table(candidate_rows(joined, schema, target), args.output)
     report_dir = Path(args.report_dir)
     write_text(report_dir / paths.FEEDBACK_SUMMARY.name, to_markdown(report))
@@ -320,7 +322,8 @@ def run(args: argparse.Namespace) -> int:
         else ("concept drift" if concept["drift"] else "no concept drift")
     )
     print(
-        f"feedback: {len(labels)} labels joined on {', '.join(keys)}: {report['counts']['matched']} matched; "
+        f"feedback: {len(labels)} labels joined on {', '.join(schema.ids) or 'the prediction id'}: "
+        f"{report['counts']['matched']} matched; "
         f"held back: {held_back}; {len(logged) - len(joined)} logged predictions unlabelled; "
         f"{live} -> {args.output}, {report_dir / paths.FEEDBACK_SUMMARY.name}"
     )

@@ -197,11 +197,13 @@ def csv_answer(predictions: list, ids: dict[str, list]) -> str:
 
 
 def check_csv_size(body: bytes, max_rows: int, max_fields: int) -> None:
-    """413 for more lines (blank ones included) or fields than `max_rows` full rows have, before parsing."""
+    """413 for more lines (blank ones included) or fields than a header line and `max_rows` full rows have,
+    before parsing (a body of max_rows + 1 rows without a header is counted as rows once parsed)."""
+    most_lines = max_rows + 1
     lines, fields = csv_size(body, body.translate(None, CSV_DELETE))
-    if lines > max_rows or fields > max_fields:  # a quoted field may hold commas and line breaks: count again
+    if lines > most_lines or fields > max_fields:  # a quoted field may hold commas and line breaks: count again
         lines, fields = csv_size(body, unquoted(body, CSV_STRUCTURE))
-    if lines > max_rows:
+    if lines > most_lines:
         raise RequestError(
             413,
             "too_many_rows",
