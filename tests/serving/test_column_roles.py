@@ -404,3 +404,25 @@ def test_kserve_v1_and_vertex_take_ids_in_records_and_log_them_answering_as_thei
         assert client.post(path, json={"instances": rows}).get_json() == {"predictions": labels}
     logged = logged_rows(app, tmp_path / "logs")[2:]  # after /predict's rows, without ids
     assert [entry["features"][ID] for entry in logged] == [row[ID] for row in rows] * 2
+
+
+def test_v2_ids_beside_an_n_by_f_tensor_and_a_null_id_in_a_binary_answer(make_app, numeric_model_dir, tmp_path):
+    """A model of numeric columns only, with an id column: the [N, F] tensor and an id input together."""
+    directory = tmp_path / "models"
+    shutil.copytree(numeric_model_dir, directory)
+    metadata = json.loads((directory / "metadata.json").read_text())
+    metadata["schema"]["ids"] = ["row"]
+    (directory / "metadata.json").write_text(json.dumps(metadata))
+    client = make_app(directory).test_client()
+    tensor = {"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [[5.0, 2.0], [3.0, 1.0]]}
+    alone = client.post(INFER, json={"inputs": [tensor]}).get_json()["outputs"]
+    row = {"name": "row", "shape": [2], "datatype": "INT32", "data": [7, None]}
+    body = {"inputs": [tensor, row], "parameters": {"binary_data_output": True}}
+    answer = client.post(INFER, json=body)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    header = json.loads(answer.get_data()[: int(answer.headers["Inference-Header-Content-Length"])])
+    outputs = {output["name"]: output for output in header["outputs"]}
+    assert outputs["row"]["data"] == [7, None]  # a null cannot go as bytes: this output stays JSON
+    assert "binary_data_size" in outputs["label"]["parameters"] and "data" not in outputs["label"]
+    plain = client.post(INFER, json={"inputs": [tensor, row]}).get_json()["outputs"]
+    assert plain[:2] == alone and plain[2] == {"name": "row", "datatype": "INT32", "shape": [2], "data": [7, None]}
