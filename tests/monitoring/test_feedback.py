@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,8 +13,9 @@ import yaml
 
 from mlops import paths
 from mlops.cli import main
+from mlops.monitoring.drift_command import join_labels, load_current
 from mlops.monitoring.prediction_log import PredictionLog, row_id
-from mlops.schema import infer_schema
+from mlops.schema import Schema, infer_schema
 from tests.unit.conftest import MINIMAL_PARAMS
 
 from . import synthetic
@@ -232,6 +234,8 @@ def test_an_id_column_called_id_and_ids_past_float_precision_join_whole(tmp_path
     labelled = pd.read_parquet(paths.LABELLED)
     assert sorted(labelled["id"]) == sorted(str(value) for value in rows["id"].head(40))
     assert labelled["prediction_id"].str.fullmatch(r"[0-9a-f]{32}-[0-9]+").all()
+    current, _ = load_current(Path("logs"), Schema.load(paths.SCHEMA))  # as mlops drift --labels reads them
+    assert len(join_labels(current, labelled, Schema.load(paths.SCHEMA), "labelled")) == 40
     assert "| unmatched | 0 | an id column empty" in (paths.FEEDBACK_DIR / "feedback.md").read_text()
 
 

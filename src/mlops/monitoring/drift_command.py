@@ -156,11 +156,14 @@ def reference_predictions(path: Path, regression: bool = False):
 
 
 def join_labels(current, labels, schema, source):
-    """The current rows that have a true label (the target column of `labels`), joined on `id` or row order."""
+    """The current rows that have a true label (the target column of `labels`), joined on the prediction id
+    (`id`, or `prediction_id` where mlops feedback gave `id` to an id column of the data) or row order."""
     if schema.target not in labels.columns:
         raise MlopsError(f"{source}: no column '{schema.target}' (the target) with the true labels")
-    if "id" in labels.columns and "id" in current.columns:
-        joined = current.merge(labels[["id", schema.target]], on="id", how="inner")
+    key = "prediction_id" if "prediction_id" in labels.columns else "id"
+    if key in labels.columns and "id" in current.columns:
+        labelled = labels[[key, schema.target]].rename(columns={key: "id"})
+        joined = current.merge(labelled, on="id", how="inner")
     elif len(labels) == len(current):
         joined = current.assign(**{schema.target: labels[schema.target].to_numpy()})
     else:
