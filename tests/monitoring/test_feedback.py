@@ -292,3 +292,12 @@ def test_without_id_columns_labels_join_on_the_prediction_id(logged):
     assert feedback(logged[["id", "label"]].head(10)) == 0
     assert report()["key"] == ["id"] and report()["joined_on"] == "prediction_id"
     assert report()["counts"]["matched"] == 10
+
+
+def test_id_columns_in_params_but_not_in_the_schema_ask_for_dvc_repro(logged, capsys):
+    params = yaml.safe_load(paths.PARAMS.read_text())
+    paths.PARAMS.write_text(yaml.safe_dump({**params, "columns": {"ids": ["customer id"]}}))
+    assert feedback(logged[["id", "label"]].head(5)) == 1
+    error = capsys.readouterr().err
+    assert "has the id columns [], params.yaml names ['customer id']: run `dvc repro` first" in error
+    assert error.count("\n") == 1
