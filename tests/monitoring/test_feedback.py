@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,8 +13,9 @@ import yaml
 
 from mlops import paths
 from mlops.cli import main
+from mlops.monitoring.drift_command import join_labels, load_current
 from mlops.monitoring.prediction_log import PredictionLog, row_id
-from mlops.schema import infer_schema
+from mlops.schema import Schema, infer_schema
 from tests.unit.conftest import MINIMAL_PARAMS
 
 from . import synthetic
@@ -111,7 +113,7 @@ def test_the_markdown_summary_counts_every_status_and_shows_examples(logged):
     labels = pd.concat([logged[["id", "label"]].head(20), pd.DataFrame({"id": ["customer-17"], "label": ["up"]})])
     assert feedback(labels, "labels.parquet") == 0  # Parquet reads like CSV
     summary = (paths.FEEDBACK_DIR / "feedback.md").read_text()
-    assert "**20 matched, 1 held back.**" in summary
+    assert "on the prediction id: **20 matched, 1 held back.** 60 logged predictions matched no label." in summary
     assert "| unmatched | 1 |" in summary and "`customer-17`: `up`" in summary
     assert "| duplicate | 0 |" in summary
 
@@ -144,7 +146,10 @@ def test_an_id_with_leading_zeros_in_a_csv_keeps_them(logged, tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("key,label\na,up\n", "no column 'id'; a labels file has the columns id, label"),
+        (
+            "key,label\na,up\n",
+            "no column 'id'; labels are joined on the prediction id: a labels file has the columns id",
+        ),
         ("id,outcome\na,up\n", "no column 'label'"),
         ("id,label,timestamp\na,up,yesterday-ish\n", "row 1: timestamp 'yesterday-ish' is not a date and time"),
         ("", "is empty"),
@@ -177,3 +182,122 @@ def test_a_csv_batch_without_prediction_ids_is_refused(logged, capsys):
     logged[["id", "label"]].to_csv("labels.csv", index=False)
     assert main(["feedback", "--labels", "labels.csv", "--logs", "batch.csv"]) == 1
     assert "holds no prediction ids" in capsys.readouterr().err
+
+
+# --- labels keyed by the data's own ids (columns.ids) ----------------------------------------------------
+
+CUSTOMER = "customer id"
+
+
+def log_with_ids(root, column: str = CUSTOMER, first: int = 5001, as_text: bool = True):
+    """A project whose params declare the id column `column`, and 60 predictions logged as the service
+    logs them: 20 with ids as numbers (JSON), 20 as text (CSV; numbers too unless `as_text`), 20 sent
+    without ids; the model is right on all."""
+    from mlops.config import ColumnsParams
+
+    data = synthetic.frame(200, seed=1)
+    data.insert(0, column, [first + index for index in range(200)])
+    schema = infer_schema(data, synthetic.TARGET, roles=ColumnsParams(ids=[column]))
+    assert schema.ids == [column] and column not in schema.columns
+    schema.save(paths.SCHEMA)
+    params = {**MINIMAL_PARAMS, "data": {"source": "sklearn:iris", "target": synthetic.TARGET}}
+    params["monitor"], params["columns"] = {"concept_min_rows": 10}, {"ids": [column]}
+    paths.PARAMS.write_text(yaml.safe_dump(params))
+    paths.METRICS.parent.mkdir(parents=True)
+    paths.METRICS.write_text(json.dumps({"accuracy": 0.9, "balanced_accuracy": 0.9}))
+    rows = data.head(60)
+    features = rows[[column, *schema.columns]].to_dict(orient="records")
+    for row in features[20:40]:
+        row[column] = str(row[column]) if as_text else row[column]
+    for row in features[40:]:
+        row[column] = None
+    log = PredictionLog(root / "logs")
+    outcome = list(rows.outcome)
+    for start in range(0, 60, 20):
+        probabilities = [[0.9, 0.1] if p == "down" else [0.1, 0.9] for p in outcome[start : start + 20]]
+        log.record(features[start : start + 20], outcome[start : start + 20], probabilities, "1")
+    log.close()
+    return rows
+
+
+@pytest.fixture
+def logged_by_ids(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return log_with_ids(tmp_path)
+
+
+def test_an_id_column_called_id_and_ids_past_float_precision_join_whole(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = log_with_ids(tmp_path, column="id", first=2**62 + 1, as_text=False)  # 2**62 + 1, + 2: one float64
+    assert feedback(rows[["id", synthetic.TARGET]].head(40).rename(columns={synthetic.TARGET: "label"})) == 0
+    assert report()["joined_on"] == "ids" and report()["counts"]["matched"] == 40
+    labelled = pd.read_parquet(paths.LABELLED)
+    assert sorted(labelled["id"]) == sorted(str(value) for value in rows["id"].head(40))
+    assert labelled["prediction_id"].str.fullmatch(r"[0-9a-f]{32}-[0-9]+").all()
+    current, _ = load_current(Path("logs"), Schema.load(paths.SCHEMA))  # as mlops drift --labels reads them
+    assert len(join_labels(current, labelled, Schema.load(paths.SCHEMA), "labelled")) == 40
+    assert "| unmatched | 0 | an id column empty" in (paths.FEEDBACK_DIR / "feedback.md").read_text()
+
+
+def test_labels_keyed_by_the_data_ids_join_their_logged_predictions(logged_by_ids):
+    labels = logged_by_ids[[CUSTOMER, synthetic.TARGET]].head(40).rename(columns={synthetic.TARGET: "label"})
+    assert feedback(labels) == 0
+    found = report()
+    assert found["key"] == [CUSTOMER] and found["counts"]["matched"] == 40 and found["problems"] == 0
+    assert found["logs"]["without_key"] == 20 and found["logs"]["unlabelled"] == 20
+    rows = pd.read_parquet(paths.LABELLED)
+    assert list(rows.columns[:1]) == [CUSTOMER] and "id" in rows.columns  # the prediction id beside
+    expected = logged_by_ids.head(40).set_index(CUSTOMER)
+    rows = rows.set_index(rows[CUSTOMER].astype(int)).loc[expected.index]  # logged as numbers or as text
+    for column in (synthetic.TARGET, "load", "spread", "tier"):
+        assert (rows[column] == expected[column]).all()
+    assert found["live"]["rows"] == 40 and not found["live"]["drift"]  # concept drift judged on the joined rows
+
+
+def test_duplicate_missing_and_unlogged_ids_are_held_back_and_counted(logged_by_ids, capsys):
+    labels = pd.DataFrame(
+        {CUSTOMER: ["5001", "5002", "5002", "", "9999", "5003"], "label": ["down", "up", "up", "up", "up", "nope"]}
+    )
+    labels.loc[0, "label"] = logged_by_ids.outcome.iloc[0]
+    assert feedback(labels) == 0
+    counts = report()["counts"]
+    assert counts == {"matched": 1, "duplicate": 2, "unmatched": 1, "never_logged": 1, "unknown_class": 1}
+    assert {e["id"] for e in report()["examples"]["duplicate"]} == {"5002"}
+    assert "joined on customer id: 1 matched" in capsys.readouterr().out
+    summary = (paths.FEEDBACK_DIR / "feedback.md").read_text()
+    assert "joined on `customer id`" in summary and "| unmatched | 1 | an id column empty" in summary
+
+
+def test_an_id_predicted_twice_is_joined_to_its_newest_prediction(logged_by_ids, tmp_path):
+    again = {CUSTOMER: 5001, **logged_by_ids[["load", "spread", "tier"]].iloc[0].to_dict()}
+    log = PredictionLog(tmp_path / "logs")
+    log.record([again], ["up"], [[0.2, 0.8]], "2", "later")
+    log.close()
+    assert feedback(pd.DataFrame({CUSTOMER: ["5001"], "label": ["up"]})) == 0
+    rows = pd.read_parquet(paths.LABELLED)
+    assert list(rows["id"]) == ["later-0"] and list(rows["prediction"]) == ["up"]
+    assert report()["logs"]["repredicted"] == 1
+
+
+def test_a_labels_file_without_the_id_columns_is_one_line_naming_them(logged_by_ids, capsys):
+    with open("labels.csv", "w") as handle:
+        handle.write("id,label\nabc-0,up\n")
+    assert main(["feedback", "--labels", "labels.csv", "--logs", "logs"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert "no column 'customer id'; labels are joined on the id columns (columns.ids in params.yaml)" in error
+
+
+def test_without_id_columns_labels_join_on_the_prediction_id(logged):
+    assert feedback(logged[["id", "label"]].head(10)) == 0
+    assert report()["key"] == ["id"] and report()["joined_on"] == "prediction_id"
+    assert report()["counts"]["matched"] == 10
+
+
+def test_id_columns_in_params_but_not_in_the_schema_ask_for_dvc_repro(logged, capsys):
+    params = yaml.safe_load(paths.PARAMS.read_text())
+    paths.PARAMS.write_text(yaml.safe_dump({**params, "columns": {"ids": ["customer id"]}}))
+    assert feedback(logged[["id", "label"]].head(5)) == 1
+    error = capsys.readouterr().err
+    assert "has the id columns [], params.yaml names ['customer id']: run `dvc repro` first" in error
+    assert error.count("\n") == 1

@@ -218,10 +218,18 @@ def test_csv_invocations_answer_what_json_answers(client, records, expected):
     assert as_text.mimetype == "text/csv" and as_text.get_data(as_text=True).splitlines() == expected[0]
 
 
+def test_a_csv_header_names_the_columns_in_any_order(client, records, expected):
+    names = list(reversed(records[0]))
+    body = ",".join(names) + "\n" + as_csv([{name: r[name] for name in names} for r in records])
+    assert post(client, "/invocations", body, content_type="text/csv").get_json() == {"predictions": expected[0]}
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("size,weight,color,grade\n1,2,red,1\n", "header"),
+        ("size,weight,colour,grade\n1,2,red,1\n", "CSV header: missing column(s): color; unknown column(s): colour"),
+        ("size,weight,color,grade,size\n1,2,red,1,1\n", "names a column twice"),
+        ("size,weight,color,grade\n1,2,red\n", "has 3 values; expected 4, as the header names them"),
         ("1,2,red\n", "has 3 values; expected 4"),
         ("big,2,red,1\n", "must be a number"),
         ("nan,2,red,1\n", "finite number"),

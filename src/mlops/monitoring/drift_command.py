@@ -65,16 +65,25 @@ def is_log(path: Path) -> bool:
     return path.is_dir() or ".jsonl" in path.name
 
 
+def logged_id(name: str) -> str:
+    """The column of `load_current`'s frame that holds id column `name` as logged (apart from the prediction
+    `id` and the features, whatever the id column is called)."""
+    return f"logged id: {name}"
+
+
 def load_current(path: Path, schema):
     """Current rows as a frame: the features, plus `prediction`/`proba_<class>` when known, `id` and
-    `predicted_at` when logged."""
+    `predicted_at` when logged, and each id column (columns.ids) as `logged_id(name)` when the rows have it."""
     import pandas as pd
 
     from mlops.io import read_table
     from mlops.monitoring.prediction_log import read_records
 
     if not is_log(path):
-        frame = read_table(path)
+        frame = read_table(path, text_columns=tuple(schema.ids))
+        for name in schema.ids:
+            if name in frame.columns:
+                frame[logged_id(name)] = frame[name]
         return frame, 0
     if not path.exists():
         raise MlopsError(f"prediction log {path} not found")
@@ -86,6 +95,9 @@ def load_current(path: Path, schema):
         for r in records
     ]
     frame = pd.DataFrame(rows, columns=schema.columns)
+    for name in schema.ids:  # as the request gave them (object: a long number stays whole); none for rows as lists
+        values = [r["features"].get(name) if isinstance(r["features"], dict) else None for r in records]
+        frame[logged_id(name)] = pd.Series(values, index=frame.index, dtype=object)
     frame["id"] = [r.get("id") for r in records]
     frame["predicted_at"] = [r.get("time") for r in records]
     if schema.regression:
@@ -144,11 +156,14 @@ def reference_predictions(path: Path, regression: bool = False):
 
 
 def join_labels(current, labels, schema, source):
-    """The current rows that have a true label (the target column of `labels`), joined on `id` or row order."""
+    """The current rows that have a true label (the target column of `labels`), joined on the prediction id
+    (`id`, or `prediction_id` where mlops feedback gave `id` to an id column of the data) or row order."""
     if schema.target not in labels.columns:
         raise MlopsError(f"{source}: no column '{schema.target}' (the target) with the true labels")
-    if "id" in labels.columns and "id" in current.columns:
-        joined = current.merge(labels[["id", schema.target]], on="id", how="inner")
+    key = "prediction_id" if "prediction_id" in labels.columns else "id"
+    if key in labels.columns and "id" in current.columns:
+        labelled = labels[[key, schema.target]].rename(columns={key: "id"})
+        joined = current.merge(labelled, on="id", how="inner")
     elif len(labels) == len(current):
         joined = current.assign(**{schema.target: labels[schema.target].to_numpy()})
     else:

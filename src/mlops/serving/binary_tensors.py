@@ -199,7 +199,7 @@ def response(answer: dict, binary: set[str], prediction_id: str) -> Response:
     """The inference answer with the outputs named in `binary` as bytes after the JSON."""
     chunks = []
     for tensor in answer["outputs"]:
-        if tensor["name"] in binary:
+        if tensor["name"] in binary and None not in tensor["data"]:  # an id output with a null stays JSON
             chunks.append(encode(tensor))
             del tensor["data"]
             tensor["parameters"] = {"binary_data_size": len(chunks[-1])}

@@ -1,7 +1,8 @@
 """A columnar body on POST /invocations: an Apache Arrow IPC stream (application/vnd.apache.arrow.stream).
 
 What `pyarrow.ipc.new_stream` writes, or pandas through pyarrow: a schema with one field per
-column, named as the column, then record batches. Numeric columns take integer or floating-point
+column, named as the column (and any of the id columns, echoed in the answer and logged, or
+dropped columns, ignored), then record batches. Numeric columns take integer or floating-point
 fields, null (or NaN) for a missing value; categorical columns take string fields (or integers,
 read as their text, as in JSON), null for a missing value. The columns are checked as the JSON
 column form is (validation.py) and the answer is /invocations' own.
@@ -53,7 +54,8 @@ def arrow_columns(body: bytes, validator: Validator) -> dict[str, list]:
     columns: dict[str, Any] = {}
     for position, field in enumerate(schema):
         column = table.column(position)
-        numeric = validator.numeric[validator.position[field.name]]
+        position_of = validator.position.get(field.name)  # None: an id or dropped column
+        numeric = position_of is not None and validator.numeric[position_of]
         if numeric and (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
             columns[field.name] = column.to_numpy()  # floating-point, NaN for a null, when any is null
         else:

@@ -1,11 +1,15 @@
 """POST /invocations and GET /ping: MLflow's scoring protocol, which is also Amazon SageMaker's.
 
 /invocations takes JSON in any of MLflow's input forms, or `text/csv` as SageMaker Batch
-Transform sends it: one row per line, no header, values in schema order, an empty field
-for a missing value (a UTF-8 byte order mark before the first row is skipped, as `mlops validate` and
+Transform sends it: one row per line, values in schema order, an empty field for a missing
+value (a UTF-8 byte order mark before the first row is skipped, as `mlops validate` and
 pandas skip it), or an Apache Arrow IPC stream, `application/vnd.apache.arrow.stream`
-(columnar.py). The answer is {"predictions": [...]}, or with `Accept: text/csv` one
-predicted class (or number, for regression) per line. Either way the X-Prediction-Id header
+(columnar.py). A CSV body may start with a header line naming its columns, as the data has
+them: then they come in any order, with the id columns (columns.ids) and dropped columns too.
+The answer is {"predictions": [...]}, or with `Accept: text/csv` one predicted class (or
+number, for regression) per line. When the request gives ids, the JSON answer adds "ids" (per
+row, {id column: value} as given) and the CSV answer is a header line, the id columns and
+`prediction`, then per row its ids and prediction. Either way the X-Prediction-Id header
 carries the request's prediction id (the body keeps MLflow's form).
 """
 
@@ -28,7 +32,7 @@ from mlops.serving.responses import (
     unquoted,
 )
 from mlops.serving.routes import Routes
-from mlops.serving.service import PredictionService
+from mlops.serving.service import PredictionService, as_rows
 from mlops.serving.validation import MAX_PROBLEMS, RequestError
 
 MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -41,11 +45,20 @@ def register(routes: Routes, service: PredictionService) -> None:
     schemas = routes.schemas
     body = {
         **json_body(invocation_schema(schemas)),
-        CSV: {"schema": {"type": "string"}, "description": "rows without a header, values in schema order"},
+        CSV: {
+            "schema": {"type": "string"},
+            "description": "rows, values in schema order; or a header line naming the columns (any order, "
+            "with id columns, echoed, and dropped ones) and rows in its order",
+        },
         **columnar.openapi_content(),
     }
     summary = "Predict (MLflow scoring protocol, as used by MLflow clients and SageMaker)"
-    answers = {"200": prediction_response("predictions", schemas.labels), **schemas.errors}
+    answers = {"200": prediction_response("predictions", invocation_answer(schemas)), **schemas.errors}
+    answers["200"]["content"][CSV] = {
+        "schema": {"type": "string"},
+        "description": "with Accept: text/csv, one prediction per line; when the request gives ids, a header "
+        "line (the id columns, prediction) and per row its ids and prediction",
+    }
 
     @routes.post("/invocations", summary, answers, body)
     def invocations() -> Response:
@@ -56,17 +69,33 @@ def register(routes: Routes, service: PredictionService) -> None:
         else:
             columns = json_columns(read_json_body(service.validator.max_json_values), service)
         prediction = service.predict(columns)
+        ids = service.validator.given_ids(columns)
         if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
-            answer = Response("".join(f"{value}\n" for value in prediction.predictions), mimetype=CSV)
+            answer = Response(csv_answer(prediction.predictions, ids), mimetype=CSV)
             answer.headers[PREDICTION_ID_HEADER] = prediction.id
             return answer
-        return json_response({"predictions": prediction.predictions}, prediction_id=prediction.id)
+        answer = {"predictions": prediction.predictions}
+        if ids:
+            answer["ids"] = as_rows(ids)
+        return json_response(answer, prediction_id=prediction.id)
 
     readiness = {"200": {"description": "ready"}, "503": {"description": "not ready"}}
 
     @routes.get("/ping", "200 when the model is ready (SageMaker health check)", readiness)
     def ping() -> Response:
         return Response("", status=200 if service.ready else 503, mimetype="text/plain")
+
+
+def invocation_answer(schemas: Schemas) -> dict[str, Any]:
+    """MLflow's {"predictions": [...]}, with "ids" when the request gives the id columns (columns.ids)."""
+    answer = {**schemas.labels, "properties": {**schemas.labels["properties"]}}
+    if schemas.ids:
+        answer["properties"]["ids"] = {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "per row, its id columns as given; only when the request gives ids",
+        }
+    return answer
 
 
 def invocation_schema(schemas: Schemas) -> dict[str, Any]:
@@ -125,30 +154,56 @@ def csv_columns(body: bytes, service: PredictionService) -> dict[str, list]:
         rows = [row for row in csv.reader(io.StringIO(text)) if row]
     except csv.Error as exc:
         raise RequestError(400, "invalid_csv", f"the body is not valid CSV: {exc}") from None
-    width = len(validator.columns)
+    names, order = validator.columns, "in schema order"
+    if rows and is_header(rows[0], validator):
+        names, order, rows = rows[0], "as the header names them", rows[1:]
+        if len(set(names)) != len(names):
+            raise RequestError(400, "invalid_csv", "the header line names a column twice")
+        validator.check_names(names, "the CSV header")
+    width = len(names)
     problems = []
-    if rows and rows[0] == validator.columns:
-        raise RequestError(400, "invalid_csv", "the first line is a header: send rows only, in schema order")
     for index, row in enumerate(rows):
         if len(row) != width:
-            problems.append({"row": index, "problem": f"has {len(row)} values; expected {width}, in schema order"})
+            problems.append({"row": index, "problem": f"has {len(row)} values; expected {width}, {order}"})
             if len(problems) >= MAX_PROBLEMS:
                 break
     if problems:
         raise validator.invalid(problems, len(rows))
+    numeric = dict(zip(validator.columns, validator.numeric, strict=True))
     columns = {}
-    for position, (name, numeric) in enumerate(zip(validator.columns, validator.numeric, strict=True)):
+    for position, name in enumerate(names):
         values = [row[position] for row in rows]
-        columns[name] = [number(value) for value in values] if numeric else [value or None for value in values]
+        # a number where the column is numeric; else text (ids too, as the data has them), "" missing
+        columns[name] = [number(value) for value in values] if numeric.get(name) else [v or None for v in values]
     return validator.from_columns(columns, "the CSV rows")
 
 
+def is_header(row: list[str], validator) -> bool:
+    """Whether a CSV line names columns: all the model's, or a numeric one (whose value is never its name)."""
+    named = set(row)
+    numeric = {name for name, is_numeric in zip(validator.columns, validator.numeric, strict=True) if is_numeric}
+    return named >= validator.column_set or bool(named & numeric)
+
+
+def csv_answer(predictions: list, ids: dict[str, list]) -> str:
+    """One prediction per line; with the request's ids, a header line and each row's ids before its prediction."""
+    if not ids:
+        return "".join(f"{value}\n" for value in predictions)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*ids, "prediction"])
+    writer.writerows(zip(*ids.values(), predictions, strict=True))
+    return out.getvalue()
+
+
 def check_csv_size(body: bytes, max_rows: int, max_fields: int) -> None:
-    """413 for more lines (blank ones included) or fields than `max_rows` full rows have, before parsing."""
+    """413 for more lines (blank ones included) or fields than a header line and `max_rows` full rows have,
+    before parsing (a body of max_rows + 1 rows without a header is counted as rows once parsed)."""
+    most_lines = max_rows + 1
     lines, fields = csv_size(body, body.translate(None, CSV_DELETE))
-    if lines > max_rows or fields > max_fields:  # a quoted field may hold commas and line breaks: count again
+    if lines > most_lines or fields > max_fields:  # a quoted field may hold commas and line breaks: count again
         lines, fields = csv_size(body, unquoted(body, CSV_STRUCTURE))
-    if lines > max_rows:
+    if lines > most_lines:
         raise RequestError(
             413,
             "too_many_rows",

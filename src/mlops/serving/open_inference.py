@@ -12,7 +12,11 @@ every column is numeric, one [N, F] tensor of any name with the columns in schem
 `data` is flat (row-major) or nested as the shape says; null is a missing value, and so is
 NaN in a float tensor (tritonclient writes a missing float as NaN). Outputs:
 `label` (BYTES, [N]) and `probabilities` (FP32, [N, classes], in the order /v2/models/<name>
-lists under parameters.classes); for a regression model, `prediction` (FP64, [N]). The
+lists under parameters.classes); for a regression model, `prediction` (FP64, [N]). An id column
+(columns.ids; /v2/models/<name> lists them under parameters.ids) may come as one more input
+named as the column, [N] or [N, 1], BYTES or an integer type: the model never reads it, and the
+answer gives it back as an output of the same name, datatype and values (asked for by name in
+`outputs` like the others), and the prediction log has it. The
 answer's `id` is the request's, or else the prediction id; `parameters.prediction_id` and the
 X-Prediction-Id header are the prediction id either way (row i's is `<prediction_id>-<i>`).
 Errors are {"error": "..."}. Tensors may also come and go as raw bytes after the JSON, as
@@ -24,6 +28,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from flask import Response, request
 
 from mlops.serving import binary_tensors
@@ -39,6 +44,7 @@ FLOATS = {"FP16", "FP32", "FP64"}
 INTEGERS = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
 NUMERIC_TYPES = FLOATS | INTEGERS
 CATEGORICAL_TYPES = {"BYTES", "BOOL"} | INTEGERS
+ID_TYPES = {"BYTES"} | INTEGERS
 DATATYPES = NUMERIC_TYPES | {"BYTES", "BOOL"}
 VALUE_TYPES = {
     **dict.fromkeys(FLOATS, (float, int, type(None))),
@@ -76,7 +82,7 @@ JSON_TYPES = {"string": (str, "a string"), "object": (dict, "an object")}  # for
 def request_schema(service: PredictionService) -> dict[str, Any]:
     """The request's JSON Schema, its names narrowed to this model's: REQUEST_FIELDS and TENSOR."""
     outputs = REGRESSION_OUTPUTS if service.regression else OUTPUTS
-    output = {**OUTPUT, "properties": {"name": {"enum": list(outputs)}}}
+    output = {**OUTPUT, "properties": {"name": {"enum": [*outputs, *service.validator.ids]}}}
     return {
         "type": "object",
         "required": ["inputs"],
@@ -134,6 +140,8 @@ def model_metadata(service: PredictionService) -> dict[str, Any]:
             {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(service.classes)]},
         ]
         parameters = {"task": "classification", "classes": service.classes}
+    if validator.ids:  # optional inputs, echoed as outputs of the same name
+        parameters["ids"] = validator.ids
     platform = "onnxruntime_onnx" if service.metadata["runtime"] == "onnx" else "sklearn_skops"
     return {
         "name": service.name,
@@ -215,18 +223,48 @@ def check_request(body: Any, service: PredictionService) -> None:
             raise bad(f"{key} must be {what}")
 
 
-def decode(body: Any, service: PredictionService) -> tuple[dict[str, list], list[str]]:
-    """(validated columns, requested output names) from an inference request body."""
+def decode(body: Any, service: PredictionService) -> tuple[dict[str, list], list[str], dict[str, str]]:
+    """(validated columns, requested output names, {id input: its datatype}) from an inference request body."""
     check_request(body, service)
-    outputs = requested_outputs(body.get("outputs"), service)
     inputs = [decode_input(item, index) for index, item in enumerate(body["inputs"])]
-    if len(inputs) == 1 and len(inputs[0][1]) == 2 and inputs[0][0] not in service.validator.columns:
-        return decode_tensor(*inputs[0], service), outputs
-    return decode_columns(inputs, service), outputs
+    validator = service.validator
+    rest = [item for item in inputs if item[0] not in validator.ids]
+    rows = rest[0][1][0] if rest else None
+    ids = decode_ids([item for item in inputs if item[0] in validator.ids], rows, service)
+    outputs = requested_outputs(body.get("outputs"), service, list(ids))
+    datatypes = {name: datatype for name, _, datatype, _ in inputs if name in ids}
+    if len(rest) == 1 and len(rest[0][1]) == 2 and rest[0][0] not in validator.columns:
+        return decode_tensor(*rest[0], service, ids), outputs, datatypes
+    return decode_columns(rest, service, ids), outputs, datatypes
 
 
-def decode_columns(inputs: list[tuple[str, list[int], str, Any]], service: PredictionService) -> dict[str, list]:
-    """One input per column, each [N] or [N, 1], all of N rows."""
+def decode_ids(inputs: list[tuple[str, list[int], str, Any]], rows: int | None, service) -> dict[str, list]:
+    """The id inputs' values, as given: each [N] or [N, 1] of the other inputs' N rows, BYTES or integers."""
+    ids: dict[str, list] = {}
+    for name, shape, datatype, data in inputs:
+        if name in ids:
+            raise bad(f"input {name!r} is given twice")
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise bad(f"input {name!r}: shape must be [N] or [N, 1], got {shape}")
+        if rows is not None and shape[0] != rows:
+            raise bad(f"input {name!r} has {shape[0]} rows, the other inputs {rows}: all must have as many")
+        if datatype not in ID_TYPES:
+            raise bad(f"input {name!r}: an id column takes datatype BYTES or an integer type, not {datatype}")
+        service.validator.check_count(shape[0])  # before building anything from binary data
+        values = tensor_values(data, shape, datatype, f"input {name!r}")
+        if datatype in INTEGERS and type(values) is list:  # echoed in this datatype: each value must fit it
+            limits = np.iinfo(datatype.lower())
+            outside = next((v for v in values if v is not None and not limits.min <= v <= limits.max), None)
+            if outside is not None:
+                raise bad(f"input {name!r}: value {outside} does not fit datatype {datatype}")
+        ids[name] = values
+    return ids
+
+
+def decode_columns(
+    inputs: list[tuple[str, list[int], str, Any]], service: PredictionService, ids: dict[str, list]
+) -> dict[str, list]:
+    """One input per column, each [N] or [N, 1], all of N rows; `ids`: the id inputs' values."""
     validator = service.validator
     columns: dict[str, list] = {}
     rows = None
@@ -252,7 +290,7 @@ def decode_columns(inputs: list[tuple[str, list[int], str, Any]], service: Predi
             f"inputs: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, unknown {extra[:5]}: "
             f"send one input per column, named as the column{tensor} (GET /v2/models/{service.name})"
         )
-    return validator.from_columns(columns, "inputs")
+    return validator.from_columns({**columns, **ids}, "inputs")
 
 
 def check_datatype(name: str, datatype: str, numeric: bool) -> None:
@@ -261,7 +299,9 @@ def check_datatype(name: str, datatype: str, numeric: bool) -> None:
         raise bad(f"input {name!r}: a {kind} column takes datatype {' or '.join(sorted(allowed))}, not {datatype}")
 
 
-def decode_tensor(name: str, shape: list[int], datatype: str, data: Any, service: PredictionService) -> dict[str, list]:
+def decode_tensor(
+    name: str, shape: list[int], datatype: str, data: Any, service: PredictionService, ids: dict[str, list]
+) -> dict[str, list]:
     validator = service.validator
     width = len(validator.columns)
     if not all(validator.numeric):
@@ -271,7 +311,7 @@ def decode_tensor(name: str, shape: list[int], datatype: str, data: Any, service
     validator.check_count(shape[0])
     flat = tensor_values(data, shape, datatype, f"input {name!r}")
     columns = {column: flat[position::width] for position, column in enumerate(validator.columns)}
-    return validator.from_columns(columns, f"input {name!r}")
+    return validator.from_columns({**columns, **ids}, f"input {name!r}")
 
 
 def tensor_values(data: Any, shape: list[int], datatype: str, where: str) -> list | Any:
@@ -281,8 +321,9 @@ def tensor_values(data: Any, shape: list[int], datatype: str, where: str) -> lis
     return check_values(flatten(data, shape, where), datatype, where)
 
 
-def requested_outputs(outputs: Any, service: PredictionService) -> list[str]:
-    available = REGRESSION_OUTPUTS if service.regression else OUTPUTS
+def requested_outputs(outputs: Any, service: PredictionService, ids: list[str]) -> list[str]:
+    """The outputs asked for, by default all: the model's, and the `ids` the request gave as inputs."""
+    available = [*(REGRESSION_OUTPUTS if service.regression else OUTPUTS), *ids]
     if outputs is None:
         return list(available)
     if type(outputs) is not list or not all(type(o) is dict and type(o.get("name")) is str for o in outputs):
@@ -294,7 +335,14 @@ def requested_outputs(outputs: Any, service: PredictionService) -> list[str]:
     return names
 
 
-def encode(service: PredictionService, prediction: Prediction, outputs: list[str], request_id: str | None):
+def encode(
+    service: PredictionService,
+    prediction: Prediction,
+    outputs: list[str],
+    request_id: str | None,
+    ids: dict[str, tuple[str, list]],
+):
+    """The answer's JSON; `ids`: {id column: (its input's datatype, its values)}, echoed as outputs."""
     predictions, probabilities = prediction.predictions, prediction.probabilities
     rows = len(predictions)
     if service.regression:
@@ -309,6 +357,8 @@ def encode(service: PredictionService, prediction: Prediction, outputs: list[str
                 "data": [p for row in probabilities or [] for p in row],
             },
         }
+    for name, (datatype, values) in ids.items():
+        tensors[name] = {"name": name, "datatype": datatype, "shape": [rows], "data": values}
     return {
         "model_name": service.name,
         "model_version": service.version,
@@ -361,10 +411,11 @@ def register(routes: Routes, service: PredictionService) -> None:
             body = binary_tensors.read_request(service.validator.max_json_values)
         else:  # tritonclient sends no Content-Type
             body = read_json_body(service.validator.max_json_values, untyped_ok=True)
-        columns, outputs = decode(body, service)
+        columns, outputs, datatypes = decode(body, service)
         binary = binary_tensors.requested(body, outputs)
         prediction = service.predict(columns)
-        answer = encode(service, prediction, outputs, body.get("id"))
+        ids = {name: (datatype, columns[name]) for name, datatype in datatypes.items()}
+        answer = encode(service, prediction, outputs, body.get("id"), ids)
         if binary:
             return binary_tensors.response(answer, binary, prediction.id)
         return json_response(answer, prediction_id=prediction.id)

@@ -55,7 +55,7 @@ class Schemas:
         self.regression, self.classes = service.regression, service.metadata["classes"]
         self.columns = service.validator.contract  # the schemas the validator checks requests with
         self.names = list(self.columns)
-        ids = service.validator.ids
+        ids = self.ids = service.validator.ids
         # What a record may hold besides its columns: ids (echoed, logged) and dropped columns (ignored).
         self.optional = {
             **{name: {"description": "ignored: the model does not read it (columns.drop)"} for name in

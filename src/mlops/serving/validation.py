@@ -144,13 +144,30 @@ def date_converter(schema: dict[str, Any], date: dict[str, Any]) -> Callable[[An
     return convert
 
 
+ID_INTEGERS = (-(2**63), 2**64 - 1)  # what every answer's JSON and the prediction log can write as a number
+
+
 def id_value(value: Any) -> Any:
-    """An id as given (text or a whole number), for the answer and the prediction log."""
-    if value is None or type(value) is str or type(value) is int:
+    """An id as given (text or a whole number), for the answer and the prediction log; never range-checked
+    against training, since tomorrow's rows have new ids."""
+    kind = type(value)
+    if value is None or kind is str:
         return value
-    if type(value) is float and value.is_integer():
-        return int(value)
+    if kind is float and value.is_integer():
+        value, kind = int(value), int
+    if kind is int:
+        if ID_INTEGERS[0] <= value <= ID_INTEGERS[1]:
+            return value
+        raise Invalid("an id number must fit in 64 bits: send a longer one as text")
     raise Invalid(f"an id must be text or a whole number, got {json_type(value)}")
+
+
+def is_id(value: Any) -> bool:
+    try:
+        id_value(value)
+    except Invalid:
+        return False
+    return True
 
 
 def shorten(names: list[str], most: int = 5) -> str:
@@ -194,10 +211,11 @@ class Validator:
         self.max_rows = max_rows
         # What a body may hold before it is parsed (responses.read_json_body, invocations.csv_columns):
         # JSON values enough for max_rows rows in the widest form (V2's [N, 1] inputs, two per value),
-        # with room for names, shapes and parameters; CSV fields enough for max_rows full rows.
-        width = len(self.columns)
+        # with room for names, shapes and parameters; CSV fields enough for max_rows full rows and a
+        # header. A row may carry its ids and dropped columns too.
+        width = len(self.columns) + len(self.optional)
         self.max_json_values = 2 * (width + 1) * (max_rows + 32) + 1024
-        self.max_csv_fields = width * max_rows
+        self.max_csv_fields = width * (max_rows + 1)
 
     def check_count(self, count: int) -> None:
         if count == 0:
@@ -256,6 +274,10 @@ class Validator:
         if problems:
             raise self.invalid(problems, len(instances))
         return self.finish(out, ids)
+
+    def given_ids(self, columns: dict[str, list]) -> dict[str, list]:
+        """The id columns of validated `columns` that the request gave, a value in one row at least."""
+        return {name: columns[name] for name in self.ids if any(value is not None for value in columns[name])}
 
     def with_optional(self, record: dict) -> bool:
         """Whether a record holds every column and, besides them, only ids and dropped columns."""
@@ -350,10 +372,14 @@ class Validator:
                 break
         ids: dict[str, list] = {}
         for name in self.ids:
+            given = columns.get(name)
+            if type(given) is np.ndarray:  # integer ids from a binary or columnar body
+                given = given.tolist()
             try:
-                ids[name] = [id_value(value) for value in columns[name]] if name in columns else [None] * count
+                ids[name] = [id_value(value) for value in given] if given is not None else [None] * count
             except Invalid as exc:
-                problems.append({"column": name, "row": 0, "problem": str(exc)})
+                row = next(index for index, value in enumerate(given) if not is_id(value))
+                problems.append({"row": row, "column": name, "problem": str(exc)})
         if problems:
             raise self.invalid(problems, count)
         return self.finish(out, ids)
