@@ -221,3 +221,16 @@ def test_due_prints_true_or_false_and_builds_nothing(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0 and result.stdout == "true\n", result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_labelled_rows_may_lack_a_dropped_column_but_not_a_feature():
+    from mlops.errors import MlopsError
+    from mlops.monitoring.retrain_data import align_types
+
+    source = pd.DataFrame({"size": [1.5, 2.5], "comments": ["a note", None], "label": ["a", "b"]})
+    labelled = pd.DataFrame({"label": ["b"], "size": ["3.5"], "predicted_at": ["2026-01-01T00:00:00Z"]})
+    aligned = align_types(labelled, source, unused=["comments"])
+    assert list(aligned.columns) == ["size", "comments", "label"]
+    assert aligned["size"].tolist() == [3.5] and aligned["comments"].isna().all()
+    with pytest.raises(MlopsError, match=r"lack the data's column\(s\) comments: rerun `mlops feedback`"):
+        align_types(labelled, source)

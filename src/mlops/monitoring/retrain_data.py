@@ -74,14 +74,16 @@ def recent_rows(rows, max_age_days: float, now: datetime):
     return rows[recent].assign(_at=predicted_at[recent]).sort_values("_at", ascending=False, kind="stable")
 
 
-def align_types(rows, like):
-    """`rows` with `like`'s columns and, where the values allow, its dtypes (ids logged as text stay comparable)."""
+def align_types(rows, like, unused=()):
+    """`rows` with `like`'s columns and, where the values allow, its dtypes (ids logged as text stay comparable).
+    A column in `unused` (columns.drop: the model never reads it, so requests need not send it) is left empty
+    where the rows lack it."""
     import pandas as pd
 
-    missing = [name for name in like.columns if name not in rows.columns]
+    missing = [name for name in like.columns if name not in rows.columns and name not in unused]
     if missing:
         raise MlopsError(f"the labelled rows lack the data's column(s) {', '.join(missing)}: rerun `mlops feedback`")
-    out = rows[list(like.columns)].copy()
+    out = rows.reindex(columns=list(like.columns))
     for name in like.columns:
         dtype = like[name].dtype
         if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
@@ -163,7 +165,7 @@ def build(params, labelled_path: Path, params_path: Path, now: datetime) -> dict
         raise NoLabels(f"{labelled_path} holds no labelled rows: no label matched a logged prediction")
     settings = params.monitor.retrain
     source = load_source(params.data.source, params.data.target)
-    recent = align_types(recent_rows(labelled, settings.max_age_days, now), source)
+    recent = align_types(recent_rows(labelled, settings.max_age_days, now), source, params.columns.drop)
     fresh = new_rows(source, recent)
     added = fresh.head(settings.max_production_rows)
     counts = {
