@@ -7,6 +7,10 @@ edited; one open pull request per branch, as GitHub allows) and their head commi
 issue and pull-request comments, issues and labels, workflows and their dispatches, runs and
 their artifacts (served from the world's artifact storage). Tests assert on ``state``.
 
+Runs carry GitHub's times, to the second (``created_at``, ``run_started_at``, ``updated_at``): the
+world sets them as it starts and completes each run, from the same clock as comments' times, and
+``GET .../actions/runs/ID`` answers them as the ``workflow_run`` payload carries them.
+
 A workflow dispatch is refused with 422, as GitHub refuses it, when the workflow file at that
 ref has no ``workflow_dispatch`` trigger.
 

@@ -12,8 +12,11 @@ stands in for what.
 from __future__ import annotations
 
 import base64
+import calendar
 import json
+import re
 import shutil
+import time
 import urllib.error
 import urllib.request
 
@@ -254,7 +257,16 @@ def main_trained(world) -> list:
     return [r for r in world.runs if r.workflow == "train.yml" and r.event == "push" and r.conclusion == "success"]
 
 
+def seconds(stamp: str) -> int:
+    """A time as GitHub writes it (2027-01-15T08:00:00Z), in seconds since the epoch."""
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
 def test_3_a_pull_request_gets_one_comment_updated_in_place_on_its_next_push(world):
+    if not main_trained(world):  # run alone: the pull request's baseline is main's training output
+        sha = world.git("rev-parse", "origin/main")
+        payload = world.push_payload("main", sha)
+        world.run("train.yml", "push", payload, sha, "main", follow=False, job="pipeline-release")
     params = load_params(world.dev / "params.yaml")
     hyperparameters = dict(params.train.hyperparameters)
     name, value = next((k, v) for k, v in hyperparameters.items() if isinstance(v, int) and not isinstance(v, bool))
@@ -283,6 +295,12 @@ def test_3_a_pull_request_gets_one_comment_updated_in_place_on_its_next_push(wor
     (updated,) = comments(world, number)
     assert updated["id"] == comment["id"]
     assert f"`train.hyperparameters.{name}` | {value} | {value + 13} |" in updated["body"]
+    # The cost line's feedback time: from the start of this train run to the comment, as GitHub recorded them.
+    (cost,) = [line for line in updated["body"].splitlines() if line.startswith("Cost: ")]
+    shown = re.search(r" Feedback: (?:(\d+) min )?(\d+) s from the start of this pull request's `train` run", cost)
+    assert shown, cost
+    recorded = seconds(updated["updated_at"]) - seconds(world.state.runs[train.id]["run_started_at"])
+    assert abs(int(shown[1] or 0) * 60 + int(shown[2]) - recorded) <= 2, (cost, recorded)
 
 
 # ---------------------------------------------------------------- scenario 4
