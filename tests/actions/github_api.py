@@ -31,6 +31,7 @@ at a time (``per_page``, ``page``, a ``Link`` header to the next page, as ``gh -
 from __future__ import annotations
 
 import base64
+import calendar
 import datetime
 import io
 import json
@@ -265,6 +266,11 @@ def now() -> str:
 
 
 clock = time.time  # the tests set another
+
+
+def seconds(stamp: str) -> int:
+    """A time as GitHub writes it (2027-01-15T08:00:00Z), in seconds since the epoch."""
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def list_comments(h: Handler, q, number) -> None:

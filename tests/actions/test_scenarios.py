@@ -12,11 +12,9 @@ stands in for what.
 from __future__ import annotations
 
 import base64
-import calendar
 import json
 import re
 import shutil
-import time
 import urllib.error
 import urllib.request
 
@@ -25,6 +23,7 @@ import pytest
 import yaml
 
 from mlops.config import load_params
+from tests.actions.github_api import seconds
 
 pytestmark = [pytest.mark.slow, pytest.mark.container]
 
@@ -255,11 +254,6 @@ def pr_report_runs(world, after: int) -> list:
 def main_trained(world) -> list:
     """The successful train.yml runs of pushes to main, oldest first."""
     return [r for r in world.runs if r.workflow == "train.yml" and r.event == "push" and r.conclusion == "success"]
-
-
-def seconds(stamp: str) -> int:
-    """A time as GitHub writes it (2027-01-15T08:00:00Z), in seconds since the epoch."""
-    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def test_3_a_pull_request_gets_one_comment_updated_in_place_on_its_next_push(world):
