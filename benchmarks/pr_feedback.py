@@ -12,9 +12,9 @@ It prints each job's time from act's log, for train.yml and the pr-report.yml ru
 it, each step's (its main phase, as act timed it; those of half a second or more), the time
 from the push (the event handed to act) to the comment the API stand-in received (its
 updated_at, to the second, as GitHub records it), and the feedback time the comment's cost line
-shows beside the stand-in's own record of it (the train run's run_started_at to updated_at). No image is built: the image is
-main's business (publish), not a pull request's. Needs act (requirements-dev.txt); takes some
-minutes. docs/benchmarks.md has results.
+shows beside the stand-in's own record of it (the train run's run_started_at to updated_at).
+No image is built: the image is main's business (publish), not a pull request's. Needs act
+(requirements-dev.txt); takes some minutes. docs/benchmarks.md has results.
 """
 
 from __future__ import annotations
