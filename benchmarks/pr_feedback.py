@@ -9,16 +9,18 @@ between runs as GitHub keeps them) and lives the start of scenario 3: main train
 a pull request changing one hyperparameter is opened (its first run), then pushed again. That
 second push is the one measured: every cache warm, as a contributor's next push finds them.
 It prints each job's time from act's log, for train.yml and the pr-report.yml run that follows
-it, and the time from the push (the event handed to act) to the comment the API stand-in
-received (its updated_at, to the second, as GitHub records it). No image is built: the image is
-main's business (publish), not a pull request's. Needs act (requirements-dev.txt); takes some
-minutes. docs/benchmarks.md has results.
+it, each step's (its main phase, as act timed it; those of half a second or more), the time
+from the push (the event handed to act) to the comment the API stand-in received (its
+updated_at, to the second, as GitHub records it), and the feedback time the comment's cost line
+shows beside the stand-in's own record of it (the train run's run_started_at to updated_at).
+No image is built: the image is main's business (publish), not a pull request's. Needs act
+(requirements-dev.txt); takes some minutes. docs/benchmarks.md has results.
 """
 
 from __future__ import annotations
 
-import calendar
 import os
+import re
 import sys
 import tempfile
 import time
@@ -30,7 +32,21 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.actions.github_api import seconds  # noqa: E402
 from tests.actions.world import ACT, Run, World  # noqa: E402
+
+
+def step_seconds(run: Run) -> list[tuple[str, str, float]]:
+    """(job, step, seconds) of each step's main phase, as act measured it (its executionTime), in order."""
+    return [
+        (entry["jobID"], entry["step"], entry["executionTime"] / 1e9)
+        for entry in run.log
+        if entry.get("stage") == "Main" and "stepResult" in entry and "executionTime" in entry
+        and len(entry.get("stepID", [])) == 1  # a composite action's inner steps are inside its own
+    ]  # fmt: skip
+
+
+FEEDBACK = re.compile(r"Feedback: (?:(\d+) min )?(\d+) s from the start")
 
 
 def job_seconds(run: Run) -> dict[str, float]:
@@ -89,7 +105,8 @@ def main() -> int:
             (report,) = [run for run in world.runs if run.workflow == "pr-report.yml" and run.id > mark]
             checked(report)
             (comment,) = world.state.comments_on(number)
-            posted = calendar.timegm(time.strptime(comment["updated_at"], "%Y-%m-%dT%H:%M:%SZ"))
+            posted = seconds(comment["updated_at"])
+            run_started = seconds(world.state.runs[train.id]["run_started_at"])
         finally:
             world.close()
     load_after = os.getloadavg()
@@ -100,7 +117,17 @@ def main() -> int:
         for job, took in job_seconds(run).items():
             print(f"| {run.workflow} | {job} | {took:.0f} |")
     print()
+    print("| job | step (main phase) | seconds |")
+    print("|---|---|---:|")
+    for run in (train, report):
+        for job, step, took in step_seconds(run):
+            if took >= 0.5:
+                print(f"| {job} | {step} | {took:.1f} |")
+    print()
+    shown = FEEDBACK.search(comment["body"])
     print(f"push -> comment, second push to the pull request, warm caches: {posted - pushed:.0f} s")
+    print(f"train run started -> comment (the stand-in's run_started_at, updated_at): {posted - run_started} s; "
+          f"the comment says: {shown[0] if shown else 'no feedback time'}")  # fmt: skip
     print(f"cores: {len(os.sched_getaffinity(0))}; act: {ACT}")
     print(f"load average (1, 5, 15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}, "
           f"after: {' '.join(f'{x:.2f}' for x in load_after)}")  # fmt: skip

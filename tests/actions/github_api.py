@@ -7,6 +7,10 @@ edited; one open pull request per branch, as GitHub allows) and their head commi
 issue and pull-request comments, issues and labels, workflows and their dispatches, runs and
 their artifacts (served from the world's artifact storage). Tests assert on ``state``.
 
+Runs carry GitHub's times, to the second (``created_at``, ``run_started_at``, ``updated_at``): the
+world sets them as it starts and completes each run, from the same clock as comments' times, and
+``GET .../actions/runs/ID`` answers them as the ``workflow_run`` payload carries them.
+
 A workflow dispatch is refused with 422, as GitHub refuses it, when the workflow file at that
 ref has no ``workflow_dispatch`` trigger.
 
@@ -27,6 +31,7 @@ at a time (``per_page``, ``page``, a ``Link`` header to the next page, as ``gh -
 from __future__ import annotations
 
 import base64
+import calendar
 import datetime
 import io
 import json
@@ -261,6 +266,11 @@ def now() -> str:
 
 
 clock = time.time  # the tests set another
+
+
+def seconds(stamp: str) -> int:
+    """A time as GitHub writes it (2027-01-15T08:00:00Z), in seconds since the epoch."""
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def list_comments(h: Handler, q, number) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 import yaml
 
 from mlops.http import free_port
-from tests.actions import standins
+from tests.actions import github_api, standins
 from tests.actions.github_api import GitHubAPI, State
 from tests.conftest import REPO_ROOT, copy_repository
 from tests.waiting import wait_for_url
@@ -367,7 +367,10 @@ class World:
             "conclusion": None,
             "head_repository": {"full_name": payload.get("pull_request", {}).get("head_repository", REPOSITORY)},
             "privileged": privileged,
+            "run_attempt": 1,
         }
+        # GitHub's times of a run, to the second: created and started now (no queue here), updated when it completes.
+        record["created_at"] = record["run_started_at"] = record["updated_at"] = github_api.now()
         self.state.runs[run_id] = record
         event_file = folder / "event.json"
         event_file.write_text(json.dumps(payload))
@@ -405,7 +408,7 @@ class World:
             except json.JSONDecodeError:
                 log.append({"msg": line})
         run = Run(run_id, workflow, event_name, sha, done.returncode, log)
-        record.update(status="completed", conclusion=run.conclusion)
+        record.update(status="completed", conclusion=run.conclusion, updated_at=github_api.now())
         self.runs.append(run)
         if follow:
             self.follow(run, name, record)

@@ -25,9 +25,11 @@ from tests.workflow.github_expressions import condition
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 DVC_STAND_IN = """#!/bin/sh
-# A stand-in for dvc: `dvc repro` ends with $REPRO_STATUS, after the checks stage wrote $CHECKS_RESULT (if set).
+# A stand-in for dvc: `dvc repro` ends with $REPRO_STATUS, after the checks stage wrote $CHECKS_RESULT (if set);
+# `dvc repro ingest`, the first stage alone, succeeds.
 case "$1" in
-  repro) if [ -n "$CHECKS_RESULT" ]; then mkdir -p reports && cp "$CHECKS_RESULT" reports/checks.json; fi
+  repro) if [ "$2" = ingest ]; then exit 0; fi
+         if [ -n "$CHECKS_RESULT" ]; then mkdir -p reports && cp "$CHECKS_RESULT" reports/checks.json; fi
          exit "$REPRO_STATUS" ;;
   *) echo "dvc $*" ;;
 esac
@@ -109,11 +111,13 @@ def test_a_model_that_passed_goes_on_and_prints_its_checks(tmp_path):
     assert output == "" and "all 1 checks passed" in log and "dvc metrics show" in log
 
 
-def evaluate(value: str, *, succeeded: bool, checks: str) -> bool | None:
-    """An `if:` after the pipeline step, the status functions replaced by this case's values."""
+def evaluate(value: str, *, succeeded: bool, checks: str, baseline: str = "") -> bool | None:
+    """An `if:` after the pipeline step, the status functions replaced by this case's values; `baseline`:
+    where main's training output was downloaded ("" when it was not)."""
     text = value.replace("success()", str(succeeded).lower()).replace("cancelled()", "false")
     text = text.replace("failure()", str(not succeeded).lower())
-    return condition(text, {"steps": {"pipeline": {"outputs": {"checks": checks}}}})
+    outputs = {"pipeline": {"outputs": {"checks": checks}}, "baseline": {"outputs": {"dir": baseline}}}
+    return condition(text, {"steps": outputs})
 
 
 REPORTING = (
@@ -130,6 +134,18 @@ def test_the_report_is_written_after_failed_checks_but_not_after_another_failure
         assert evaluate(value, succeeded=True, checks="") is True
         assert evaluate(value, succeeded=False, checks="failed") is True
         assert evaluate(value, succeeded=False, checks="") is False
+
+
+def test_the_committed_baseline_is_checked_out_only_when_main_s_training_output_was_not_found():
+    """The report takes the first baseline directory with metrics: main's artifact, when downloaded."""
+    for job in ("pipeline", "pipeline-release"):
+        value = step("train.yml", job, REPORTING[1])["if"]
+        assert evaluate(value, succeeded=True, checks="", baseline="/runner/temp/baseline") is False
+        assert evaluate(value, succeeded=False, checks="failed", baseline="/runner/temp/baseline") is False
+    assert (
+        '--baseline-dir "$ARTIFACT_BASELINE"} --baseline-dir .baseline'
+        in step("train.yml", "pipeline", "Report")["run"]
+    )
 
 
 def test_nothing_is_pushed_after_failed_checks():

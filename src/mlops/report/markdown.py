@@ -29,6 +29,9 @@ from mlops.report.tables import (
 )
 
 LIMIT = 60_000  # GitHub refuses comments over 65,536 characters; room for CML's watermark
+# Where pr-report.yml writes the feedback time (from the start of the pull request's train run to the
+# comment), known only as the comment is posted; hidden wherever the report is read before that.
+FEEDBACK_MARKER = "<!-- mlops:feedback-time -->"
 
 
 def interval_cell(interval: Interval) -> str:
@@ -115,9 +118,7 @@ def verdict_section(comparison: Comparison, context: dict[str, str]) -> str:
         lines.append(f"Baseline: {base.label} ({context.get('baseline_source', 'main')}).")
     else:
         lines.append("Baseline: no baseline yet (no successful training run or committed metrics on main).")
-    cost = cost_line(comparison.pr, comparison.regression)
-    if cost:
-        lines.append(cost)
+    lines.append(cost_line(comparison.pr, comparison.regression) + FEEDBACK_MARKER)
     return "  \n".join(lines)
 
 
