@@ -62,8 +62,10 @@ FEEDBACK_SUMMARY = FEEDBACK_DIR / "feedback.md"
 LABELLED = Path("data/feedback/labelled.parquet")  # logged predictions joined to their labels: training candidates
 RETRAIN_REPORT = Path("reports/retrain.json")  # mlops retrain-data: what the new data version holds
 
-# The paths monitor.yml reads and uploads, as its step `python -m mlops.paths >> "$GITHUB_OUTPUT"` gives them.
+# The paths the workflows (train.yml, monitor.yml) read and upload, as their step
+# `python -m mlops.paths >> "$GITHUB_OUTPUT"` gives them.
 WORKFLOW = {
+    "raw": RAW,
     "drift_dir": DRIFT_DIR,
     "drift_summary": DRIFT_SUMMARY,
     "feedback_dir": FEEDBACK_DIR,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from mlops import paths
@@ -101,11 +102,12 @@ def test_no_command_writes_a_path_of_its_own():
     assert found == []
 
 
-def test_monitor_yml_takes_its_paths_from_mlops_paths():
-    """monitor.yml names no file of its own: each job that needs one runs `python -m mlops.paths` for it."""
-    text = (REPO_ROOT / ".github/workflows/monitor.yml").read_text()
+@pytest.mark.parametrize("workflow", ["monitor.yml", "train.yml"])
+def test_the_workflows_take_their_paths_from_mlops_paths(workflow):
+    """A workflow names no file of its own: each job that needs one runs `python -m mlops.paths` for it."""
+    text = (REPO_ROOT / ".github/workflows" / workflow).read_text()
     for path in paths.WORKFLOW.values():
-        assert path.as_posix() not in text, f"monitor.yml spells {path} out: use the paths step's output"
+        assert path.as_posix() not in text, f"{workflow} spells {path} out: use the paths step's output"
     used = set(re.findall(r"steps\.paths\.outputs\.(\w+)", text))
     assert used and used <= set(paths.WORKFLOW), used - set(paths.WORKFLOW)
     jobs = yaml.safe_load(text)["jobs"]
