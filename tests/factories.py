@@ -15,13 +15,15 @@ Which generator for what:
 - `measurements(...)`: measurements on different scales, some driven by one hidden factor that
   also decides the binary target, the rest unrelated: a dataset a model learns well, whose
   important features are known.
-- `table(rows, seed, columns, rule)`: the engine under all of them, for a test whose assertions
-  need columns of its own (`numeric`, `integers`, `category` describe each column).
+- `table(rows, seed, columns, rule)`: the engine under the four above, for a test whose assertions
+  need columns of its own (`numeric`, `gamma`, `integers`, `category` or a `Column` describe
+  each column; `drawn_labels` is a target unrelated to them).
 - `scores(classes, rows, seed, skill)`: a classifier's output without a model: actual class
   indices and probabilities.
 
-Each is deterministic in its seed; tests that assert on a value pass the seed and sizes
-themselves, so a change here that moves the data shows up as their failure, not as drift.
+Each is deterministic in its seed. `table` draws in a documented order, so a test whose assertions
+depend on the values (a golden file, a statistical threshold) keeps them as long as it passes the
+same columns, seed and sizes; a change here that moves them shows up as that test's failure.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class Column:
 def numeric(mean: float = 0.0, sd: float = 1.0, *, decimals: int | None = None, missing: float = 0.0) -> Column:
     """Normal with `mean` and `sd`."""
     return Column(lambda rng, rows: rng.normal(mean, sd, rows), decimals, missing, sd)
+
+
+def gamma(shape: float, scale: float, *, decimals: int | None = None, missing: float = 0.0) -> Column:
+    """Gamma-distributed: never negative, skewed to the right (amounts, areas)."""
+    return Column(lambda rng, rows: rng.gamma(shape, scale, rows), decimals, missing, np.sqrt(shape) * scale)
 
 
 def integers(low: int, high: int) -> Column:
@@ -96,6 +103,11 @@ def _draw(column: Column, rng: np.random.Generator, rows: int, shift: float | No
     if shift is not None:
         values = values + shift * column.sd
     return values.round(column.decimals) if column.decimals is not None else values
+
+
+def drawn_labels(values: Sequence, p: Sequence[float] | None = None) -> Rule:
+    """A rule for `table`: the target is one of `values` (shares `p`), whatever the features."""
+    return lambda frame, rng: rng.choice(list(values), len(frame), p=p)
 
 
 # The example shape: what classification() and regression() share.

@@ -26,11 +26,11 @@ def make_frame(rows: int = 500, seed: int = 0) -> pd.DataFrame:
     columns = {
         FEATURE: factories.numeric(12, 3, decimals=3),
         "width": factories.numeric(5, 1, decimals=3, missing=0.05),
-        NON_NEGATIVE: factories.Column(lambda rng, n: rng.gamma(4, 150, n), decimals=1),
+        NON_NEGATIVE: factories.gamma(4, 150, decimals=1),
         "temperature": factories.numeric(-2, 4, decimals=2),
         TEXT: factories.category(["A", "B", "C"]),
     }
-    return factories.table(rows, seed, columns, lambda _, rng: rng.choice(CLASSES, rows, p=[0.7, 0.3]), target="target")
+    return factories.table(rows, seed, columns, factories.drawn_labels(CLASSES, [0.7, 0.3]), target="target")
 
 
 @pytest.fixture(scope="session")
