@@ -176,7 +176,7 @@ def measurements(
     rows: int,
     seed: int,
     informative: dict[str, float],
-    unrelated: dict[str, float] | None = None,
+    unrelated: dict[str, float | Column] | None = None,
     *,
     loading: float = 1.0,
     spread: float = 1.0,
@@ -188,13 +188,15 @@ def measurements(
 ) -> pd.DataFrame:
     """Positive measurements, `name: scale` each, around 2 x scale. The `informative` ones follow one
     hidden factor (`loading` times it, plus `spread` times their own noise); the `unrelated` ones are
-    noise. `target` is `classes[1]` where the factor plus noise of sd `label_noise` is over `threshold`."""
+    noise (or drawn as their `Column` says). All are rounded to `decimals`. `target` is `classes[1]`
+    where the factor plus noise of sd `label_noise` is over `threshold`."""
     rng = np.random.default_rng(seed)
     factor = rng.normal(size=rows)
     columns = {
         name: scale * (2 + loading * factor + spread * rng.normal(size=rows)) for name, scale in informative.items()
     }
-    columns.update({name: scale * (2 + rng.normal(size=rows)) for name, scale in (unrelated or {}).items()})
+    for name, scale in (unrelated or {}).items():
+        columns[name] = _draw(scale, rng, rows) if isinstance(scale, Column) else scale * (2 + rng.normal(size=rows))
     frame = pd.DataFrame(columns).round(decimals)
     frame[target] = np.where(factor + rng.normal(scale=label_noise, size=rows) > threshold, classes[1], classes[0])
     return frame
