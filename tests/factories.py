@@ -81,8 +81,8 @@ def table(
 
     In this order, from one generator: each column's values, with `shift` (column: standard
     deviations) added, rounded; the target, from the complete values (the rule may draw noise
-    from rng); each column's missing values; then the `unrelated` columns, which the rule does
-    not see and whose presence leaves every other value as it was.
+    from rng); each column's missing values; then the `unrelated` columns (each with its missing
+    values), which the rule does not see and whose presence leaves every other value as it was.
     """
     rng = np.random.default_rng(seed)
     shift = shift or {}
@@ -90,11 +90,10 @@ def table(
     frame = pd.DataFrame({name: _draw(column, rng, rows, shift.get(name)) for name, column in columns.items()})
     if rule is not None:
         frame[target] = rule(frame, rng)
-    for name, column in columns.items():
-        if column.missing:
-            frame.loc[rng.random(rows) < column.missing, name] = None
+    _lose_values(frame, columns, rng)
     for name, column in unrelated.items():
         frame[name] = _draw(column, rng, rows)
+        _lose_values(frame, {name: column}, rng)
     return frame[[*columns, *unrelated, *([target] if rule is not None else [])]]
 
 
@@ -103,6 +102,12 @@ def _draw(column: Column, rng: np.random.Generator, rows: int, shift: float | No
     if shift is not None:
         values = values + shift * column.sd
     return values.round(column.decimals) if column.decimals is not None else values
+
+
+def _lose_values(frame: pd.DataFrame, columns: dict[str, Column], rng: np.random.Generator) -> None:
+    for name, column in columns.items():
+        if column.missing:
+            frame.loc[rng.random(len(frame)) < column.missing, name] = None
 
 
 def drawn_labels(values: Sequence, p: Sequence[float] | None = None) -> Rule:

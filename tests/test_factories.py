@@ -22,10 +22,12 @@ def test_unrelated_columns_leave_every_other_value_as_it_was():
     columns = {"x": factories.numeric(decimals=3, missing=0.1), "c": factories.category(["a", "b"], missing=0.1)}
     rule = factories.drawn_labels(["no", "yes"])
     alone = factories.table(50, 4, columns, rule)
-    wider = factories.table(50, 4, columns, rule, unrelated={"u": factories.integers(0, 9), "v": factories.gamma(2, 1)})
+    wider = factories.table(
+        50, 4, columns, rule, unrelated={"u": factories.integers(0, 9), "v": factories.gamma(2, 1, missing=0.2)}
+    )
     assert list(wider) == ["x", "c", "u", "v", "label"]
     pd.testing.assert_frame_equal(wider[list(alone)], alone)
-    assert alone["x"].isna().any() and alone["c"].isna().any()
+    assert alone["x"].isna().any() and alone["c"].isna().any() and wider["v"].isna().any()
 
 
 def test_a_shift_moves_a_column_by_standard_deviations_and_the_rule_sees_it():
