@@ -90,10 +90,10 @@ def table(
     frame = pd.DataFrame({name: _draw(column, rng, rows, shift.get(name)) for name, column in columns.items()})
     if rule is not None:
         frame[target] = rule(frame, rng)
-    _lose_values(frame, columns, rng)
-    for name, column in unrelated.items():
-        frame[name] = _draw(column, rng, rows)
-        _lose_values(frame, {name: column}, rng)
+    for name, column in columns.items():
+        frame[name] = _lose_values(frame[name], column, rng)
+    extra = {name: _lose_values(pd.Series(_draw(column, rng, rows)), column, rng) for name, column in unrelated.items()}
+    frame = pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)  # at once: there may be hundreds
     return frame[[*columns, *unrelated, *([target] if rule is not None else [])]]
 
 
@@ -104,10 +104,12 @@ def _draw(column: Column, rng: np.random.Generator, rows: int, shift: float | No
     return values.round(column.decimals) if column.decimals is not None else values
 
 
-def _lose_values(frame: pd.DataFrame, columns: dict[str, Column], rng: np.random.Generator) -> None:
-    for name, column in columns.items():
-        if column.missing:
-            frame.loc[rng.random(len(frame)) < column.missing, name] = None
+def _lose_values(values: pd.Series, column: Column, rng: np.random.Generator) -> pd.Series:
+    if not column.missing:
+        return values
+    values = values.copy()
+    values[rng.random(len(values)) < column.missing] = None
+    return values
 
 
 def drawn_labels(values: Sequence, p: Sequence[float] | None = None) -> Rule:
