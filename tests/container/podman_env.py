@@ -33,8 +33,9 @@ from pathlib import Path
 
 # The stand-in base, for the tests only: a local name, never the official image's.
 BASE_IMAGE = "localhost/mlops-template-test-base:python3.11"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CACHE_DIR = REPO_ROOT / ".cache" / "podman"
+# The repository's .cache, found from this file: as a script this runs without the tests package
+# (tests.conftest.REPO_ROOT) on its path. test_podman_env checks the two agree.
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "podman"
 BASE_PACKAGES = ["python3", "python3-venv", "python3-pip", "ca-certificates"]
 
 # The host cannot raise its limits and podman's defaults ask for more than the

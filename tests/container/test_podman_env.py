@@ -6,10 +6,11 @@ import time
 import uuid
 
 import pytest
-from podman_env import BASE_IMAGE, DEFAULT_CACHE_DIR, REPO_ROOT, build_flags, ensure_base_image, find_engine, podman_env
+from podman_env import BASE_IMAGE, DEFAULT_CACHE_DIR, build_flags, ensure_base_image, find_engine, podman_env
 
 from mlops import http
 from mlops.http import free_port
+from tests.conftest import REPO_ROOT
 
 DOCKERFILE = """\
 ARG BASE_IMAGE=python:3.11-slim
@@ -38,6 +39,10 @@ def test_the_stand_in_base_has_a_local_name_and_reaches_only_test_builds():
     ).stdout
     build = next(line for line in recipe.splitlines() if "podman build" in line)
     assert "--pull=never" not in recipe and "podman_env" not in recipe and "BASE_IMAGE" not in recipe, build
+
+
+def test_the_default_cache_is_the_repositorys_own():
+    assert DEFAULT_CACHE_DIR == REPO_ROOT / ".cache" / "podman"
 
 
 def _get(url: str, deadline: float) -> bytes:

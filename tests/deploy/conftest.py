@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import factories
 from tests.conftest import REPO_ROOT, copy_repository, env_for
-from tests.serving.conftest import TARGET, make_dataset
+from tests.serving.conftest import TARGET
 
 K8S = REPO_ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(path.name for path in (K8S / "overlays").iterdir() if path.is_dir())
@@ -31,7 +32,7 @@ def synthetic_project(root: Path, rows: int, data_seed: int, **params) -> dict:
     """A copy of the repository at `root` on numeric synthetic data with `params` over the
     committed ones: its suite inferred, then `dvc repro`. Returns the params written."""
     copy_repository(root)
-    frame = make_dataset(rows=rows, seed=data_seed)
+    frame = factories.classification(rows, data_seed)
     frame = frame.select_dtypes(exclude=["object", "string"]).assign(**{TARGET: frame[TARGET]})
     frame.to_csv(root / "data/source/synthetic.csv", index=False)
     written = yaml.safe_load((root / "params.yaml").read_text())

@@ -29,6 +29,7 @@ from mlops import http
 from mlops.cli import main
 from mlops.config import CanaryParams
 from mlops.release.canary import PREDICTION_ROUTES, Figures, canary_replicas, signals
+from tests import factories
 from tests.conftest import REPO_ROOT
 from tests.deploy.conftest import IMAGE, K8S, OVERLAYS, by_kind, one, render
 from tests.deploy.kubectl import kubectl_stand_in
@@ -346,9 +347,9 @@ def test_a_rolled_back_canary_is_deleted_and_the_job_stops_before_the_promotion(
 def skewed_labels():
     """The serving tests' synthetic data with four in five labels turned to 'high': a model trained
     on it predicts 'high' far more often than the stable one does for the same rows."""
-    from tests.serving.conftest import TARGET, make_dataset
+    from tests.serving.conftest import TARGET
 
-    frame = make_dataset()
+    frame = factories.classification()
     rng = np.random.default_rng(3)
     frame[TARGET] = np.where(rng.random(len(frame)) < 0.8, "high", frame[TARGET])
     return frame
@@ -361,13 +362,13 @@ REQUESTS = 40  # per service; the check's min_requests is set to 30 below
 @pytest.mark.skipif(not shutil.which("prometheus"), reason="prometheus not found: apt-get install prometheus")
 def test_the_check_rolls_back_each_worse_canary_and_promotes_one_as_good(deploy_project, tmp_path, capsys):
     from tests.monitoring.test_prometheus import query, running_prometheus, wait_for
-    from tests.serving.conftest import TARGET, Server, build_project, make_regression_dataset, to_records
+    from tests.serving.conftest import TARGET, Server, build_project, to_records
 
     projects = {name: tmp_path / name for name in ("skewed", "regression", "regression-shifted")}
     for root in projects.values():
         root.mkdir()
     build_project(projects["skewed"], data=skewed_labels())
-    values = make_regression_dataset()
+    values = factories.regression()
     build_project(projects["regression"], data=values, task="regression")
     # A regression model predicting 50 more (about 30% of the first one's 10-90% range).
     build_project(

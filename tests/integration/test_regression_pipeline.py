@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests import factories
 from tests.conftest import copy_repository, env_for, set_data_params
 
 pytestmark = pytest.mark.slow
@@ -25,14 +26,17 @@ TARGET = "price"
 
 
 def houses(rows: int = 300, seed: int = 3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    area = rng.normal(120, 30, rows)
-    rooms = rng.integers(1, 7, rows)
-    district = rng.choice(["north", "south", "east"], rows).astype(object)
-    price = 2_000 * area + 15_000 * rooms + np.where(district == "north", 60_000, 0) + rng.normal(0, 20_000, rows)
-    area[rng.random(rows) < 0.08] = np.nan
-    district[rng.random(rows) < 0.1] = None
-    return pd.DataFrame({"area": area.round(1), "rooms": rooms, "district": district, TARGET: price.round(0)})
+    columns = {
+        "area": factories.numeric(120, 30, missing=0.08),
+        "rooms": factories.integers(1, 7),
+        "district": factories.category(["north", "south", "east"], missing=0.1),
+    }
+
+    def price(frame, rng):
+        north = np.where(frame["district"] == "north", 60_000, 0)
+        return 2_000 * frame["area"] + 15_000 * frame["rooms"] + north + rng.normal(0, 20_000, rows)
+
+    return factories.table(rows, seed, columns, price, target=TARGET).round({"area": 1, TARGET: 0})
 
 
 def run(command: list[str], cwd: Path, env: dict, timeout: int = 1800) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -13,26 +12,20 @@ import yaml
 from mlops import paths
 from mlops.metrics import probability_columns
 from mlops.pipeline.prepare import prepare
+from tests import factories
 from tests.unit.conftest import MINIMAL_PARAMS
 
-FEATURES = ("size", "weight", "age", "score", "length", "width", "depth", "noise")
+# Eight numeric measurements on different scales, four of them informative, a binary string target.
+INFORMATIVE = {"size": 10, "weight": 50, "age": 40, "score": 1}
+UNRELATED = {"length": 100, "width": 5, "depth": 2, "noise": 3}
+FEATURES = (*INFORMATIVE, *UNRELATED)
 CLASSES = ("no", "yes")  # the positive class is the second
 
 
 def make_dataset(rows: int = 600, seed: int = 0) -> pd.DataFrame:
-    """Eight numeric features on different scales, four of them informative, a binary string target."""
-    rng = np.random.default_rng(seed)
-    scales = {"size": 10, "weight": 50, "age": 40, "score": 1, "length": 100, "width": 5, "depth": 2, "noise": 3}
-    latent = rng.normal(size=rows)
-    frame = pd.DataFrame(
-        {
-            name: scale * (2 + (0.8 * latent if i < 4 else 0) + rng.normal(size=rows) * (0.6 if i < 4 else 1))
-            for i, (name, scale) in enumerate(scales.items())
-        }
+    return factories.measurements(
+        rows, seed, INFORMATIVE, UNRELATED, loading=0.8, spread=0.6, label_noise=0.3, threshold=0.3, classes=CLASSES
     )
-    frame = frame.round(3)  # measurements, as a CSV would hold them
-    frame["target"] = np.where(latent + rng.normal(scale=0.3, size=rows) > 0.3, CLASSES[1], CLASSES[0])
-    return frame
 
 
 @pytest.fixture(scope="session")

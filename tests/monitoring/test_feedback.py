@@ -16,19 +16,18 @@ from mlops.cli import main
 from mlops.monitoring.drift_command import join_labels, load_current
 from mlops.monitoring.prediction_log import PredictionLog, row_id
 from mlops.schema import Schema, infer_schema
+from tests import factories
 from tests.unit.conftest import MINIMAL_PARAMS
-
-from . import synthetic
 
 
 @pytest.fixture
 def logged(tmp_path, monkeypatch):
     """A project with a schema, training metrics and 80 logged predictions; returns the logged rows with ids."""
     monkeypatch.chdir(tmp_path)
-    data = synthetic.frame(200, seed=1)
-    schema = infer_schema(data, synthetic.TARGET)
+    data = factories.noiseless(200, seed=1)
+    schema = infer_schema(data, factories.NOISELESS_TARGET)
     schema.save(paths.SCHEMA)
-    params = {**MINIMAL_PARAMS, "data": {"source": "sklearn:iris", "target": synthetic.TARGET}}
+    params = {**MINIMAL_PARAMS, "data": {"source": "sklearn:iris", "target": factories.NOISELESS_TARGET}}
     params["monitor"] = {"concept_min_rows": 10}
     paths.PARAMS.write_text(yaml.safe_dump(params))
     paths.METRICS.parent.mkdir(parents=True)
@@ -67,10 +66,10 @@ def test_matched_labels_become_training_rows_with_the_logged_features(logged):
     assert len(rows) == 50 and report()["counts"]["matched"] == 50 and report()["problems"] == 0
     expected = logged.head(50).set_index("id")
     rows = rows.set_index("id").loc[expected.index]
-    assert (rows[synthetic.TARGET] == expected["label"]).all()
+    assert (rows[factories.NOISELESS_TARGET] == expected["label"]).all()
     for column in ("load", "spread", "tier"):
         assert (rows[column] == expected[column]).all()
-    assert rows["predicted_at"].str.endswith("Z").all() and set(rows["prediction"]) <= set(synthetic.CLASSES)
+    assert rows["predicted_at"].str.endswith("Z").all() and set(rows["prediction"]) <= set(factories.NOISELESS_CLASSES)
 
 
 def test_duplicate_ids_are_held_back_every_copy_and_reported(logged):

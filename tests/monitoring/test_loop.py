@@ -19,11 +19,11 @@ from mlops.http import free_port
 from mlops.io import read_table
 from mlops.monitoring.prediction_log import read_records
 from mlops.paths import RAW
+from tests import factories
 from tests.conftest import copy_repository, env_for
 from tests.unit.conftest import MINIMAL_PARAMS
 from tests.waiting import wait_for_url
 
-from . import synthetic
 from .s3_server import make_bucket, s3_server
 from .test_prometheus import gunicorn_command, running_process, wait_for
 
@@ -42,8 +42,11 @@ def synthetic_project(root: Path, env: dict[str, str]) -> None:
     copy_repository(root)
     mlops, dvc = [sys.executable, "-m", "mlops"], [sys.executable, "-m", "dvc"]
     (root / "data/source").mkdir(parents=True, exist_ok=True)
-    synthetic.frame(1000, seed=0).to_csv(root / SOURCE, index=False)
-    params = {**MINIMAL_PARAMS, "data": {"source": SOURCE, "target": synthetic.TARGET, "task": "classification"}}
+    factories.noiseless(1000, seed=0).to_csv(root / SOURCE, index=False)
+    params = {
+        **MINIMAL_PARAMS,
+        "data": {"source": SOURCE, "target": factories.NOISELESS_TARGET, "task": "classification"},
+    }
     params["serve"] = {"runtime": "onnx"}  # dvc.yaml's export stage reads this section
     params["columns"] = {"ids": []}  # and prepare this one
     params["report"] = {"cv_folds": 2, "cv_repeats": 1, "cv_seed": 0, "cv_max_rows": 1000}  # and crossval this one
@@ -83,7 +86,7 @@ def serve_and_replay(project: Path, logs: Path, env: dict[str, str], tmp_path: P
 def write_labels(logged: list[dict], path: Path) -> dict[str, str]:
     """True labels for two thirds of the logged rows, plus one duplicate, one stranger, one unknown class."""
     rows = pd.DataFrame([record["features"] for record in logged])
-    labelled = pd.DataFrame({"id": [r["id"] for r in logged], "label": synthetic.truth(rows)})
+    labelled = pd.DataFrame({"id": [r["id"] for r in logged], "label": factories.noiseless_truth(rows)})
     labelled = labelled.iloc[: 2 * len(rows) // 3]
     anomalies = pd.DataFrame(
         {
@@ -130,7 +133,7 @@ def test_shifted_traffic_and_late_labels_become_a_new_data_version_that_trains_i
         }
         assert feedback["live"]["rows"] == len(truth) - 1 and "metrics" in feedback["live"]
         labelled = pd.read_parquet(project / "data/feedback/labelled.parquet")
-        assert (labelled[synthetic.TARGET] == labelled["id"].map(truth)).all()
+        assert (labelled[factories.NOISELESS_TARGET] == labelled["id"].map(truth)).all()
 
         drift = run([*mlops, "drift", "--labels", "data/feedback/labelled.parquet"], project, env, expect=3)
         assert "DRIFT" in drift.stdout

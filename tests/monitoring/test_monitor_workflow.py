@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from mlops.monitoring.prediction_log import PredictionLog
+from tests import factories
 from tests.conftest import REPO_ROOT, env_for
 
-from . import synthetic
 from .test_loop import SOURCE, git_commit, run, synthetic_project
 
 pytestmark = pytest.mark.slow
@@ -61,15 +61,15 @@ def test_the_monitor_steps_fetch_logs_join_labels_find_drift_and_build_a_pushed_
     rows_before = len(pd.read_csv(project / SOURCE))
 
     shipped = tmp_path / "shipped-logs"  # where a log shipper put the service's files
-    shifted = synthetic.frame(300, seed=7, shift=1.0)
+    shifted = factories.noiseless(300, seed=7, shift=1.0)
     log = PredictionLog(shipped)
-    features = shifted.drop(columns=[synthetic.TARGET])
+    features = shifted.drop(columns=[factories.NOISELESS_TARGET])
     for start in range(0, len(shifted), 50):
         rows = features.iloc[start : start + 50].to_dict(orient="records")
         log.record(rows, ["up"] * len(rows), [[0.5, 0.5]] * len(rows), "1", prediction_id=f"{start:032x}")
     log.close()
     labels = pd.DataFrame({"id": [f"{start:032x}-{row}" for start in range(0, 300, 50) for row in range(50)]})
-    labels["label"] = shifted[synthetic.TARGET].to_numpy()
+    labels["label"] = shifted[factories.NOISELESS_TARGET].to_numpy()
     labels.head(200).to_csv(tmp_path / "labels.csv", index=False)
 
     known = {

@@ -16,6 +16,7 @@ from mlops.cli import main
 from mlops.io import read_table
 from mlops.monitoring import concept
 from mlops.monitoring.prediction_log import PredictionLog
+from tests import factories
 
 from .conftest import write_project
 
@@ -23,17 +24,18 @@ TARGET = "amount"
 
 
 def make_frame(rows: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "size": rng.normal(10, 2, rows).round(3),
-            "weight": rng.normal(50, 8, rows).round(3),
-            "grade": rng.choice(["low", "mid", "high"], rows),
-        }
-    )
-    bonus = frame["grade"].map({"low": 0.0, "mid": 15.0, "high": 30.0})
-    frame[TARGET] = (200 + 12 * frame["size"] + 2 * frame["weight"] + bonus + rng.normal(0, 4, rows)).round(3)
-    return frame
+    """`size`, `weight`, `grade` and the target: 200 + 12 size + 2 weight + 0, 15 or 30 by grade, plus noise."""
+
+    def amount(frame, rng):
+        bonus = frame["grade"].map({"low": 0.0, "mid": 15.0, "high": 30.0})
+        return (200 + 12 * frame["size"] + 2 * frame["weight"] + bonus + rng.normal(0, 4, rows)).round(3)
+
+    columns = {
+        "size": factories.numeric(10, 2, decimals=3),
+        "weight": factories.numeric(50, 8, decimals=3),
+        "grade": factories.category(["low", "mid", "high"]),
+    }
+    return factories.table(rows, seed, columns, amount, target=TARGET)
 
 
 @pytest.fixture(scope="module")

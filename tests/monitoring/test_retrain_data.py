@@ -15,9 +15,8 @@ from mlops import paths
 from mlops.cli import main
 from mlops.config import load_params
 from mlops.monitoring.retrain_data import EXIT_NO_LABELS, new_rows, recent_rows, set_data_source
+from tests import factories
 from tests.unit.conftest import MINIMAL_PARAMS
-
-from . import synthetic
 
 SOURCE = "data/source/events.csv"
 PARAMS_TEXT = """# the project's parameters
@@ -30,7 +29,7 @@ seed: 0
 
 def candidates(rows: int, seed: int, age_days: float = 1.0, shift: float = 0.0) -> pd.DataFrame:
     """Labelled production rows as `mlops feedback` writes them."""
-    frame = synthetic.frame(rows, seed, shift)
+    frame = factories.noiseless(rows, seed, shift)
     now = datetime.now(UTC)
     times = [(now - timedelta(days=age_days, minutes=i)).isoformat().replace("+00:00", "Z") for i in range(rows)]
     return frame.assign(id=[f"{seed:04d}{i:028x}" for i in range(rows)], predicted_at=times, prediction="up")
@@ -45,11 +44,11 @@ def repo(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     subprocess.run(["git", "init", "-q"], check=True)
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], check=True)
-    source = synthetic.frame(400, seed=0)
+    source = factories.noiseless(400, seed=0)
     paths.SOURCE_DIR.mkdir(parents=True)
     source.to_csv(SOURCE, index=False)
     subprocess.run([sys.executable, "-m", "dvc", "add", "-q", SOURCE], check=True)
-    save_suite(infer_suite(source, synthetic.TARGET), "inferred from the synthetic source")
+    save_suite(infer_suite(source, factories.NOISELESS_TARGET), "inferred from the synthetic source")
     params = {k: v for k, v in MINIMAL_PARAMS.items() if k not in ("data", "seed")}
     params["monitor"] = {"retrain": {"max_production_rows": 50, "max_age_days": 30}}
     paths.PARAMS.write_text(PARAMS_TEXT.format(source=SOURCE) + yaml.safe_dump(params))

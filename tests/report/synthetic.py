@@ -1,8 +1,8 @@
 """Synthetic pipeline runs for the report's tests: every file a run leaves, from made-up data.
 
-A run is a dataset (two numeric features and one categorical, `segment`, a binary label)
-and a "model" that gets each row right with a chosen probability per segment. From that
-come the test-split predictions, the metrics, the plots and the cross-validation files,
+A run is a dataset (two numeric features and one categorical, `segment`, a binary label; drawn
+by tests/factories.py) and a "model" that gets each row right with a chosen probability per
+segment. From that come the test-split predictions, the metrics, the plots and the cross-validation files,
 through the pipeline's own functions (prepare's split, crossval's folds, evaluate's metrics).
 
 A regression run (`write_regression_run`) is the same with a continuous target, `value`, and a
@@ -28,24 +28,27 @@ from mlops.metrics import compute_metrics, probability_columns, regression_metri
 from mlops.pipeline.crossval import fold_plan, plan_id
 from mlops.pipeline.evaluate import curves, per_class, regression_plots
 from mlops.pipeline.prepare import prepare
+from tests import factories
 
 CLASSES = ["no", "yes"]
 SETTINGS = ReportParams(bootstrap=1000, metric="f1")  # the goldens read f1 (the default is balanced accuracy)
 
 
 def dataset(rows: int = 600, seed: int = 0, segments: dict[str, float] | None = None, extra_columns: int = 0):
-    """A binary dataset: `x1`, `x2` numeric, `segment` categorical (shares as given), target `label`."""
+    """A binary dataset: `x1`, `x2` numeric, `segment` categorical (shares as given), target `label`
+    (yes where x1 plus noise is over 0), and `extra_columns` unrelated numeric columns."""
     segments = segments or {"a": 0.45, "b": 0.45, "c": 0.10}
-    rng = np.random.default_rng(seed)
     columns = {
-        "x1": rng.normal(0, 1, rows).round(4),
-        "x2": rng.normal(5, 2, rows).round(4),
-        "segment": rng.choice(list(segments), rows, p=list(segments.values())),
+        "x1": factories.numeric(0, 1, decimals=4),
+        "x2": factories.numeric(5, 2, decimals=4),
+        "segment": factories.category(list(segments), list(segments.values())),
     }
-    columns.update({f"extra_{index:04d}": rng.normal(0, 1, rows).round(3) for index in range(extra_columns)})
-    frame = pd.DataFrame(columns)
-    frame["label"] = np.where(frame["x1"] + rng.normal(0, 0.5, rows) > 0, "yes", "no")
-    return frame
+    extras = {f"extra_{index:04d}": factories.numeric(decimals=3) for index in range(extra_columns)}
+
+    def label(frame, rng):
+        return np.where(frame["x1"] + rng.normal(0, 0.5, rows) > 0, "yes", "no")
+
+    return factories.table(rows, seed, columns, label, unrelated=extras)
 
 
 @dataclass
@@ -162,7 +165,7 @@ def params(seed: int = 42, test_size: float = 0.2, **train) -> dict:
 def regression_dataset(rows: int = 600, seed: int = 0):
     """`x1`, `x2` numeric, `segment` categorical, a continuous target `value`."""
     frame = dataset(rows, seed).drop(columns="label")
-    rng = np.random.default_rng([seed, 1])
+    rng = np.random.default_rng([seed, 1])  # its own noise: the features are dataset()'s, value for value
     frame["value"] = (100 + 10 * frame["x1"] + 2 * frame["x2"] + rng.normal(0, 1, rows)).round(4)
     return frame
 

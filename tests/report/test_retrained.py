@@ -15,8 +15,9 @@ from mlops import paths
 from mlops.io import write_json, write_table
 from mlops.report import judge, markdown, retrained
 from mlops.report.runs import dir_reader, load_run
+from tests import factories
 from tests.report.synthetic import SETTINGS as REPORT
-from tests.serving.conftest import TARGET, build_project, make_dataset
+from tests.serving.conftest import TARGET, build_project
 
 VERSION = "data/source/data-20261128T120000Z.csv"
 SETTINGS = REPORT.model_copy(update={"metric": "accuracy"})  # the one metric build_project writes
@@ -24,7 +25,7 @@ SETTINGS = REPORT.model_copy(update={"metric": "accuracy"})  # the one metric bu
 
 def fresh_rows(rows: int = 200, seed: int = 7) -> pd.DataFrame:
     """Rows whose `size` main's data never reaches (over 25), labelled by weight alone."""
-    frame = make_dataset(rows, seed)
+    frame = factories.classification(rows, seed)
     frame["size"] = np.random.default_rng(seed).uniform(26, 40, rows)
     frame[TARGET] = np.where(frame["weight"].fillna(50) < 50, "low", "mid")
     return frame
@@ -36,7 +37,7 @@ def write_params(root, source: str) -> None:
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
-    original, fresh = make_dataset(), fresh_rows()
+    original, fresh = factories.classification(), fresh_rows()
     assert original["size"].max() < 25
     main = tmp_path_factory.mktemp("main")
     build_project(main, data=original)

@@ -10,6 +10,7 @@ from scipy import stats as scipy_stats
 from mlops.metrics import compute_metrics
 from mlops.report import statistics
 from mlops.report.statistics import Predictions
+from tests import factories
 
 
 def equicorrelated(rng, count: int, correlation: float, size: int) -> np.ndarray:
@@ -68,11 +69,7 @@ def test_mcnemar_exact_counts_discordant_rows():
 
 
 def predictions(classes: int, rows: int, seed: int) -> tuple[Predictions, list[str]]:
-    rng = np.random.default_rng(seed)
-    actual = rng.integers(0, classes, rows)
-    proba = rng.dirichlet(np.ones(classes), rows)
-    proba[np.arange(rows), actual] += rng.random(rows)
-    proba /= proba.sum(axis=1, keepdims=True)
+    actual, proba = factories.scores(classes, rows, seed, skill=1.0)
     labels = [f"class_{index}" for index in range(classes)]
     return Predictions(actual, proba.argmax(axis=1), proba, np.arange(rows), rows), labels
 

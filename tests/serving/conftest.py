@@ -1,7 +1,7 @@
 """A small model trained and exported once per test session, in a temporary project directory.
 
-The data are synthetic (numeric and categorical columns, missing values, three classes) so
-the tests exercise every kind of input; the stages' own functions build the model dir.
+The data are synthetic (tests/factories.py: numeric and categorical columns, missing values, three
+classes) so the tests exercise every kind of input; the stages' own functions build the model dir.
 """
 
 from __future__ import annotations
@@ -17,23 +17,10 @@ import pandas as pd
 import pytest
 
 from mlops.http import free_port
+from tests import factories
 from tests.waiting import wait_for_url
 
-TARGET = "label"
-
-
-def make_dataset(rows: int = 240, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    size = rng.normal(10, 3, rows)
-    weight = rng.normal(50, 10, rows)
-    color = rng.choice(["red", "green", "blue"], rows).astype(object)
-    score = size / 3 + (weight - 50) / 10 + np.where(color == "red", 1.5, 0) + rng.normal(0, 0.5, rows)
-    weight[rng.random(rows) < 0.05] = np.nan
-    color[rng.random(rows) < 0.05] = None
-    label = np.select([score < 3.2, score < 4.4], ["low", "mid"], "high")
-    return pd.DataFrame(
-        {"size": size, "weight": weight, "color": color, "grade": rng.integers(1, 4, rows), TARGET: label}
-    )
+TARGET = "label"  # the factories' default target column
 
 
 def params(task: str = "classification", **serve):
@@ -62,7 +49,7 @@ def build_project(root, estimator=None, data=None, task="classification", roles=
     from mlops.pipeline import export, prepare, train
 
     with contextlib.chdir(root):
-        frame = make_dataset() if data is None else data
+        frame = factories.classification() if data is None else data
         train_frame, test_frame, schema = prepare.prepare(frame, TARGET, 0.25, 0, task=task, roles=roles)
         write_table(train_frame, paths.TRAIN)
         write_table(test_frame, paths.TEST)
@@ -80,37 +67,17 @@ def build_project(root, estimator=None, data=None, task="classification", roles=
         export.export(params(task, **serve))
 
 
-def make_numeric_dataset(rows: int = 200, seed: int = 1) -> pd.DataFrame:
-    """Numeric columns only (one with missing values), two classes: a model the [N, F] tensor form fits."""
-    rng = np.random.default_rng(seed)
-    length, width = rng.normal(5, 1, rows), rng.normal(2, 0.5, rows)
-    label = np.where(length + 2 * width + rng.normal(0, 0.3, rows) > 9, "yes", "no")
-    width[rng.random(rows) < 0.05] = np.nan
-    return pd.DataFrame({"length": length, "width": width, TARGET: label})
-
-
-def make_regression_dataset(rows: int = 240, seed: int = 2) -> pd.DataFrame:
-    """A continuous target of numeric and categorical columns, with missing values in both."""
-    rng = np.random.default_rng(seed)
-    size, weight = rng.normal(10, 3, rows), rng.normal(50, 10, rows)
-    color = rng.choice(["red", "green", "blue"], rows).astype(object)
-    value = 20 * size + 3 * weight + np.where(color == "red", 40.0, 0.0) + rng.normal(0, 5, rows)
-    weight[rng.random(rows) < 0.05] = np.nan
-    color[rng.random(rows) < 0.05] = None
-    return pd.DataFrame({"size": size, "weight": weight, "color": color, TARGET: value})
-
-
 @pytest.fixture(scope="session")
 def regression_project(tmp_path_factory):
     root = tmp_path_factory.mktemp("regression-project")
-    build_project(root, data=make_regression_dataset(), task="regression")
+    build_project(root, data=factories.regression(), task="regression")
     return root
 
 
 @pytest.fixture(scope="session")
 def numeric_model_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("numeric-project")
-    build_project(root, data=make_numeric_dataset())
+    build_project(root, data=factories.numeric_classes())
     return root / "models"
 
 

@@ -5,8 +5,9 @@ import pytest
 
 from mlops.errors import MlopsError
 from mlops.serving import runtime
+from tests import factories
 
-from .conftest import build_project, make_dataset
+from .conftest import build_project
 
 CONTRACT_KEYS = {
     "name", "version", "git_commit", "dataset_sha256", "metrics", "schema", "classes",
@@ -60,7 +61,7 @@ def test_an_unconvertible_model_fails_unless_the_sklearn_runtime_is_chosen(tmp_p
     from mlops.model import build_preprocessor
     from mlops.schema import infer_schema
 
-    schema = infer_schema(make_dataset(), "label")
+    schema = infer_schema(factories.classification(), "label")
     model = Pipeline([("preprocess", build_preprocessor(schema)), ("estimator", LabelSpreading())])
     with pytest.raises(MlopsError, match=r"skl2onnx cannot convert this model.*serve.runtime: sklearn"):
         build_project(tmp_path, estimator=model)
@@ -143,10 +144,10 @@ def test_every_estimator_passes_the_parity_gate_on_a_larger_dataset(tmp_path, es
     from mlops.io import save_model, write_json, write_table
     from mlops.pipeline import export, prepare, train
 
-    from .conftest import TARGET, make_dataset, params
+    from .conftest import TARGET, params
 
     with contextlib.chdir(tmp_path):
-        train_frame, test_frame, schema = prepare.prepare(make_dataset(rows=1000), TARGET, 0.2, 42)
+        train_frame, test_frame, schema = prepare.prepare(factories.classification(rows=1000), TARGET, 0.2, 42)
         write_table(train_frame, paths.TRAIN)
         write_table(test_frame, paths.TEST)
         schema.save(paths.SCHEMA)

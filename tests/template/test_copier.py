@@ -19,11 +19,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from tests import factories
 from tests.actions.standins import overlay_venv
 from tests.conftest import copy_repository
 
@@ -66,16 +66,11 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def churn_data(rows: int, seed: int) -> pd.DataFrame:
     """A project's own data: four measurements that tell churners apart, two that do not."""
-    rng = np.random.default_rng(seed)
-    latent = rng.normal(size=rows)
-    scales = {"tenure": 24, "monthly_spend": 60, "support_calls": 3, "logins": 20}
-    frame = pd.DataFrame(
-        {name: (scale * (2 + latent + 0.4 * rng.normal(size=rows))).round(2) for name, scale in scales.items()}
+    informative = {"tenure": 24, "monthly_spend": 60, "support_calls": 3, "logins": 20}
+    unrelated = {"age": factories.integers(18, 80), "region_code": factories.integers(1, 9)}
+    return factories.measurements(
+        rows, seed, informative, unrelated, spread=0.4, decimals=2, label_noise=0.2, target=TARGET
     )
-    frame["age"] = rng.integers(18, 80, rows)
-    frame["region_code"] = rng.integers(1, 9, rows)
-    frame[TARGET] = np.where(latent + rng.normal(scale=0.2, size=rows) > 0, "yes", "no")
-    return frame
 
 
 def release(template: Path, tag: str, changes: dict[str, tuple[str, str]]) -> None:

@@ -2,18 +2,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests import factories
+
 
 @pytest.fixture
 def mixed_frame() -> pd.DataFrame:
     """200 rows: two numeric and two categorical features with missing values, a binary target."""
-    rng = np.random.default_rng(0)
-    n = 200
-    age = rng.normal(40, 10, n)
-    income = rng.normal(50_000, 15_000, n)
-    plan = rng.choice(["basic", "pro", "team"], n)
-    region = rng.choice(["north", "south", None], n, p=[0.45, 0.45, 0.1])
-    churned = np.where((age > 42) | (plan == "basic"), "yes", "no")
-    frame = pd.DataFrame({"age": age, "income": income, "plan": plan, "region": region, "churned": churned})
+    columns = {
+        "age": factories.numeric(40, 10),
+        "income": factories.numeric(50_000, 15_000),
+        "plan": factories.category(["basic", "pro", "team"]),
+        "region": factories.category(["north", "south", None], p=[0.45, 0.45, 0.1]),
+    }
+
+    def churned(frame, _):
+        return np.where((frame["age"] > 42) | (frame["plan"] == "basic"), "yes", "no")
+
+    frame = factories.table(200, 0, columns, churned, target="churned")
     frame.loc[::17, "income"] = np.nan
     return frame
 

@@ -14,13 +14,12 @@ from mlops import metrics
 from mlops.metrics import compute_metrics, label_metrics, regression_metrics
 from mlops.report import statistics
 from mlops.report.statistics import Predictions
+from tests import factories
 from tests.unit.test_paths import string_constants
 
 
 def classified(rows: int = 60) -> tuple[pd.Series, pd.Series, np.ndarray]:
-    rng = np.random.default_rng(0)
-    actual = rng.integers(0, 2, rows)
-    proba = rng.dirichlet(np.ones(2), rows)
+    actual, proba = factories.scores(2, rows, seed=0)
     names = np.array(["no", "yes"])
     return pd.Series(names[actual]), pd.Series(names[proba.argmax(axis=1)]), proba
 

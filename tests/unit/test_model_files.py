@@ -13,26 +13,28 @@ import pickle
 import zipfile
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from mlops.errors import MlopsError
 from mlops.io import MODEL_TYPES, load_model, save_model
 from mlops.model import ESTIMATORS, build_model
 from mlops.schema import Feature, Schema
+from tests import factories
 
 
 def synthetic_table(task: str, classes: int, rows: int = 60, seed: int = 0):
     """Numeric and categorical features with missing values in both: every branch of the preprocessor."""
-    rng = np.random.default_rng(seed)
-    size = rng.normal(size=rows)
-    size[:3] = np.nan
-    color = rng.choice(["red", "green", "blue"], rows).astype(object)
-    color[3:5] = ""
-    target = rng.normal(size=rows) if task == "regression" else np.array([str(i % classes) for i in range(rows)])
+    columns = {"size": factories.numeric(), "color": factories.category(["red", "green", "blue"])}
+
+    def target(frame, rng):
+        return rng.normal(size=rows) if task == "regression" else np.array([str(i % classes) for i in range(rows)])
+
+    frame = factories.table(rows, seed, columns, target, target="y")
+    frame.loc[:2, "size"] = np.nan
+    frame.loc[3:4, "color"] = ""  # a blank, the other way a category goes missing
     features = [Feature("size", "numeric"), Feature("color", "categorical", categories=["blue", "green", "red"])]
-    schema = Schema(features, "y", [] if task == "regression" else sorted(set(target)), task)
-    return pd.DataFrame({"size": size, "color": color, "y": target}), schema
+    schema = Schema(features, "y", [] if task == "regression" else sorted(set(frame["y"])), task)
+    return frame, schema
 
 
 def fitted_models():

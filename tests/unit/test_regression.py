@@ -11,20 +11,23 @@ from mlops.metrics import direction, regression_metrics
 from mlops.model import estimators_for
 from mlops.pipeline.prepare import prepare
 from mlops.pipeline.train import fit
+from tests import factories
 from tests.unit.conftest import MINIMAL_PARAMS
 
 
 @pytest.fixture
 def numeric_target_frame() -> pd.DataFrame:
     """300 rows: two numeric features (one with missing values), one categorical, a continuous target."""
-    from sklearn.datasets import make_regression
+    columns = {
+        "x1": factories.numeric(),
+        "x2": factories.numeric(missing=0.08),
+        "colour": factories.category(["red", "green", None]),
+    }
 
-    features, target = make_regression(n_samples=300, n_features=2, noise=5.0, random_state=0)
-    frame = pd.DataFrame(features, columns=["x1", "x2"])
-    frame["colour"] = np.random.default_rng(0).choice(["red", "green", None], len(frame))
-    frame["amount"] = target * 100 + 5_000
-    frame.loc[::13, "x2"] = np.nan
-    return frame
+    def amount(frame, rng):
+        return (60 * frame["x1"] + 40 * frame["x2"] + rng.normal(0, 5, len(frame))) * 100 + 5_000
+
+    return factories.table(300, 0, columns, amount, target="amount")
 
 
 def params_file(tmp_path, **changes):

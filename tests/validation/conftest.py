@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from tests import factories
 from tests.unit.conftest import MINIMAL_PARAMS
 
 FEATURE = "length"  # a numeric feature without missing values
@@ -23,20 +23,14 @@ CLASSES = ("no", "yes")
 
 def make_frame(rows: int = 500, seed: int = 0) -> pd.DataFrame:
     """Numeric features (one with missing values, one never negative, one below zero), text, a binary target."""
-    rng = np.random.default_rng(seed)
-    length = rng.normal(12, 3, rows).round(3)
-    width = rng.normal(5, 1, rows).round(3)
-    width[rng.random(rows) < 0.05] = np.nan
-    return pd.DataFrame(
-        {
-            FEATURE: length,
-            "width": width,
-            NON_NEGATIVE: (rng.gamma(4, 150, rows)).round(1),
-            "temperature": rng.normal(-2, 4, rows).round(2),
-            TEXT: rng.choice(["A", "B", "C"], rows),
-            "target": rng.choice(CLASSES, rows, p=[0.7, 0.3]),
-        }
-    )
+    columns = {
+        FEATURE: factories.numeric(12, 3, decimals=3),
+        "width": factories.numeric(5, 1, decimals=3, missing=0.05),
+        NON_NEGATIVE: factories.gamma(4, 150, decimals=1),
+        "temperature": factories.numeric(-2, 4, decimals=2),
+        TEXT: factories.category(["A", "B", "C"]),
+    }
+    return factories.table(rows, seed, columns, factories.drawn_labels(CLASSES, [0.7, 0.3]), target="target")
 
 
 @pytest.fixture(scope="session")

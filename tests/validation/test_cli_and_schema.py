@@ -12,6 +12,7 @@ import pytest
 
 from mlops.schema import load_suite_schema, schema_from_suite
 from mlops.validation.expectations import infer_suite
+from tests import factories
 
 from .conftest import CLASSES, TEXT
 
@@ -47,15 +48,12 @@ def test_validate_data_fails_a_bad_batch_with_one_line_and_passes_a_good_one(cle
 
 
 def test_infer_writes_rules_for_numeric_categorical_nulls_and_labels():
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {
-            "age": rng.normal(40, 10, 400),
-            "plan": rng.choice(["basic", "pro"], 400),
-            "spend": np.where(rng.random(400) < 0.02, np.nan, rng.gamma(2, 10, 400)),
-            "churned": rng.choice(["no", "yes"], 400, p=[0.7, 0.3]),
-        }
-    )
+    columns = {
+        "age": factories.numeric(40, 10),
+        "plan": factories.category(["basic", "pro"]),
+        "spend": factories.gamma(2, 10, missing=0.02),
+    }
+    frame = factories.table(400, 0, columns, factories.drawn_labels(["no", "yes"], [0.7, 0.3]), target="churned")
     suite = infer_suite(frame, "churned")
     by_key = {(e["type"], e["kwargs"].get("column"), str(e["kwargs"].get("value_set"))): e for e in suite}
 
@@ -144,9 +142,8 @@ def test_a_text_column_read_from_csv_passes_the_suite_inferred_from_it(tmp_path)
     from mlops.validation.context import open_context, save_suite
     from mlops.validation.expectations import infer_suite
 
-    rng = np.random.default_rng(3)
-    frame = pd.DataFrame({"size": rng.normal(size=300), "colour": rng.choice(["red", "blue"], 300)})
-    frame["kind"] = np.where(frame["size"] > 0, "big", "small")
+    columns = {"size": factories.numeric(), "colour": factories.category(["red", "blue"])}
+    frame = factories.table(300, 3, columns, lambda f, _: np.where(f["size"] > 0, "big", "small"), target="kind")
     frame.to_csv(tmp_path / "data.csv", index=False)
     read_back = pd.read_csv(tmp_path / "data.csv")
     save_suite(infer_suite(read_back, "kind"), "inferred from the file", tmp_path)

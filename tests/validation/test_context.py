@@ -6,12 +6,11 @@ import json
 import subprocess
 import sys
 
-import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
 from mlops.validation.context import SETTINGS, open_context
+from tests import factories
 from tests.conftest import REPO_ROOT
 from tests.unit.conftest import MINIMAL_PARAMS
 
@@ -54,14 +53,11 @@ def test_checkpoint_results_are_stored_as_plain_json(clean_frame, gx_context, gx
 @pytest.mark.slow  # infers and stores a suite, then validates, through GX
 def test_infer_then_validate_a_new_dataset(tmp_path):
     """From no gx/ at all: infer a suite from synthetic data; the stage's checkpoint passes it, fails a bad copy."""
-    rng = np.random.default_rng(1)
-    frame = pd.DataFrame(
-        {
-            "size": rng.gamma(3, 2, 300),
-            "colour": rng.choice(["red", "blue"], 300),
-            "label": rng.choice(["a", "b", "c"], 300),
-        }
-    )
+    columns = {
+        "size": factories.gamma(3, 2),
+        "colour": factories.category(["red", "blue"]),
+    }
+    frame = factories.table(300, 1, columns, factories.drawn_labels(["a", "b", "c"]))
     frame.to_csv(tmp_path / "data.csv", index=False)
     frame.assign(size=-frame["size"]).to_csv(tmp_path / "bad.csv", index=False)
     params = {**MINIMAL_PARAMS, "data": {"source": "data.csv", "target": "label"}}
