@@ -103,6 +103,15 @@ def applied_image(record: Path) -> str:
     return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
 
 
+def registered_model(name: str):
+    """A client of the test's MLflow server, where a model `name` is now registered."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.create_registered_model(name)
+    return client
+
+
 def history_rows(capsys, *args: str, environment: str = "production") -> list[dict[str, str]]:
     """`mlops history ENVIRONMENT`'s table, a dict per row (columns as the header places them)."""
     capsys.readouterr()
@@ -117,12 +126,9 @@ def history_rows(capsys, *args: str, environment: str = "production") -> list[di
 def test_three_releases_a_bad_one_and_its_revert_are_recorded_and_the_history_tells_who_served_when(
     github, project, tmp_path, monkeypatch, capsys
 ):
-    from mlflow import MlflowClient
-
     api, _, _ = github
     folder, kubectl_record = project
-    client = MlflowClient()
-    client.create_registered_model("churn")
+    client = registered_model("churn")
     releases = [release(tmp_path, folder, "churn", version, monkeypatch) for version in (1, 2, 3)]
     assert client.get_model_version_by_alias("churn", "champion").version == "3"
 
@@ -178,12 +184,9 @@ def test_three_releases_a_bad_one_and_its_revert_are_recorded_and_the_history_te
 def test_a_revert_that_cannot_be_done_says_why_in_one_line_and_changes_nothing(
     github, project, tmp_path, monkeypatch, capsys
 ):
-    from mlflow import MlflowClient
-
     api, _, _ = github
     folder, kubectl_record = project
-    client = MlflowClient()
-    client.create_registered_model("ambiguous")
+    client = registered_model("ambiguous")
     release(tmp_path, folder, "ambiguous", 1, monkeypatch)
     # Without a tracking server every model is version 1: two images of "version 1".
     commit = new_commit(tmp_path, "same version, new image")
@@ -229,12 +232,9 @@ def canary_decision(folder: Path, canary: Figures) -> Path:
 def test_each_canary_decision_is_recorded_with_its_signals_and_the_history_lists_it(
     github, project, tmp_path, monkeypatch, capsys
 ):
-    from mlflow import MlflowClient
-
     api, _, _ = github
     folder, _ = project
-    client = MlflowClient()
-    client.create_registered_model("canaried")
+    client = registered_model("canaried")
     _, stable = release(tmp_path, folder, "canaried", 1, monkeypatch)
     commit, image = publish(tmp_path, folder, "canaried", 2, monkeypatch)
     monkeypatch.setenv("GITHUB_ACTOR", "deployer")
