@@ -26,20 +26,19 @@ def disagreements(text: str) -> list[str]:
     """Each key whose value in `text` is not the typed default, and each default `text` does not show."""
     defaults = flatten(Params.model_validate(MINIMAL_PARAMS).model_dump())
     chosen = set(flatten(MINIMAL_PARAMS)) | {"train.hyperparameters"}  # no default: the project's own choices
+    # ...and the data's own: the column roles `mlops expectations infer` writes for the user's table.
+    own = ("train.hyperparameters.", "columns.")
     values = shown(text)
     problems = [
         f"params.yaml {key}: {values[key]!r}, but config.py's default is {defaults[key]!r}; change both "
         "(the default applies wherever the key is left out)"
         for key in values
-        if key in defaults
-        and key not in chosen
-        and not key.startswith("train.hyperparameters.")
-        and values[key] != defaults[key]
+        if key in defaults and key not in chosen and not key.startswith(own) and values[key] != defaults[key]
     ]
     problems += [
         f"params.yaml does not show {key} (default {defaults[key]!r})"
         for key in defaults
-        if key not in chosen and key not in values
+        if key not in chosen and key not in values and not any(name.startswith(f"{key}.") for name in values)
     ]
     return problems
 
@@ -59,3 +58,16 @@ def test_a_value_that_differs_from_its_default_is_reported():
     assert [line.split(":")[0] for line in disagreements(commented)] == ["params.yaml report.metric"]
     dropped = re.sub(r"(?m)^  bins: 10 .*\n", "", text)
     assert disagreements(dropped) == ["params.yaml does not show monitor.bins (default 10)"]
+
+
+def test_the_column_roles_infer_writes_are_the_datas_own_not_defaults(tmp_path):
+    """A user's table fills `columns:` (mlops expectations infer); the roles differ from the empty defaults
+    by design, and `make test-fast` stays green on the user's data."""
+    from mlops.validation.roles import write_roles
+
+    path = tmp_path / "params.yaml"
+    path.write_text(paths.PARAMS.read_text(encoding="utf-8"), encoding="utf-8")
+    roles = {"ids": {"customer id": None}, "drop": {"Region": None}, "dates": {"signup date": "%Y-%m-%d"}}
+    write_roles(path, {**roles, "max_categories": {"city": 30}}, {})
+    assert yaml.safe_load(path.read_text(encoding="utf-8"))["columns"]["dates"] == {"signup date": "%Y-%m-%d"}
+    assert disagreements(path.read_text(encoding="utf-8")) == []

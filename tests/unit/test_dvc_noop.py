@@ -26,6 +26,7 @@ def git_files() -> set[str]:
 def directory_deps() -> dict[str, list[str]]:
     """{stage: its deps that are directories in this checkout}, paths relative to the repository."""
     from dvc.repo import Repo
+    from dvc.stage import PipelineStage
 
     with Repo(str(REPO_ROOT)) as repo:
         return {
@@ -33,6 +34,7 @@ def directory_deps() -> dict[str, list[str]]:
                 str(Path(dep.fs_path).relative_to(REPO_ROOT)) for dep in stage.deps if Path(dep.fs_path).is_dir()
             ]
             for stage in repo.index.stages
+            if isinstance(stage, PipelineStage)  # not the .dvc file of a user's `dvc add`: it has no deps
         }
 
 
