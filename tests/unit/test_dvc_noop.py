@@ -19,7 +19,10 @@ HEAVY = {"numpy", "pandas", "sklearn", "mlflow", "great_expectations", "boto3", 
 
 
 def git_files() -> set[str]:
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    """The files git keeps, or will once committed: a user runs `make test-fast` on new data before committing
+    it (README's steps); a build artifact or cache is git-ignored, so it is not among them."""
+    command = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    listed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, check=True).stdout
     return {name.decode() for name in listed.split(b"\0") if name}
 
 
