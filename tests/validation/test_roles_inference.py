@@ -107,10 +107,12 @@ def test_a_repeated_count_or_a_short_category_is_neither_an_id_nor_free_text():
             "number of visits": rng.integers(0, 400, 600),  # named like an id, repeats, but not dense numbering
             "order no": rng.integers(1, 30, 600),  # dense, but too few values to number anything
             "plan name": rng.choice(["Basic plan", "Plus plan with TV"], 600),  # words, but under the median
+            "ticket no": [None if index % 10 == 0 else f"T{index}" for index in range(600)],  # no repeat, some gaps
         }
     )
-    found = {f.column for f in find_roles(data, TARGET)}
-    assert not found & {"number of visits", "order no", "plan name"}
+    found = {f.column: f for f in find_roles(data, TARGET)}
+    assert not set(found) & {"number of visits", "order no", "plan name"}
+    assert found["ticket no"].role == "max_categories"  # gaps are no repeats: not called an id of something else
 
 
 PARAMS_TEXT = """# my project

@@ -92,7 +92,7 @@ def looks_like_other_id(column) -> bool:
     species), not the row, so it is neither a row id nor a feature that generalises."""
     present = column.dropna()
     distinct = present.nunique()
-    if not ID_NAME.search(str(column.name)) or distinct <= HIGH_CARDINALITY or distinct == len(column):
+    if not ID_NAME.search(str(column.name)) or distinct <= HIGH_CARDINALITY or distinct == len(present):
         return False
     if is_text(column):
         return True
