@@ -107,14 +107,17 @@ bench-pipeline: venv ## Time each pipeline stage on generated data of 10k, 100k 
 # Tests run on one pytest-xdist worker per CPU; a folder's tests stay on one worker (tests/conftest.py).
 # The folders start in name order, so the longest, tests/actions with tests/container, starts first.
 PYTEST_PARALLEL = -n auto --dist loadscope --no-loadscope-reorder
+# The tests that take seconds; tests/conftest.py's fast_tests_command reads both lines, so `make test-datasets`
+# and benchmarks/datasets_fast_tests.py run exactly make test-fast's command on each table.
+FAST_MARKERS = not slow and not container
 
 test: venv ## Run the full test suite (and list the 20 slowest tests)
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=20
 
 test-fast: venv ## Run the tests that take seconds, not minutes
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow and not container"
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "$(FAST_MARKERS)"
 
-test-datasets: venv ## Run README's own-data path on four datasets end to end (long; not in make test)
+test-datasets: venv ## Run README's own-data path on six datasets end to end (long; not in make test)
 	$(BIN)/python -m pytest -m datasets
 
 lint: venv ## Check code style (ruff), repeated code and import cycles (pylint), the workflows, the Dockerfile

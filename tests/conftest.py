@@ -101,6 +101,20 @@ def set_data_params(path: Path, **values: str) -> None:
     path.write_text(text)
 
 
+def make_variable(name: str, makefile: Path = REPO_ROOT / "Makefile") -> str:
+    """A variable's value as the Makefile sets it (`NAME = value`, one line)."""
+    import re
+
+    found = re.search(rf"(?m)^{name} = (.*)$", makefile.read_text())
+    assert found, f"{makefile} sets no {name}"
+    return found.group(1).strip()
+
+
+def fast_tests_command(python: str = sys.executable) -> list[str]:
+    """`make test-fast`'s pytest command (its parallel options and markers, read from the Makefile) for `python`."""
+    return [python, "-m", "pytest", *make_variable("PYTEST_PARALLEL").split(), "-m", make_variable("FAST_MARKERS")]
+
+
 def env_for(root: Path) -> dict[str, str]:
     """Environment for commands run inside a copied repository: MLflow tracks inside the copy."""
     return {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}

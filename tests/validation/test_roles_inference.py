@@ -80,6 +80,41 @@ def test_whole_numbers_unique_per_row_are_an_id_only_when_named_or_numbered_dens
     assert "n" not in {f.column for f in find_roles(renamed, TARGET)}
 
 
+def test_an_id_that_repeats_is_dropped_as_numbering_something_else_and_free_text_is_dropped():
+    """The raw penguins export: a bird's id repeats across seasons, the sample number restarts with each
+    species, and the comments are sentences. None is a row id; none is a feature that carries over."""
+    from tests import penguins
+
+    found = {f.column: f for f in find_roles(penguins.penguins(), penguins.TARGET)}
+    for name in (penguins.ID, "Sample Number"):
+        assert found[name].role == "drop" and "named like an id" in found[name].why, found[name]
+        assert "some in several rows: it numbers something other than the row" in found[name].why
+    assert found["Comments"].role == "drop" and found["Comments"].why.startswith("holds free text (")
+    assert {f.column for f in found.values() if f.role == "drop"} == {
+        penguins.ID,
+        "Sample Number",
+        "Comments",
+        "Region",
+        "Stage",
+    }
+    assert found[penguins.DATE].role == "dates" and "Island" not in found and "Sex" not in found
+
+
+def test_a_repeated_count_or_a_short_category_is_neither_an_id_nor_free_text():
+    rng = np.random.default_rng(0)
+    data = churn(600).assign(
+        **{
+            "number of visits": rng.integers(0, 400, 600),  # named like an id, repeats, but not dense numbering
+            "order no": rng.integers(1, 30, 600),  # dense, but too few values to number anything
+            "plan name": rng.choice(["Basic plan", "Plus plan with TV"], 600),  # words, but under the median
+            "ticket no": [None if index % 10 == 0 else f"T{index}" for index in range(600)],  # no repeat, some gaps
+        }
+    )
+    found = {f.column: f for f in find_roles(data, TARGET)}
+    assert not set(found) & {"number of visits", "order no", "plan name"}
+    assert found["ticket no"].role == "max_categories"  # gaps are no repeats: not called an id of something else
+
+
 PARAMS_TEXT = """# my project
 seed: 7   # my seed
 data:

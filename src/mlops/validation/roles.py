@@ -4,6 +4,10 @@ A column that is not an ordinary feature gets a role (`columns` in params.yaml, 
 - an id (`ids`): text or whole numbers, unique in every row, none missing;
 - a date (`dates`): text that parses, every value of it, in one of DATE_FORMATS;
 - a constant (`drop`): one value, or none;
+- an id of something other than the row (`drop`): named like an id, more than HIGH_CARDINALITY values, some
+  of them in several rows (a bird sampled again, a sample number that restarts with each species): text, or
+  whole numbers that number densely;
+- free text (`drop`): text whose values are mostly sentences (a median of FREE_TEXT_WORDS words or more);
 - a category with too many values (`max_categories`): more than HIGH_CARDINALITY, of which the
   model keeps the KEPT_CATEGORIES most frequent;
 - a leak (`drop`): a feature that alone predicts the target (cross-validated balanced accuracy,
@@ -38,6 +42,8 @@ DATE_FORMATS = (
 HIGH_CARDINALITY = 50  # a category with more values than this is grouped
 KEPT_CATEGORIES = 30  # ...into its this many most frequent values and (other)
 MIN_ID_ROWS = 20  # fewer rows than this: a column unique in each is no evidence of an id
+FREE_TEXT_WORDS = 4  # the median value of a text column this many words long or more: free text, not a category
+DENSE_NUMBERING = 0.9  # whole numbers taking at least this share of the values between their min and max: numbering
 LEAK_SCORE = 0.99
 LEAK_ROWS = 20_000  # the leak check's sample
 ID_NAME = re.compile(r"(^|[^a-z])(id|ids|key|uuid|guid|number|no)($|[^a-z])|identifier", re.IGNORECASE)
@@ -79,6 +85,29 @@ def looks_like_id(column) -> bool:
     # Whole numbers unique per row: an id when named like one or numbered densely (1, 2, 3...), not a measurement.
     span = float(column.max()) - float(column.min()) + 1
     return whole_numbers(column) and (bool(ID_NAME.search(str(column.name))) or span <= 2 * rows)
+
+
+def looks_like_other_id(column) -> bool:
+    """Named like an id, with many values, some repeated: it numbers something (a bird, a sample within a
+    species), not the row, so it is neither a row id nor a feature that generalises."""
+    present = column.dropna()
+    distinct = present.nunique()
+    if not ID_NAME.search(str(column.name)) or distinct <= HIGH_CARDINALITY or distinct == len(present):
+        return False
+    if is_text(column):
+        return True
+    span = float(present.max()) - float(present.min()) + 1
+    return whole_numbers(column) and distinct >= DENSE_NUMBERING * span
+
+
+def looks_like_free_text(column) -> bool:
+    """Text whose distinct values are mostly sentences: a comment field, which a one-hot category cannot use."""
+    import statistics
+
+    if not is_text(column):
+        return False
+    values = column.dropna().astype(str).unique().tolist()
+    return bool(values) and statistics.median(len(value.split()) for value in values) >= FREE_TEXT_WORDS
 
 
 def date_format(column) -> str | None:
@@ -137,10 +166,19 @@ def find_roles(frame, target: str, task: str = "classification", known: dict[str
             findings.append(Finding(name, "drop", None, f"is constant {seen}: nothing to learn from"))
         elif looks_like_id(column):
             findings.append(Finding(name, "ids", None, f"looks like an id (unique in each of {len(frame)} rows)"))
+        elif looks_like_other_id(column):
+            why = (
+                f"is named like an id and has {present.nunique()} values, some in several rows: "
+                "it numbers something other than the row; dropped"
+            )
+            findings.append(Finding(name, "drop", None, why))
         elif (fmt := date_format(column)) is not None:
             parsed = sorted(dates.parse(str(value), fmt) for value in present.unique().tolist())
             span = f"{parsed[0]:%Y-%m-%d} to {parsed[-1]:%Y-%m-%d}"
             findings.append(Finding(name, "dates", fmt, f"holds dates ({span}): read as year, month, weekday, days"))
+        elif looks_like_free_text(column):
+            why = f"holds free text ({present.nunique()} values, most a sentence): dropped; delete this line to keep it"
+            findings.append(Finding(name, "drop", None, why))
         elif is_text(column) and present.nunique() > HIGH_CARDINALITY:
             why = f"has {present.nunique()} values: the {KEPT_CATEGORIES} most frequent kept, the rest one (other)"
             findings.append(Finding(name, "max_categories", KEPT_CATEGORIES, why))
