@@ -194,12 +194,12 @@ def log_with_ids(root, column: str = CUSTOMER, first: int = 5001, as_text: bool 
     without ids; the model is right on all."""
     from mlops.config import ColumnsParams
 
-    data = synthetic.frame(200, seed=1)
+    data = factories.noiseless(200, seed=1)
     data.insert(0, column, [first + index for index in range(200)])
-    schema = infer_schema(data, synthetic.TARGET, roles=ColumnsParams(ids=[column]))
+    schema = infer_schema(data, factories.NOISELESS_TARGET, roles=ColumnsParams(ids=[column]))
     assert schema.ids == [column] and column not in schema.columns
     schema.save(paths.SCHEMA)
-    params = {**MINIMAL_PARAMS, "data": {"source": "sklearn:iris", "target": synthetic.TARGET}}
+    params = {**MINIMAL_PARAMS, "data": {"source": "sklearn:iris", "target": factories.NOISELESS_TARGET}}
     params["monitor"], params["columns"] = {"concept_min_rows": 10}, {"ids": [column]}
     paths.PARAMS.write_text(yaml.safe_dump(params))
     paths.METRICS.parent.mkdir(parents=True)
@@ -228,7 +228,12 @@ def logged_by_ids(tmp_path, monkeypatch):
 def test_an_id_column_called_id_and_ids_past_float_precision_join_whole(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rows = log_with_ids(tmp_path, column="id", first=2**62 + 1, as_text=False)  # 2**62 + 1, + 2: one float64
-    assert feedback(rows[["id", synthetic.TARGET]].head(40).rename(columns={synthetic.TARGET: "label"})) == 0
+    assert (
+        feedback(
+            rows[["id", factories.NOISELESS_TARGET]].head(40).rename(columns={factories.NOISELESS_TARGET: "label"})
+        )
+        == 0
+    )
     assert report()["joined_on"] == "ids" and report()["counts"]["matched"] == 40
     labelled = pd.read_parquet(paths.LABELLED)
     assert sorted(labelled["id"]) == sorted(str(value) for value in rows["id"].head(40))
@@ -239,7 +244,11 @@ def test_an_id_column_called_id_and_ids_past_float_precision_join_whole(tmp_path
 
 
 def test_labels_keyed_by_the_data_ids_join_their_logged_predictions(logged_by_ids):
-    labels = logged_by_ids[[CUSTOMER, synthetic.TARGET]].head(40).rename(columns={synthetic.TARGET: "label"})
+    labels = (
+        logged_by_ids[[CUSTOMER, factories.NOISELESS_TARGET]]
+        .head(40)
+        .rename(columns={factories.NOISELESS_TARGET: "label"})
+    )
     assert feedback(labels) == 0
     found = report()
     assert found["key"] == [CUSTOMER] and found["counts"]["matched"] == 40 and found["problems"] == 0
@@ -248,7 +257,7 @@ def test_labels_keyed_by_the_data_ids_join_their_logged_predictions(logged_by_id
     assert list(rows.columns[:1]) == [CUSTOMER] and "id" in rows.columns  # the prediction id beside
     expected = logged_by_ids.head(40).set_index(CUSTOMER)
     rows = rows.set_index(rows[CUSTOMER].astype(int)).loc[expected.index]  # logged as numbers or as text
-    for column in (synthetic.TARGET, "load", "spread", "tier"):
+    for column in (factories.NOISELESS_TARGET, "load", "spread", "tier"):
         assert (rows[column] == expected[column]).all()
     assert found["live"]["rows"] == 40 and not found["live"]["drift"]  # concept drift judged on the joined rows
 
