@@ -139,13 +139,14 @@ def checks(
     params: str,
     project_dir: str,
     prepared: Input[Dataset],
+    model: Input[Model],
     reports: Input[Artifact],
     cv: Input[Artifact],
     checked: Output[Artifact],
 ):
     from mlops.pipeline.workspace import run_stage
 
-    run_stage("checks", params, project_dir, [prepared.path, reports.path, cv.path], checked.path)
+    run_stage("checks", params, project_dir, [prepared.path, model.path, reports.path, cv.path], checked.path)
 
 
 @component

@@ -52,7 +52,7 @@ def test_the_ir_has_every_dvc_stage_reading_what_dvc_yaml_says():
     assert upstream["train"] == {"ingest", "prepare"}
     assert upstream["evaluate"] == {"prepare", "train"}
     assert upstream["crossval"] == {"prepare"}
-    assert upstream["checks"] == {"prepare", "evaluate", "crossval"}
+    assert upstream["checks"] == {"prepare", "train", "evaluate", "crossval"}  # train: the decision threshold
     assert upstream["export"] == {"prepare", "train", "evaluate", "checks"}  # only a model that passed its checks
     for name in STAGES:  # every step runs the project's stage code, not a copy of it
         executor = spec["deploymentSpec"]["executors"][f"exec-{name}"]["container"]
