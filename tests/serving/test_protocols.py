@@ -312,7 +312,7 @@ def test_the_entrypoint_takes_serve_and_nothing_else():
 
 
 def test_v2_takes_each_field_its_published_schema_has_and_no_other(client, records):
-    """The V2 request shape is declared once (open_inference.REQUEST_FIELDS and TENSOR): /openapi.json
+    """The V2 request shape is declared once (v2_schema.REQUEST_FIELDS and TENSOR): /openapi.json
     publishes it and the service checks bodies with it."""
     spec = client.get("/openapi.json").get_json()
     schema = spec["paths"]["/v2/models/{name}/infer"]["post"]["requestBody"]["content"]["application/json"]["schema"]
