@@ -46,20 +46,11 @@ TOOLS: dict[str, tuple[str, str]] = {
         "mlops.release.canary",
         "a new release on a share of the traffic: its pods, KServe's patch, and the check that promotes or rolls back",
     ),
-    "sign": (
-        "mlops.release.sign",
-        "sign the model files the service loads (in model.sig): key pair or Sigstore",
-    ),
+    "sign": ("mlops.release.sign", "sign the model files the service loads (in model.sig): key pair or Sigstore"),
     "verify": ("mlops.release.verify", "check the model files against their signature and the configured signer"),
     "promote": ("mlops.release.promote", "point a registry alias (default: champion) at the exported model's version"),
-    "revert": (
-        "mlops.release.revert",
-        "put an earlier published release back (by version or digest): its image, the alias, a record of why",
-    ),
-    "record": (
-        "mlops.release.record",
-        "write the audit record of a publish, a deploy or a canary's decision (MLflow tags, GitHub)",
-    ),
+    "revert": ("mlops.release.revert", "put an earlier release back by version or digest, with a record of why"),
+    "record": ("mlops.release.record", "record a publish, deploy or canary decision (MLflow tags, GitHub)"),
     "history": ("mlops.release.history", "which release served an environment from when to when"),
     "drift": ("mlops.monitoring.drift_command", "compare production data with the training data (exit 3 on drift)"),
     "feedback": ("mlops.monitoring.feedback", "join late labels to the logged predictions; report what cannot be used"),
